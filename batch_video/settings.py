@@ -1,0 +1,97 @@
+"""Batch settings: one typed config shared by every stage of a batch.
+
+Defaults can be overridden by environment variables named
+`BATCH_VIDEO_<FIELD>` (e.g. `BATCH_VIDEO_PRESET=reels`), so a backfill launched
+from the UI picks them up without run config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping
+
+from batch_video.errors import ConfigError
+
+DEFAULT_TEMPLATE = "{title}. {brand}. Preț: {price} lei."
+ENV_PREFIX = "BATCH_VIDEO_"
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    # voiceover
+    tts_provider: str = "auto"  # auto | edge | espeak
+    voice: str = "ro-RO-EmilNeural"
+    espeak_voice: str = "ro"
+    tts_rate: str = "+0%"
+    tts_pitch: str = "+0Hz"
+    tts_volume: str = "+0%"
+    # script
+    script_mode: str = "template"  # template | ai
+    script_template: str = DEFAULT_TEMPLATE
+    language: str = "ro"
+    # timing: the voiceover drives the length, clamped to [min, max]
+    duration_min_s: float = 5.0
+    duration_max_s: float = 60.0
+    tail_s: float = 1.0
+    # look and encoding
+    preset: str = "tiktok"  # tiktok | reels | youtube_shorts | generic | square | landscape | preview
+    motion: str = "auto"  # auto | zoom_in | zoom_out | pan_left | pan_right | pan_up | pan_down
+    motion_strength: float = 0.12
+    cta_text: str = "Comandă acum!"
+    captions: bool = True
+    denoise: bool = False
+    sharpen: bool = False
+    color_correct: bool = False
+    font_path: str = ""  # empty: a bundled/system font with Romanian diacritics
+    accent_color: str = "#E4572E"
+    logo_path: str = ""
+
+    def settings_hash(self) -> str:
+        """Stable short hash; part of every asset's data version."""
+        blob = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def merged(self, overrides: Mapping[str, Any]) -> "BatchSettings":
+        """A copy with `overrides` applied (unknown names are an error)."""
+        return replace(self, **_coerce(overrides))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "BatchSettings":
+        environ = os.environ if environ is None else environ
+        found = {
+            f.name: environ[ENV_PREFIX + f.name.upper()]
+            for f in fields(cls)
+            if ENV_PREFIX + f.name.upper() in environ
+        }
+        return cls().merged(found)
+
+
+def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
+    types = {f.name: f.type for f in fields(BatchSettings)}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in types:
+            raise ConfigError(f"unknown batch setting {name!r}", field=name)
+        kind = types[name]
+        try:
+            if kind == "bool" and isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(value)
+                value = lowered in {"1", "true", "yes", "on"}
+            elif kind == "float":
+                value = float(value)
+            elif kind == "bool":
+                value = bool(value)
+            else:
+                value = str(value)
+        except ValueError:
+            raise ConfigError(f"setting {name} has an invalid value {value!r} (expected {kind})", field=name) from None
+        out[name] = value
+    return out
