@@ -1,0 +1,589 @@
+"""Records of feeds, products and published videos: local SQLite or Supabase tables.
+
+The SQLite schema mirrors `supabase/migrations/` (same tables, columns and
+unique keys), so apps can read either. A video row is keyed by
+(profile, partition key): publishing upserts it, a failure marks it `failed`
+with the stage and message but keeps the previously published video's path
+and URL, so an app can keep showing the old video next to the error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from batch_video.errors import ConfigError, ProductDataError
+from batch_video.models import Product, PublishedVideo
+from batch_video.publish import call_with_retries
+
+logger = logging.getLogger(__name__)
+
+STATUS_PUBLISHED = "published"
+STATUS_FAILED = "failed"
+MAX_ERROR_MESSAGE_CHARS = 4000
+UPSERT_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One row of `product_videos`."""
+
+    partition_key: str
+    external_id: str
+    status: str
+    storage: str | None = None
+    storage_path: str | None = None
+    url: str | None = None
+    poster_url: str | None = None
+    duration_s: float | None = None
+    size_bytes: int | None = None
+    content_hash: str | None = None
+    settings_hash: str | None = None
+    provider: str | None = None
+    run_id: str | None = None
+    backfill_id: str | None = None
+    error_stage: str | None = None
+    error_message: str | None = None
+    failed_at: str | None = None
+    published_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    profile_id: str | None = None
+    feed_id: str | None = None
+    product_id: str | None = None  # the `products` row, when the feed's products were recorded
+    id: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "VideoRecord":
+        known = {f.name for f in fields(cls)}
+        values = {k: row[k] for k in row.keys() if k in known}
+        for name in ("id", "profile_id", "feed_id", "product_id"):
+            if values.get(name) is not None:
+                values[name] = str(values[name])
+        if values.get("duration_s") is not None:
+            values["duration_s"] = float(values["duration_s"])
+        for name in ("failed_at", "published_at", "created_at", "updated_at"):
+            if isinstance(values.get(name), datetime):
+                values[name] = values[name].isoformat()
+        return cls(**values)
+
+
+class Records(Protocol):
+    def upsert_feed(self, url: str, *, name: str = "") -> str: ...
+
+    def upsert_products(self, feed: str, products: Iterable[Product]) -> int: ...
+
+    def record_video(
+        self,
+        key: str,
+        product_id: str,
+        published: PublishedVideo,
+        *,
+        duration_s: float | None = None,
+        settings_hash: str = "",
+        provider: str = "",
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        feed: str | None = None,
+    ) -> VideoRecord: ...
+
+    def record_failure(
+        self,
+        key: str,
+        product_id: str,
+        stage: str,
+        message: str,
+        *,
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        feed: str | None = None,
+    ) -> VideoRecord: ...
+
+    def get_video(self, key: str) -> VideoRecord | None: ...
+
+
+def product_row(product: Product) -> dict[str, Any]:
+    """The `products` columns for one feed item (prices as exact decimal strings)."""
+    return {
+        "external_id": product.id,
+        "partition_key": product.key,
+        "title": product.title,
+        "description": product.description,
+        "brand": product.brand,
+        "product_type": product.product_type,
+        "link": product.link,
+        "image_link": product.image_link,
+        "additional_image_links": list(product.additional_image_links),
+        "price": str(product.price),
+        "sale_price": None if product.sale_price is None else str(product.sale_price),
+        "currency": product.currency,
+        "price_raw": product.price_raw,
+        "sale_price_raw": product.sale_price_raw,
+        "availability": product.availability,
+        "content_hash": product.content_hash,
+    }
+
+
+def video_row(
+    key: str,
+    product_id: str,
+    published: PublishedVideo,
+    *,
+    duration_s: float | None,
+    settings_hash: str,
+    provider: str,
+    run_id: str | None,
+    backfill_id: str | None,
+    now: str,
+) -> dict[str, Any]:
+    """Columns a successful publish sets; the error columns are cleared."""
+    if published.partition_key != key:
+        raise ProductDataError(
+            f"published video is for {published.partition_key!r}, not {key!r}", product_id=product_id, field="partition_key", stage="publish"
+        )
+    return {
+        "partition_key": key,
+        "external_id": product_id,
+        "status": STATUS_PUBLISHED,
+        "storage": published.storage,
+        "storage_path": published.storage_path,
+        "url": published.location,
+        "poster_url": published.poster_location,
+        "duration_s": duration_s,
+        "size_bytes": published.size_bytes,
+        "content_hash": published.content_hash,
+        "settings_hash": settings_hash or None,
+        "provider": provider or None,
+        "run_id": run_id,
+        "backfill_id": backfill_id,
+        "error_stage": None,
+        "error_message": None,
+        "failed_at": None,
+        "published_at": now,
+    }
+
+
+def failure_row(
+    key: str, product_id: str, stage: str, message: str, *, run_id: str | None, backfill_id: str | None, now: str
+) -> dict[str, Any]:
+    """Columns a failure sets; the published video's columns are deliberately absent."""
+    return {
+        "partition_key": key,
+        "external_id": product_id,
+        "status": STATUS_FAILED,
+        "error_stage": stage,
+        "error_message": (message or "")[:MAX_ERROR_MESSAGE_CHARS],
+        "failed_at": now,
+        "run_id": run_id,
+        "backfill_id": backfill_id,
+    }
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _looks_like_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# SQLite (default, one machine)
+
+SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS product_feeds (
+    id            TEXT PRIMARY KEY,
+    profile_id    TEXT NOT NULL DEFAULT '',
+    url           TEXT NOT NULL,
+    name          TEXT,
+    last_read_at  TEXT,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    UNIQUE (profile_id, url)
+);
+CREATE TABLE IF NOT EXISTS products (
+    id                      TEXT PRIMARY KEY,
+    profile_id              TEXT NOT NULL DEFAULT '',
+    feed_id                 TEXT NOT NULL REFERENCES product_feeds(id) ON DELETE CASCADE,
+    external_id             TEXT NOT NULL,
+    partition_key           TEXT,
+    title                   TEXT NOT NULL,
+    description             TEXT,
+    brand                   TEXT,
+    product_type            TEXT,
+    link                    TEXT,
+    image_link              TEXT,
+    additional_image_links  TEXT,
+    price                   TEXT NOT NULL,
+    sale_price              TEXT,
+    currency                TEXT NOT NULL,
+    price_raw               TEXT,
+    sale_price_raw          TEXT,
+    availability            TEXT,
+    content_hash            TEXT,
+    created_at              TEXT NOT NULL,
+    updated_at              TEXT NOT NULL,
+    UNIQUE (feed_id, external_id)
+);
+CREATE INDEX IF NOT EXISTS products_profile_partition_key_idx ON products (profile_id, partition_key);
+CREATE TABLE IF NOT EXISTS product_videos (
+    id             TEXT PRIMARY KEY,
+    profile_id     TEXT NOT NULL DEFAULT '',
+    feed_id        TEXT REFERENCES product_feeds(id) ON DELETE SET NULL,
+    product_id     TEXT REFERENCES products(id) ON DELETE SET NULL,
+    external_id    TEXT NOT NULL,
+    partition_key  TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('published', 'failed')),
+    storage        TEXT,
+    storage_path   TEXT,
+    url            TEXT,
+    poster_url     TEXT,
+    duration_s     REAL,
+    size_bytes     INTEGER,
+    content_hash   TEXT,
+    settings_hash  TEXT,
+    provider       TEXT,
+    run_id         TEXT,
+    backfill_id    TEXT,
+    error_stage    TEXT,
+    error_message  TEXT,
+    failed_at      TEXT,
+    published_at   TEXT,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    UNIQUE (profile_id, partition_key)
+);
+CREATE INDEX IF NOT EXISTS product_videos_failed_idx ON product_videos (profile_id, failed_at) WHERE status = 'failed';
+CREATE INDEX IF NOT EXISTS product_videos_product_idx ON product_videos (product_id);
+"""
+
+
+class SQLiteRecords:
+    """Records in one SQLite file (WAL; each call its own short transaction, so
+    several processes can write at once)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str | Path, *, profile_id: str = "", busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.profile_id = profile_id
+        self.busy_timeout_s = busy_timeout_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SQLITE_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"SQLiteRecords(path={str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as conn:
+            # IMMEDIATE takes the write lock up front, so concurrent writers queue
+            # on busy_timeout instead of failing halfway with "database is locked".
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def upsert_feed(self, url: str, *, name: str = "") -> str:
+        now = _utc_now()
+        with self._write() as conn:
+            conn.execute(
+                """INSERT INTO product_feeds (id, profile_id, url, name, last_read_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (profile_id, url) DO UPDATE SET
+                     name = COALESCE(NULLIF(excluded.name, ''), product_feeds.name),
+                     last_read_at = excluded.last_read_at,
+                     updated_at = excluded.updated_at""",
+                (str(uuid.uuid4()), self.profile_id, url, name or None, now, now, now),
+            )
+            row = conn.execute("SELECT id FROM product_feeds WHERE profile_id = ? AND url = ?", (self.profile_id, url)).fetchone()
+        return row["id"]
+
+    def _feed_id(self, conn: sqlite3.Connection, feed: str | None) -> str | None:
+        if not feed:
+            return None
+        row = conn.execute(
+            "SELECT id FROM product_feeds WHERE profile_id = ? AND (id = ? OR url = ?)", (self.profile_id, feed, feed)
+        ).fetchone()
+        return row["id"] if row else None
+
+    def upsert_products(self, feed: str, products: Iterable[Product]) -> int:
+        """Insert or update the feed's products (unique on feed + external id); returns how many."""
+        feed_id = self._resolve_feed(feed)
+        now = _utc_now()
+        rows = []
+        for product in products:
+            row = product_row(product)
+            row["additional_image_links"] = json.dumps(row["additional_image_links"], ensure_ascii=False)
+            rows.append(row)
+        if not rows:
+            return 0
+        columns = list(rows[0])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "external_id")
+        sql = (
+            f"INSERT INTO products (id, profile_id, feed_id, {', '.join(columns)}, created_at, updated_at) "
+            f"VALUES (?, ?, ?, {', '.join('?' for _ in columns)}, ?, ?) "
+            f"ON CONFLICT (feed_id, external_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at"
+        )
+        with self._write() as conn:
+            conn.executemany(
+                sql, [(str(uuid.uuid4()), self.profile_id, feed_id, *(r[c] for c in columns), now, now) for r in rows]
+            )
+        return len(rows)
+
+    def _resolve_feed(self, feed: str) -> str:
+        with self._connect() as conn:
+            found = self._feed_id(conn, feed)
+        return found or self.upsert_feed(feed)
+
+    def _upsert_video(self, values: dict[str, Any], feed: str | None) -> VideoRecord:
+        now = values.get("published_at") or values.get("failed_at") or _utc_now()
+        feed_id = self._resolve_feed(feed) if feed else None
+        columns = list(values)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "partition_key")
+        with self._write() as conn:
+            product_id = self._product_id(conn, feed_id, values["external_id"])
+            conn.execute(
+                f"INSERT INTO product_videos (id, profile_id, feed_id, product_id, {', '.join(columns)}, created_at, updated_at) "
+                f"VALUES (?, ?, ?, ?, {', '.join('?' for _ in columns)}, ?, ?) "
+                f"ON CONFLICT (profile_id, partition_key) DO UPDATE SET {updates}, "
+                "feed_id = COALESCE(excluded.feed_id, product_videos.feed_id), "
+                "product_id = COALESCE(excluded.product_id, product_videos.product_id), "
+                "updated_at = excluded.updated_at",
+                (str(uuid.uuid4()), self.profile_id, feed_id, product_id, *values.values(), now, now),
+            )
+            row = conn.execute(
+                "SELECT * FROM product_videos WHERE profile_id = ? AND partition_key = ?", (self.profile_id, values["partition_key"])
+            ).fetchone()
+        return VideoRecord.from_row(row)
+
+    def _product_id(self, conn: sqlite3.Connection, feed_id: str | None, external_id: str) -> str | None:
+        if feed_id:
+            row = conn.execute("SELECT id FROM products WHERE feed_id = ? AND external_id = ?", (feed_id, external_id)).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT id FROM products WHERE profile_id = ? AND external_id = ? ORDER BY updated_at DESC LIMIT 1",
+                (self.profile_id, external_id),
+            ).fetchone()
+        return row["id"] if row else None
+
+    def record_video(
+        self,
+        key: str,
+        product_id: str,
+        published: PublishedVideo,
+        *,
+        duration_s: float | None = None,
+        settings_hash: str = "",
+        provider: str = "",
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        feed: str | None = None,
+    ) -> VideoRecord:
+        values = video_row(
+            key, product_id, published, duration_s=duration_s, settings_hash=settings_hash, provider=provider,
+            run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
+        )
+        record = self._upsert_video(values, feed)
+        logger.info("product %s: recorded published video %s", product_id, record.storage_path)
+        return record
+
+    def record_failure(
+        self,
+        key: str,
+        product_id: str,
+        stage: str,
+        message: str,
+        *,
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        feed: str | None = None,
+    ) -> VideoRecord:
+        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
+        record = self._upsert_video(values, feed)
+        logger.info("product %s: recorded failure at stage %s", product_id, stage)
+        return record
+
+    def get_video(self, key: str) -> VideoRecord | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT * FROM product_videos WHERE profile_id = ? AND partition_key = ?", (self.profile_id, key)
+            ).fetchone()
+        return VideoRecord.from_row(row) if row else None
+
+    def list_failures(self) -> list[VideoRecord]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM product_videos WHERE profile_id = ? AND status = 'failed' ORDER BY failed_at DESC", (self.profile_id,)
+            ).fetchall()
+        return [VideoRecord.from_row(r) for r in rows]
+
+    def get_product(self, feed: str, external_id: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            feed_id = self._feed_id(conn, feed)
+            row = conn.execute("SELECT * FROM products WHERE feed_id = ? AND external_id = ?", (feed_id, external_id)).fetchone()
+        return dict(row) if row else None
+
+
+# --------------------------------------------------------------------------
+# Supabase (PostgREST)
+
+
+class SupabaseRecords:
+    """The same records through PostgREST with the service-role client.
+
+    Writes are upserts on the tables' unique keys (`on_conflict=...` with
+    `Prefer: resolution=merge-duplicates`), so a retried request cannot
+    duplicate a row. Failures of 5xx/network kind are retried with backoff.
+    """
+
+    name = "supabase"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        profile_id: str,
+        attempts: int = 4,
+        backoff_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not profile_id or not _looks_like_uuid(profile_id):
+            raise ConfigError(
+                f"profile id {profile_id!r} must be the owner's auth user id (a UUID)", field="BATCH_VIDEO_PROFILE_ID", stage="publish"
+            )
+        self.client = client
+        self.profile_id = profile_id
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self._feed_ids: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"SupabaseRecords(profile_id={self.profile_id!r})"
+
+    def _run(self, build: Callable[[], Any], what: str, product_id: str | None = None) -> list[dict[str, Any]]:
+        def execute() -> list[dict[str, Any]]:
+            query = build()
+            if hasattr(query, "retry"):
+                query = query.retry(False)  # one retry policy: ours, with our backoff
+            return query.execute().data
+
+        return call_with_retries(
+            execute, what=what, product_id=product_id, attempts=self.attempts, backoff_s=self.backoff_s, sleep=self.sleep
+        )
+
+    def upsert_feed(self, url: str, *, name: str = "") -> str:
+        row = {"profile_id": self.profile_id, "url": url, "last_read_at": _utc_now()}
+        if name:
+            row["name"] = name
+        data = self._run(
+            lambda: self.client.table("product_feeds").upsert(row, on_conflict="profile_id,url"), f"upserting feed {url}"
+        )
+        if not data:
+            raise ConfigError(f"upserting feed {url} returned no row (is the migration applied?)", stage="publish")
+        self._feed_ids[url] = data[0]["id"]
+        return data[0]["id"]
+
+    def _resolve_feed(self, feed: str) -> str:
+        if _looks_like_uuid(feed):
+            return feed
+        return self._feed_ids.get(feed) or self.upsert_feed(feed)
+
+    def upsert_products(self, feed: str, products: Iterable[Product]) -> int:
+        feed_id = self._resolve_feed(feed)
+        rows = [{**product_row(p), "profile_id": self.profile_id, "feed_id": feed_id} for p in products]
+        for start in range(0, len(rows), UPSERT_BATCH_SIZE):
+            batch = rows[start : start + UPSERT_BATCH_SIZE]
+            self._run(
+                lambda batch=batch: self.client.table("products").upsert(
+                    batch, on_conflict="feed_id,external_id", returning="minimal"
+                ),
+                f"upserting {len(batch)} products of feed {feed}",
+            )
+        return len(rows)
+
+    def _upsert_video(self, values: dict[str, Any], feed: str | None) -> VideoRecord:
+        row = {**values, "profile_id": self.profile_id}
+        if feed:
+            row["feed_id"] = self._resolve_feed(feed)
+        data = self._run(
+            lambda: self.client.table("product_videos").upsert(row, on_conflict="profile_id,partition_key"),
+            f"recording video row for {values['partition_key']}",
+            product_id=values["external_id"],
+        )
+        return VideoRecord.from_row(data[0]) if data else VideoRecord.from_row(row)
+
+    def record_video(
+        self,
+        key: str,
+        product_id: str,
+        published: PublishedVideo,
+        *,
+        duration_s: float | None = None,
+        settings_hash: str = "",
+        provider: str = "",
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        feed: str | None = None,
+    ) -> VideoRecord:
+        values = video_row(
+            key, product_id, published, duration_s=duration_s, settings_hash=settings_hash, provider=provider,
+            run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
+        )
+        return self._upsert_video(values, feed)
+
+    def record_failure(
+        self,
+        key: str,
+        product_id: str,
+        stage: str,
+        message: str,
+        *,
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        feed: str | None = None,
+    ) -> VideoRecord:
+        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
+        return self._upsert_video(values, feed)
+
+    def get_video(self, key: str) -> VideoRecord | None:
+        data = self._run(
+            lambda: self.client.table("product_videos")
+            .select("*")
+            .eq("profile_id", self.profile_id)
+            .eq("partition_key", key)
+            .limit(1),
+            f"reading video row for {key}",
+            product_id=key,
+        )
+        return VideoRecord.from_row(data[0]) if data else None
