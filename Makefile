@@ -1,0 +1,50 @@
+# batch-video: `make demo` runs the demo batch, `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export BATCH_VIDEO_DATA_DIR ?= $(CURDIR)/data
+export BATCH_VIDEO_OUTPUT_DIR ?= $(CURDIR)/output
+# Offline voice by default in a checkout; set auto (Edge, falling back to espeak) or edge for neural voices.
+export BATCH_VIDEO_TTS_PROVIDER ?= espeak
+
+.PHONY: demo dev test setup system-deps test-deps bench bench-feed bench-batch clean
+
+demo: setup
+	$(PY) scripts/demo.py
+
+dev: setup $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: setup test-deps
+	eval "$$(scripts/start_test_postgres.sh)" && $(PY) -m pytest -q -rs $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) scripts/bench_render.py
+
+bench-feed: setup
+	$(PY) scripts/bench_feed.py
+
+bench-batch: setup
+	$(PY) scripts/bench_batch.py
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@scripts/install_system_deps.sh
+
+test-deps:
+	@scripts/install_system_deps.sh --test
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,postgres]"
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
+
+clean:
+	rm -rf data output .dagster_home .bench test-artifacts

@@ -1,0 +1,17 @@
+"""Every external system the assets touch, as configurable resources."""
+
+from dagster_project.resources.core import (
+    BatchSettingsResource,
+    CatalogResource,
+    TTSResource,
+    WorkspaceResource,
+)
+from dagster_project.resources.publishing import PublishingResource
+
+__all__ = [
+    "BatchSettingsResource",
+    "CatalogResource",
+    "PublishingResource",
+    "TTSResource",
+    "WorkspaceResource",
+]

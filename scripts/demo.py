@@ -1,0 +1,160 @@
+"""The demo batch: sample feed -> partitions -> a real Dagster backfill -> a table.
+
+Starts `dagster dev` (webserver + daemon) on a repo-local instance, syncs the
+bundled feed, launches a backfill of every product whose video is missing or
+out of date, follows it, prints one row per product, then stops Dagster.
+Exit 0 when every product succeeded except the sample's deliberately broken one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_FEED = ROOT / "batch_video" / "sample" / "feed.xml"
+# The sample feed's broken product (its photo does not exist): it must fail, alone, at this stage.
+EXPECTED_FAILURES = {"ceas-clasic-lipsa": "product_image"}
+
+
+def configure_environment() -> None:
+    os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home"))
+    os.environ.setdefault("BATCH_VIDEO_DATA_DIR", str(ROOT / "data"))
+    os.environ.setdefault("BATCH_VIDEO_OUTPUT_DIR", str(ROOT / "output"))
+    os.environ.setdefault("BATCH_VIDEO_FEED_URL", str(SAMPLE_FEED))
+    # The demo runs offline: espeak-ng speaks (the Edge service is unreachable here).
+    os.environ.setdefault("BATCH_VIDEO_TTS_PROVIDER", "espeak")
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text() != (ROOT / "dagster.yaml").read_text():
+        config.write_text((ROOT / "dagster.yaml").read_text())
+
+
+def start_dagster(port: int) -> subprocess.Popen:
+    log = open(Path(os.environ["DAGSTER_HOME"]) / "dagster-dev.log", "ab")
+    dagster = Path(sys.executable).with_name("dagster")
+    return subprocess.Popen(
+        [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # so stopping it stops the daemon and code server too
+    )
+
+
+def stop_dagster(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_until_up(client, process: subprocess.Popen, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"dagster dev exited early; see {os.environ['DAGSTER_HOME']}/dagster-dev.log")
+        if client.is_up():
+            return
+        time.sleep(0.5)
+    raise SystemExit("the Dagster webserver did not come up in time")
+
+
+def stale_products(instance, catalog, settings_hash: str) -> tuple[list[str], list[str]]:
+    """Split product keys into (to render, up to date) by the last published content and settings."""
+    import dagster as dg
+
+    to_render, up_to_date = [], []
+    for product in catalog.products:
+        result = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("published_video"), asset_partitions=[product.key]), limit=1
+        )
+        meta = result.records[0].asset_materialization.metadata if result.records else {}
+        same = (
+            meta.get("content_hash") is not None
+            and meta["content_hash"].value == product.content_hash
+            and meta.get("settings_hash") is not None
+            and meta["settings_hash"].value == settings_hash
+        )
+        (up_to_date if same else to_render).append(product.key)
+    return to_render, up_to_date
+
+
+def main() -> int:
+    configure_environment()
+    import dagster as dg
+
+    from batch_video.catalog import load_catalog
+    from batch_video.settings import BatchSettings
+    from dagster_project.batch_cli import format_table, progress_bar, wait_for_backfill
+    from dagster_project.batch_client import DagsterClient
+    from dagster_project.batch_status import STAGES, ProductStatus
+    from dagster_project.sync_ops import sync_feed_partitions
+
+    port = int(os.environ.get("BATCH_VIDEO_DEMO_PORT", "3000"))
+    client = DagsterClient(f"http://127.0.0.1:{port}")
+    if client.is_up():
+        raise SystemExit(f"something already serves {client.url}; stop it (e.g. `make dev`) or set BATCH_VIDEO_DEMO_PORT")
+    feed = os.environ["BATCH_VIDEO_FEED_URL"]
+    instance = dg.DagsterInstance.get()
+    report = sync_feed_partitions(instance, feed)
+    print(f"feed {feed}: {report['valid']} products ({len(report['new'])} new partitions), {report['invalid']} invalid")
+    catalog = load_catalog(feed)
+    to_render, up_to_date = stale_products(instance, catalog, BatchSettings.from_env().settings_hash())
+    if up_to_date:
+        print(f"{len(up_to_date)} products are up to date (same feed data and settings): not re-rendered")
+
+    rows: list[ProductStatus] = []
+    if to_render:
+        print("starting Dagster (webserver + daemon)...")
+        process = start_dagster(port)
+        try:
+            wait_until_up(client, process)
+            backfill_id = client.launch_backfill(
+                to_render, STAGES, title="demo batch", tags={"batch_video/launched_by": "make-demo"}
+            )
+            print(f"backfill {backfill_id}: {len(to_render)} products, one run each -> {client.backfill_link(backfill_id)}")
+            last = [""]
+
+            def show(current: list[ProductStatus]) -> None:
+                line = progress_bar(current)
+                if line != last[0]:
+                    print("  " + line, flush=True)
+                    last[0] = line
+
+            rows = wait_for_backfill(instance, backfill_id, on_poll=show, timeout_s=1800)
+        finally:
+            stop_dagster(process)
+    rows += [ProductStatus(key, "skipped", "published_video", video="(up to date)") for key in up_to_date]
+    print()
+    print(format_table(rows))
+
+    grid = instance.get_status_by_partition(
+        dg.AssetKey("published_video"), [p.key for p in catalog.products], dg.DynamicPartitionsDefinition(name="products")
+    ) or {}
+    print("asset grid (published_video): " + ", ".join(f"{k}={v.value if v else 'missing'}" for k, v in grid.items()))
+
+    expected = EXPECTED_FAILURES if Path(feed).resolve() == SAMPLE_FEED.resolve() else {}
+    failed = {r.partition_key: r.stage for r in rows if r.status not in {"succeeded", "skipped"}}
+    unexpected = {k: v for k, v in failed.items() if expected.get(k) != v}
+    print()
+    print("Open the UI with `make dev` (http://127.0.0.1:3000): Assets -> published_video shows the same grid.")
+    if unexpected:
+        print(f"UNEXPECTED failures: {unexpected}")
+        return 1
+    print(f"demo OK: {sum(r.status in {'succeeded', 'skipped'} for r in rows)} videos in {os.environ['BATCH_VIDEO_OUTPUT_DIR']}/videos"
+          + (f"; {len(failed)} expected failure(s): {', '.join(failed)}" if failed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

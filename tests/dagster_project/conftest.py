@@ -1,0 +1,50 @@
+"""A tiny two-product feed (one good, one with a missing photo) for Dagster tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FEED_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:g="http://base.google.com/ns/1.0">
+<channel><title>Test shop</title>
+<item>
+  <g:id>CANA 1</g:id>
+  <g:title>Cană ceramică țărănească</g:title>
+  <g:brand>Olăria Horezu</g:brand>
+  <g:description>Cană lucrată manual.</g:description>
+  <g:price>49,99 RON</g:price>
+  <g:sale_price>39,99 RON</g:sale_price>
+  <g:image_link>images/mug.jpg</g:image_link>
+  <g:availability>in_stock</g:availability>
+</item>
+<item>
+  <g:id>LIPSA-1</g:id>
+  <g:title>Produs fără poză</g:title>
+  <g:brand>Nimeni</g:brand>
+  <g:price>10,00 RON</g:price>
+  <g:image_link>images/does-not-exist.jpg</g:image_link>
+  <g:availability>in_stock</g:availability>
+</item>
+</channel></rss>
+"""
+
+
+def write_photo(path: Path, size=(640, 480)) -> Path:
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([(x * 255 // width), (y * 255 // height), np.full_like(x, 140)], axis=-1).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path, quality=90)
+    return path
+
+
+@pytest.fixture
+def tiny_feed(tmp_path) -> Path:
+    feed = tmp_path / "feed" / "feed.xml"
+    write_photo(feed.parent / "images" / "mug.jpg")
+    feed.write_text(FEED_TEMPLATE, encoding="utf-8")
+    return feed
