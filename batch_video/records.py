@@ -264,7 +264,8 @@ CREATE TABLE IF NOT EXISTS product_videos (
     published_at   TEXT,
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL,
-    UNIQUE (profile_id, partition_key)
+    UNIQUE (profile_id, partition_key),
+    CHECK (status <> 'failed' OR error_message IS NOT NULL)
 );
 CREATE INDEX IF NOT EXISTS product_videos_failed_idx ON product_videos (profile_id, failed_at) WHERE status = 'failed';
 CREATE INDEX IF NOT EXISTS product_videos_product_idx ON product_videos (product_id);
@@ -451,7 +452,11 @@ class SQLiteRecords:
         with self._connect() as conn:
             feed_id = self._feed_id(conn, feed)
             row = conn.execute("SELECT * FROM products WHERE feed_id = ? AND external_id = ?", (feed_id, external_id)).fetchone()
-        return dict(row) if row else None
+        if row is None:
+            return None
+        product = dict(row)
+        product["additional_image_links"] = json.loads(product["additional_image_links"] or "[]")
+        return product
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,157 @@
+"""SQLiteRecords: upserts on the unique keys, failures that keep the published video, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from decimal import Decimal
+
+import pytest
+
+from batch_video.errors import ProductDataError
+from batch_video.models import Product, PublishedVideo
+from batch_video.records import SQLiteRecords, VideoRecord, failure_row, product_row, video_row
+
+
+def product(pid: str, key: str, price: str = "1249.90", sale: str | None = None, **kw) -> Product:
+    return Product(
+        id=pid, key=key, title=f"Title {pid}", price=Decimal(price), currency="RON", image_link=f"https://shop/{pid}.jpg",
+        price_raw=f"{price} RON", sale_price=None if sale is None else Decimal(sale),
+        sale_price_raw="" if sale is None else f"{sale} RON", content_hash=f"c-{pid}-{price}", **kw,
+    )
+
+
+def published(key: str, content_hash: str = "h1", size: int = 1000) -> PublishedVideo:
+    return PublishedVideo(key, f"/out/videos/{key}.mp4", f"/out/videos/{key}.jpg", "local", size, content_hash, f"videos/{key}.mp4")
+
+
+@pytest.fixture
+def records(tmp_path):
+    return SQLiteRecords(tmp_path / "records.sqlite")
+
+
+def test_upsert_feed_is_idempotent_and_keeps_name(records):
+    first = records.upsert_feed("https://shop.ro/feed.xml", name="Main feed")
+    again = records.upsert_feed("https://shop.ro/feed.xml")
+    other = records.upsert_feed("https://shop.ro/other.xml")
+    assert first == again != other
+    with sqlite3.connect(records.path) as conn:
+        rows = conn.execute("SELECT url, name FROM product_feeds ORDER BY url").fetchall()
+    assert rows == [("https://shop.ro/feed.xml", "Main feed"), ("https://shop.ro/other.xml", None)]
+
+
+def test_upsert_products_is_unique_on_feed_and_external_id(records):
+    feed = "https://shop.ro/feed.xml"
+    assert records.upsert_products(feed, [product("A1", "a1"), product("B2", "b2", sale="999.00")]) == 2
+    # same ids again, one price changed: updated in place, not duplicated
+    records.upsert_products(feed, [product("A1", "a1", price="1100.00")])
+    # the same external id in another feed is another product
+    records.upsert_products("https://shop.ro/other.xml", [product("A1", "a1")])
+
+    with sqlite3.connect(records.path) as conn:
+        count = conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+    assert count == 3
+    a1 = records.get_product(feed, "A1")
+    assert (a1["price"], a1["price_raw"], a1["content_hash"]) == ("1100.00", "1100.00 RON", "c-A1-1100.00")
+    b2 = records.get_product(feed, "B2")
+    assert (b2["price"], b2["sale_price"], b2["sale_price_raw"]) == ("1249.90", "999.00", "999.00 RON")
+    assert b2["image_link"] == "https://shop/B2.jpg" and b2["additional_image_links"] == []
+
+
+def test_record_video_upserts_one_row_per_key(records):
+    records.upsert_products("feed.xml", [product("A1", "a1")])
+    first = records.record_video("a1", "A1", published("a1", "h1"), duration_s=7.5, settings_hash="s1", provider="edge",
+                                 run_id="r1", backfill_id="b1", feed="feed.xml")
+    second = records.record_video("a1", "A1", published("a1", "h2", 2000), duration_s=8.0, settings_hash="s2",
+                                  provider="espeak", run_id="r2", feed="feed.xml")
+
+    assert first.id == second.id
+    assert (second.status, second.content_hash, second.size_bytes, second.duration_s) == ("published", "h2", 2000, 8.0)
+    assert (second.settings_hash, second.provider, second.run_id, second.backfill_id) == ("s2", "espeak", "r2", None)
+    assert second.product_id is not None and second.product_id == first.product_id  # linked to `products`
+    assert second.created_at == first.created_at and second.updated_at >= first.updated_at
+    assert records.get_video("a1") == second
+    with sqlite3.connect(records.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM product_videos").fetchone()[0] == 1
+
+
+def test_failure_keeps_previous_published_video_and_success_clears_error(records):
+    records.record_video("a1", "A1", published("a1", "h1"), run_id="r1")
+    failed = records.record_failure("a1", "A1", "voiceover_audio", "edge-tts: 503 Service Unavailable", run_id="r2")
+
+    assert (failed.status, failed.error_stage, failed.error_message, failed.run_id) == (
+        "failed", "voiceover_audio", "edge-tts: 503 Service Unavailable", "r2")
+    assert (failed.storage_path, failed.url, failed.content_hash) == ("videos/a1.mp4", "/out/videos/a1.mp4", "h1")
+    assert failed.failed_at is not None
+    assert [r.partition_key for r in records.list_failures()] == ["a1"]
+
+    ok = records.record_video("a1", "A1", published("a1", "h3"), run_id="r3")
+    assert (ok.status, ok.error_stage, ok.error_message, ok.failed_at, ok.content_hash) == ("published", None, None, None, "h3")
+    assert records.list_failures() == []
+
+
+def test_failure_of_a_never_published_product_is_recorded(records):
+    row = records.record_failure("z9", "Z9", "product_image", "image_link: HTTP 404", run_id="r1")
+    assert (row.status, row.storage_path, row.url) == ("failed", None, None)
+    assert records.get_video("z9") == row
+    assert records.get_video("unknown") is None
+
+
+def test_long_error_messages_are_truncated(records):
+    row = records.record_failure("a1", "A1", "render", "x" * 10_000)
+    assert len(row.error_message) == 4000
+
+
+def test_video_row_refuses_a_video_published_for_another_key():
+    with pytest.raises(ProductDataError) as info:
+        video_row("a1", "A1", published("b2"), duration_s=None, settings_hash="", provider="", run_id=None, backfill_id=None, now="t")
+    assert info.value.product_id == "A1"
+
+
+def test_row_builders_keep_failure_and_success_columns_apart():
+    fail = failure_row("a1", "A1", "render", "boom", run_id="r", backfill_id=None, now="t")
+    assert not {"storage_path", "url", "poster_url", "content_hash", "size_bytes"} & set(fail)
+    ok = video_row("a1", "A1", published("a1"), duration_s=1.0, settings_hash="s", provider="edge", run_id="r",
+                   backfill_id="b", now="t")
+    assert ok["error_message"] is None and ok["status"] == "published"
+    row = product_row(product("A1", "a1", sale="10.5"))
+    assert row["price"] == "1249.90" and row["sale_price"] == "10.5" and row["external_id"] == "A1"
+
+
+def test_profiles_are_separate(tmp_path):
+    path = tmp_path / "records.sqlite"
+    shop_a, shop_b = SQLiteRecords(path, profile_id="a"), SQLiteRecords(path, profile_id="b")
+    shop_a.record_video("k", "K", published("k", "ha"))
+    shop_b.record_video("k", "K", published("k", "hb"))
+    assert shop_a.get_video("k").content_hash == "ha"
+    assert shop_b.get_video("k").content_hash == "hb"
+
+
+def _publish_many(path: str, worker: int, count: int) -> None:
+    records = SQLiteRecords(path)
+    for i in range(count):
+        key = f"w{worker}-{i}"
+        records.record_video(key, key.upper(), published(key, f"h{i}"), run_id=f"run-{worker}")
+        records.record_failure(f"shared-{i}", f"S{i}", "render", f"worker {worker}")
+
+
+def test_concurrent_processes_write_without_losing_rows(tmp_path):
+    path = str(tmp_path / "records.sqlite")
+    SQLiteRecords(path)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_publish_many, args=(path, w, 15)) for w in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM product_videos WHERE status = 'published'").fetchone()[0] == 45
+        assert conn.execute("SELECT COUNT(*) FROM product_videos WHERE status = 'failed'").fetchone()[0] == 15
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_video_record_from_row_normalizes_types():
+    row = {"partition_key": "k", "external_id": "K", "status": "published", "duration_s": "7.25", "id": 5, "unknown": 1}
+    record = VideoRecord.from_row(row)
+    assert record.duration_s == 7.25 and record.id == "5"
