@@ -1,0 +1,260 @@
+"""Voiceover synthesis: providers `edge`, `espeak` and `auto`, with a shared cache.
+
+`auto` asks Edge first; when Edge fails for network or service reasons, espeak-ng
+speaks instead and the `Voiceover` records that and why. After such a failure
+Edge is skipped for a cool-down (remembered in the cache folder), so an offline
+batch does not wait through Edge's retries product after product.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Mapping
+
+from batch_video.errors import BatchVideoError, ConfigError, ProductDataError, TransientError
+from batch_video.models import Voiceover
+from batch_video.settings import BatchSettings
+from batch_video.tts.audio import atomic_copy, temp_path_beside, wav_duration
+from batch_video.tts.base import Prosody, SpeechProvider, SpeechResult
+from batch_video.tts.cache import VoiceoverCache, cache_key, normalize_text
+from batch_video.tts.edge import EdgeProvider, RetryPolicy, fetch_live_voice_names
+from batch_video.tts.espeak import EspeakProvider
+
+__all__ = [
+    "EdgeProvider",
+    "EdgeOutage",
+    "EspeakProvider",
+    "Prosody",
+    "RetryPolicy",
+    "SpeechProvider",
+    "SpeechResult",
+    "VoiceoverCache",
+    "cache_key",
+    "default_providers",
+    "normalize_text",
+    "synthesize_voiceover",
+]
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS = ("auto", "edge", "espeak")
+EDGE_COOLDOWN_S = 300.0
+
+
+class EdgeOutage:
+    """Remembers that Edge just failed, so `auto` goes straight to espeak for a while.
+
+    Kept in the cache folder when there is one, so separate runs (one per
+    partition) share it; otherwise in this process only.
+    """
+
+    _memory: dict[str, tuple[float, str]] = {}
+    _memory_lock = threading.Lock()
+
+    def __init__(self, cache_dir: Path | None, *, cooldown_s: float = EDGE_COOLDOWN_S) -> None:
+        self.path = cache_dir / "edge-outage.json" if cache_dir is not None else None
+        self.cooldown_s = cooldown_s
+
+    def current(self) -> str | None:
+        """The reason Edge is being skipped, or None when it should be tried."""
+        until, reason = 0.0, ""
+        if self.path is not None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                until, reason = float(data["until"]), str(data["reason"])
+            except (OSError, ValueError, KeyError):
+                return None
+        else:
+            with self._memory_lock:
+                until, reason = self._memory.get("edge", (0.0, ""))
+        return reason if time.time() < until else None
+
+    def record(self, reason: str) -> None:
+        if self.cooldown_s <= 0:
+            return
+        until = time.time() + self.cooldown_s
+        if self.path is None:
+            with self._memory_lock:
+                self._memory["edge"] = (until, reason)
+            return
+        try:
+            tmp = temp_path_beside(self.path, ".tmp")
+            tmp.write_text(json.dumps({"until": until, "reason": reason}), encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError as exc:
+            logger.debug("could not record the Edge outage: %s", exc)
+
+    def clear(self) -> None:
+        if self.path is None:
+            with self._memory_lock:
+                self._memory.pop("edge", None)
+        elif self.path.exists():
+            self.path.unlink(missing_ok=True)
+
+
+def default_providers(cache_dir: Path | None = None) -> dict[str, SpeechProvider]:
+    return {
+        "edge": EdgeProvider(
+            live_voices=fetch_live_voice_names,
+            voice_list_cache=cache_dir / "edge-voices.json" if cache_dir is not None else None,
+        ),
+        "espeak": EspeakProvider(),
+    }
+
+
+def _voice_setting(provider: str, settings: BatchSettings) -> str:
+    return settings.voice if provider == "edge" else settings.espeak_voice
+
+
+def synthesize_voiceover(
+    text: str,
+    out_path: Path | str,
+    settings: BatchSettings,
+    *,
+    cache_dir: Path | str | None = None,
+    product_id: str | None = None,
+    providers: Mapping[str, SpeechProvider] | None = None,
+    edge_cooldown_s: float = EDGE_COOLDOWN_S,
+) -> Voiceover:
+    """Speak `text` into the WAV file `out_path`, using the cache when it can.
+
+    Raises `ConfigError` for a bad voice/provider setting, `ProductDataError`
+    for an empty script and `TransientError` when no provider could speak.
+    """
+    out_path = Path(out_path)
+    cache_root = Path(cache_dir) if cache_dir is not None else None
+    spoken = normalize_text(text)
+    if not spoken:
+        raise ProductDataError("the voiceover script is empty", product_id=product_id, field="script", stage="voiceover")
+    requested = settings.tts_provider.strip().lower()
+    if requested not in PROVIDERS:
+        raise ConfigError(
+            f"unknown tts_provider {settings.tts_provider!r} (choose one of {', '.join(PROVIDERS)})",
+            field="tts_provider", product_id=product_id, stage="voiceover",
+        )  # fmt: skip
+    providers = dict(providers) if providers is not None else default_providers(cache_root)
+    prosody = Prosody(rate=settings.tts_rate, pitch=settings.tts_pitch, volume=settings.tts_volume)
+    cache = VoiceoverCache(cache_root / "voiceovers") if cache_root is not None else None
+    outage = EdgeOutage(cache_root, cooldown_s=edge_cooldown_s)
+    plan = ["edge", "espeak"] if requested == "auto" else [requested]
+    fallback_reason: str | None = None
+
+    try:
+        for name in plan:
+            provider = providers[name]
+            voice = _voice_setting(name, settings)
+            provider.validate(voice, prosody)
+            key = cache_key(name, voice, prosody, spoken)
+            can_fall_back = requested == "auto" and name != plan[-1]
+
+            if cache is not None and (hit := cache.get(key)) is not None:
+                return _deliver(hit.audio_path, out_path, hit.provider, hit.voice, hit.words, hit.timings_estimated,
+                                requested, fallback_reason, True, key)  # fmt: skip
+            if can_fall_back and (skipped := outage.current()) is not None:
+                fallback_reason = f"edge skipped: it failed recently ({skipped})"
+                logger.info("product %s: %s; using %s", product_id, fallback_reason, plan[-1])
+                continue
+            try:
+                return _synthesize_and_store(provider, name, voice, prosody, spoken, out_path, cache, key,
+                                             requested, fallback_reason)  # fmt: skip
+            except TransientError as exc:
+                if not can_fall_back:
+                    raise
+                fallback_reason = f"edge failed: {exc.message}"
+                outage.record(exc.message)
+                logger.warning("product %s: %s; falling back to %s", product_id, fallback_reason, plan[-1])
+    except BatchVideoError as exc:
+        raise exc.with_context(product_id=product_id, stage="voiceover")
+    raise AssertionError("unreachable: the last provider either returns or raises")
+
+
+def _synthesize_and_store(
+    provider: SpeechProvider,
+    name: str,
+    voice: str,
+    prosody: Prosody,
+    text: str,
+    out_path: Path,
+    cache: VoiceoverCache | None,
+    key: str,
+    requested: str,
+    fallback_reason: str | None,
+) -> Voiceover:
+    if cache is None:
+        return _speak_to(provider, name, voice, prosody, text, out_path, requested, fallback_reason, key)
+    with cache.lock(key):
+        # another run may have made this exact audio while we waited for the lock
+        if (hit := cache.get(key)) is not None:
+            return _deliver(hit.audio_path, out_path, hit.provider, hit.voice, hit.words, hit.timings_estimated,
+                            requested, fallback_reason, True, key)  # fmt: skip
+        scratch = temp_path_beside(out_path, ".wav")
+        try:
+            result = provider.synthesize(text, scratch, voice=voice, prosody=prosody)
+            stored = cache.put(key, result.audio_path, provider=name, voice=result.voice, words=result.words,
+                               timings_estimated=result.timings_estimated, text=text)  # fmt: skip
+        finally:
+            scratch.unlink(missing_ok=True)
+    return _deliver(stored.audio_path, out_path, stored.provider, stored.voice, stored.words,
+                    stored.timings_estimated, requested, fallback_reason, False, key)  # fmt: skip
+
+
+def _speak_to(
+    provider: SpeechProvider,
+    name: str,
+    voice: str,
+    prosody: Prosody,
+    text: str,
+    out_path: Path,
+    requested: str,
+    fallback_reason: str | None,
+    key: str,
+) -> Voiceover:
+    scratch = temp_path_beside(out_path, ".wav")
+    try:
+        result = provider.synthesize(text, scratch, voice=voice, prosody=prosody)
+        scratch.replace(out_path)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return Voiceover(
+        audio_path=out_path,
+        duration_s=wav_duration(out_path),
+        provider=name,
+        voice=result.voice,
+        words=result.words,
+        timings_estimated=result.timings_estimated,
+        requested_provider=requested,
+        fallback_reason=fallback_reason,
+        cache_hit=False,
+        cache_key=key,
+    )
+
+
+def _deliver(
+    source: Path,
+    out_path: Path,
+    provider: str,
+    voice: str,
+    words,
+    timings_estimated: bool,
+    requested: str,
+    fallback_reason: str | None,
+    cache_hit: bool,
+    key: str,
+) -> Voiceover:
+    atomic_copy(source, out_path)
+    return Voiceover(
+        audio_path=out_path,
+        duration_s=wav_duration(out_path),
+        provider=provider,
+        voice=voice,
+        words=tuple(words),
+        timings_estimated=timings_estimated,
+        requested_provider=requested,
+        fallback_reason=fallback_reason,
+        cache_hit=cache_hit,
+        cache_key=key,
+    )
