@@ -1,0 +1,280 @@
+"""Feed sync as Dagster automation: a sensor and a schedule that keep `products` in step with the feed.
+
+Both read the feed of the `catalog` resource (so runs see the same feed the
+sensor saw; `BATCH_VIDEO_FEED_URL` sets it), add partitions for new products
+and request runs only for new products and products whose content hash differs
+from the one their latest `product_record` materialization recorded as its data
+version. Those hashes come from Dagster's own history in one query
+(`get_latest_tags_by_partition` on the data-version tag) rather than from the
+cursor: the history is the truth after a manual re-run or a wipe, and the cursor
+stays small for a 10,000-product feed.
+
+Knobs, read at each tick (env): `BATCH_VIDEO_FEED_SYNC_MAX_RUNS` (runs per tick,
+default 200; the rest carry over), `BATCH_VIDEO_FEED_SYNC_DELETE_REMOVED`
+(delete partitions of products gone from the feed; default off, only reported).
+At load time: `BATCH_VIDEO_FEED_SYNC_INTERVAL_S` (sensor, default 300),
+`BATCH_VIDEO_FEED_SYNC_CRON` (default `0 2 * * *`) and
+`BATCH_VIDEO_FEED_SYNC_TIMEZONE` (default `Europe/Bucharest`). Both are
+stopped by default; turn them on in the UI or with `dagster sensor start`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import dagster as dg
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter
+from dagster._core.storage.tags import PARTITION_NAME_TAG
+
+from batch_video import feed, sync
+from batch_video.catalog import is_remote, load_catalog
+from batch_video.errors import BatchVideoError
+from batch_video.models import FeedReadResult
+from dagster_project.assets import product_record, product_video_job, products_partitions
+from dagster_project.resources import CatalogResource
+
+logger = logging.getLogger(__name__)
+
+FEED_SENSOR_NAME = "product_feed_sensor"
+FEED_SCHEDULE_NAME = "product_feed_schedule"
+DEFAULT_MAX_RUNS_PER_TICK = 200
+DEFAULT_INTERVAL_S = 300
+DEFAULT_CRON = "0 2 * * *"
+DEFAULT_TIMEZONE = "Europe/Bucharest"
+TRIGGER_TAG = "batch_video/trigger"
+CONTENT_HASH_TAG = "batch_video/content_hash"
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    max_runs_per_tick: int = DEFAULT_MAX_RUNS_PER_TICK
+    delete_removed: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "SyncOptions":
+        environ = os.environ if environ is None else environ
+        max_runs = environ.get("BATCH_VIDEO_FEED_SYNC_MAX_RUNS", "").strip()
+        delete = environ.get("BATCH_VIDEO_FEED_SYNC_DELETE_REMOVED", "").strip().lower()
+        return cls(
+            max_runs_per_tick=int(max_runs) if max_runs else DEFAULT_MAX_RUNS_PER_TICK,
+            delete_removed=delete in {"1", "true", "yes", "on"},
+        )
+
+
+# --------------------------------------------------------------------------- instance helpers
+
+
+def recorded_hashes(instance: dg.DagsterInstance, asset_key: dg.AssetKey = product_record.key) -> dict[str, str]:
+    """Partition key -> data version (the content hash) of its latest `product_record` materialization."""
+    try:
+        tags = instance.event_log_storage.get_latest_tags_by_partition(
+            asset_key, DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG]
+        )
+    except NotImplementedError:  # a storage without the indexed query: one lookup per partition
+        hashes = {}
+        for key in instance.get_dynamic_partitions(products_partitions.name):
+            record = instance.get_latest_data_version_record(asset_key, partition_key=key)
+            version = record and record.asset_materialization and record.asset_materialization.tags.get(DATA_VERSION_TAG)
+            if version:
+                hashes[key] = version
+        return hashes
+    return {key: values[DATA_VERSION_TAG] for key, values in tags.items() if values.get(DATA_VERSION_TAG)}
+
+
+def partitions_in_flight(instance: dg.DagsterInstance, job_name: str = product_video_job.name) -> set[str]:
+    """Partitions with a queued or running run of the job (so a schedule does not request them twice)."""
+    statuses = [*IN_PROGRESS_RUN_STATUSES, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+    records = instance.get_run_records(filters=RunsFilter(job_name=job_name, statuses=statuses))
+    return {r.dagster_run.tags[PARTITION_NAME_TAG] for r in records if PARTITION_NAME_TAG in r.dagster_run.tags}
+
+
+def current_plan(instance: dg.DagsterInstance, result: FeedReadResult) -> tuple[sync.SyncPlan, dict[str, str]]:
+    """The sync plan of `result` against the instance's partitions and recorded hashes."""
+    previous = recorded_hashes(instance)
+    existing = instance.get_dynamic_partitions(products_partitions.name)
+    return sync.plan_sync(result, existing, previous), previous
+
+
+def apply_partition_changes(instance: dg.DagsterInstance, plan: sync.SyncPlan, *, delete_removed: bool = False) -> dict[str, int]:
+    """Add the plan's new keys to the `products` partitions (and delete removed ones when asked)."""
+    if plan.new:
+        instance.add_dynamic_partitions(products_partitions.name, list(plan.new))
+    deleted = 0
+    if delete_removed:
+        for key in plan.removed:
+            instance.delete_dynamic_partition(products_partitions.name, key)
+            deleted += 1
+    return {"added": len(plan.new), "deleted": deleted}
+
+
+def sync_feed_partitions(
+    instance: dg.DagsterInstance,
+    result: FeedReadResult,
+    *,
+    delete_removed: bool = False,
+    dry_run: bool = False,
+) -> tuple[sync.SyncPlan, dict[str, int]]:
+    """What `batch-video feed sync FEED` does: plan against the instance, then apply it."""
+    plan, _ = current_plan(instance, result)
+    applied = {"added": 0, "deleted": 0} if dry_run else apply_partition_changes(instance, plan, delete_removed=delete_removed)
+    return plan, applied
+
+
+def _run_requests(plan: sync.SyncPlan, keys: Sequence[str], trigger: str) -> list[dg.RunRequest]:
+    return [
+        dg.RunRequest(
+            partition_key=key,
+            run_key=sync.run_key(key, plan.hashes[key]),
+            tags={TRIGGER_TAG: trigger, CONTENT_HASH_TAG: plan.hashes[key]},
+        )
+        for key in keys
+    ]
+
+
+def _log_plan(log: logging.Logger, source: str, plan: sync.SyncPlan, delete_removed: bool) -> None:
+    log.info(f"feed {source}: {plan.summary()}")
+    if plan.removed:
+        action = "deleting their partitions" if delete_removed else "partitions kept (BATCH_VIDEO_FEED_SYNC_DELETE_REMOVED=1 deletes them)"
+        log.warning(f"{len(plan.removed)} products left the feed ({action}): {', '.join(plan.removed[:50])}")
+    for problem in plan.problems[:50]:
+        log.warning(f"skipped invalid product: {problem}")
+
+
+def _read_catalog(catalog: CatalogResource) -> FeedReadResult:
+    # ttl 0 refreshes the catalog cache the runs read, so they see this version of the feed.
+    return load_catalog(catalog.feed_url, Path(catalog.cache_dir), ttl_s=0.0, timeout_s=catalog.timeout_s)
+
+
+def feed_version(source: str, previous: sync.SyncCursor, *, timeout_s: float) -> sync.FeedVersion:
+    """This feed's version, asking a server with the previous validators (304 keeps the old version)."""
+    same_source = previous.source == source
+    fetched = feed.fetch_feed(
+        source,
+        timeout_s=timeout_s,
+        etag=previous.version.etag if same_source and is_remote(source) else "",
+        last_modified=previous.version.last_modified if same_source and is_remote(source) else "",
+    )
+    if fetched is None:
+        return previous.version
+    fetched.discard()
+    return sync.FeedVersion(sha256=fetched.sha256, etag=fetched.etag, last_modified=fetched.last_modified)
+
+
+# --------------------------------------------------------------------------- sensor
+
+
+def evaluate_feed_sensor(
+    context: dg.SensorEvaluationContext, catalog: CatalogResource, options: SyncOptions
+) -> dg.SensorResult | dg.SkipReason:
+    source = catalog.feed_url
+    cursor = sync.SyncCursor.from_json(context.cursor)
+    try:
+        version = feed_version(source, cursor, timeout_s=catalog.timeout_s)
+        if cursor.unchanged(source, version):
+            return dg.SkipReason(f"feed {source} unchanged since the last tick ({version.sha256[:12] or version.etag})")
+        result = _read_catalog(catalog)
+    except BatchVideoError as err:
+        # A feed that cannot be read now is a skipped tick, not a failed sensor; the cursor stays.
+        context.log.error(f"cannot read feed {source}: {err}")
+        return dg.SkipReason(f"cannot read feed {source}: {err}")
+
+    plan, previous = current_plan(context.instance, result)
+    _log_plan(context.log, source, plan, options.delete_removed)
+    selection = sync.select_runs(plan, previous, cursor.requested, max_runs=options.max_runs_per_tick)
+    if selection.backlog:
+        context.log.info(f"{len(selection.backlog)} runs carried over to the next tick (cap {options.max_runs_per_tick})")
+
+    partition_requests: list = []
+    if plan.new:
+        partition_requests.append(products_partitions.build_add_request(list(plan.new)))
+    if options.delete_removed and plan.removed:
+        partition_requests.append(products_partitions.build_delete_request(list(plan.removed)))
+    new_cursor = sync.SyncCursor(source=source, version=version, requested=selection.requested, backlog=len(selection.backlog))
+    return dg.SensorResult(
+        run_requests=_run_requests(plan, selection.run_now, "feed_sensor"),
+        dynamic_partitions_requests=partition_requests,
+        cursor=new_cursor.to_json(),
+        skip_reason=None if (selection.run_now or partition_requests) else f"feed changed, but no product needs a run ({plan.summary()})",
+    )
+
+
+def build_feed_sync_sensor(
+    *,
+    name: str = FEED_SENSOR_NAME,
+    minimum_interval_seconds: int | None = None,
+    options: SyncOptions | None = None,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+) -> dg.SensorDefinition:
+    """The feed sensor; `options=None` reads the env knobs at each tick."""
+    interval = minimum_interval_seconds or int(os.environ.get("BATCH_VIDEO_FEED_SYNC_INTERVAL_S", DEFAULT_INTERVAL_S))
+
+    @dg.sensor(
+        name=name,
+        job=product_video_job,
+        minimum_interval_seconds=interval,
+        default_status=default_status,
+        description="Adds partitions for new feed products and renders new and changed ones (skips unchanged feeds).",
+    )
+    def _feed_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
+        return evaluate_feed_sensor(context, catalog, options or SyncOptions.from_env())
+
+    return _feed_sensor
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def evaluate_feed_schedule(
+    context: dg.ScheduleEvaluationContext, catalog: CatalogResource, options: SyncOptions
+) -> list[dg.RunRequest] | dg.SkipReason:
+    try:
+        result = _read_catalog(catalog)
+    except BatchVideoError as err:
+        context.log.error(f"cannot read feed {catalog.feed_url}: {err}")
+        return dg.SkipReason(f"cannot read feed {catalog.feed_url}: {err}")
+    instance = context.instance
+    plan, _ = current_plan(instance, result)
+    _log_plan(context.log, catalog.feed_url, plan, options.delete_removed)
+    # A schedule cannot return partition requests, so it changes the partitions itself.
+    apply_partition_changes(instance, plan, delete_removed=options.delete_removed)
+    busy = partitions_in_flight(instance)
+    to_run = [key for key in plan.to_run if key not in busy][: max(options.max_runs_per_tick, 0)]
+    if not to_run:
+        return dg.SkipReason(f"no product needs a run ({plan.summary()})")
+    return _run_requests(plan, to_run, "feed_schedule")
+
+
+def build_feed_sync_schedule(
+    *,
+    name: str = FEED_SCHEDULE_NAME,
+    cron_schedule: str | None = None,
+    execution_timezone: str | None = None,
+    options: SyncOptions | None = None,
+    default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+) -> dg.ScheduleDefinition:
+    """The same sync at a fixed time (daily 02:00 Europe/Bucharest unless the env says otherwise)."""
+    cron = cron_schedule or os.environ.get("BATCH_VIDEO_FEED_SYNC_CRON", DEFAULT_CRON)
+    timezone = execution_timezone or os.environ.get("BATCH_VIDEO_FEED_SYNC_TIMEZONE", DEFAULT_TIMEZONE)
+
+    @dg.schedule(
+        name=name,
+        job=product_video_job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        default_status=default_status,
+        description="Syncs the products partitions with the feed and renders new and changed products.",
+    )
+    def _feed_schedule(context: dg.ScheduleEvaluationContext, catalog: CatalogResource):
+        return evaluate_feed_schedule(context, catalog, options or SyncOptions.from_env())
+
+    return _feed_schedule
+
+
+product_feed_sensor = build_feed_sync_sensor()
+product_feed_schedule = build_feed_sync_schedule()
