@@ -373,7 +373,7 @@ def paint_backpack(st: Studio) -> None:
     cx = 600.0
     leather = np.array([0.56, 0.30, 0.15], np.float32)
     dark_leather = leather * 0.72
-    grain = st.texture(1.3, 0.07)
+    grain = st.texture(1.0, 0.035) * st.texture(12.0, 0.05)  # fine pebbling plus broad mottling of real hide
     st.contact_shadow(cx + 30, 1335, 330, 45, strength=0.65)
 
     for side in (-1, 1):
@@ -382,7 +382,7 @@ def paint_backpack(st: Studio) -> None:
     handle = st.arc(cx, 420, 115, 95, 180, 360, 34)
     st.paint(handle, st.shade(st.pillow_normals(handle, 9, 1.3), dark_leather * grain, specular=0.25))
 
-    body = st.polygon(catmull_rom([(300, 620), (330, 430), (450, 360), (750, 360), (870, 430), (900, 620), (915, 1290), (880, 1340), (320, 1340), (285, 1290)], 16))
+    body = st.polygon(catmull_rom([(300, 620), (330, 430), (450, 360), (750, 360), (870, 430), (900, 620), (910, 1280), (870, 1332), (600, 1342), (330, 1332), (290, 1280)], 16))
     st.paint(body, st.shade(st.pillow_normals(body, 70, 1.2), leather * grain, specular=0.22, shininess=18))
     st.darken(body * smoothstep(1200, 1345, st.yy), 0.25)
 
@@ -417,11 +417,11 @@ def paint_sneaker(st: Studio) -> None:
 
     st.contact_shadow(x0 + 0.52 * length, ground + 4, 0.52 * length, 26, strength=0.7)
     white = np.array([0.94, 0.94, 0.93], np.float32)
-    suede = np.array([0.66, 0.67, 0.66], np.float32) * st.texture(0.9, 0.05)
+    suede = np.array([0.66, 0.67, 0.66], np.float32) * st.texture(0.9, 0.035)
 
-    upper_pts = [p(0.03, 0.09), p(0.01, 0.20), p(0.04, 0.34), p(0.10, 0.37), p(0.22, 0.31), p(0.33, 0.36),
-                 p(0.40, 0.43), p(0.45, 0.41), p(0.50, 0.30), p(0.66, 0.22), p(0.84, 0.17), p(0.97, 0.12),
-                 p(0.99, 0.07), p(0.60, 0.07)]
+    upper_pts = [p(0.03, 0.08), p(0.012, 0.20), p(0.04, 0.34), p(0.10, 0.37), p(0.22, 0.31), p(0.33, 0.36),
+                 p(0.40, 0.43), p(0.45, 0.41), p(0.50, 0.30), p(0.66, 0.225), p(0.80, 0.19), p(0.92, 0.155),
+                 p(0.982, 0.11), p(0.985, 0.07), p(0.60, 0.06)]
     upper = st.polygon(catmull_rom(upper_pts, 14))
     st.paint(upper, st.shade(st.pillow_normals(upper, 45, 1.0), white * st.texture(0.8, 0.015), specular=0.18, shininess=20))
     collar = st.polygon(catmull_rom([p(0.04, 0.33), p(0.10, 0.36), p(0.22, 0.30), p(0.32, 0.35), p(0.25, 0.33), p(0.12, 0.34)], 12))
@@ -448,13 +448,14 @@ def paint_sneaker(st: Studio) -> None:
         st.drop_shadow(lace, 3, 6, 4, 0.3)
         st.paint(lace, st.shade(st.pillow_normals(lace, 3, 1.5), (0.97, 0.97, 0.96), specular=0.1))
 
-    sole_pts = [p(0.0, 0.0), p(0.0, 0.085), p(0.20, 0.095), p(0.60, 0.085), p(0.90, 0.08), p(1.01, 0.07), p(1.02, 0.03), p(0.98, 0.0)]
+    sole_pts = [p(0.03, 0.0), p(0.008, 0.03), p(0.012, 0.092), p(0.20, 0.098), p(0.60, 0.088), p(0.90, 0.082),
+                p(0.985, 0.078), p(0.998, 0.05), p(0.975, 0.018), p(0.90, 0.0), p(0.50, -0.004)]
     sole = st.polygon(catmull_rom(sole_pts, 14))
     st.drop_shadow(sole, 0, -4, 6, 0.25)
     st.paint(sole, st.shade(st.pillow_normals(sole, 10, 0.9), (0.96, 0.95, 0.92), specular=0.1))
     outsole = sole * smoothstep(ground - 22, ground - 18, st.yy)
     st.paint(outsole, st.shade(st.pillow_normals(sole, 8), np.array([0.70, 0.50, 0.30]) * st.texture(0.7, 0.04), specular=0.15))
-    groove = st.line([p(0.02, 0.045), p(0.99, 0.04)], 3)
+    groove = st.line(catmull_rom([p(0.02, 0.05), p(0.5, 0.045), p(0.985, 0.05)], 12, closed=False), 3) * sole
     st.darken(groove, 0.18)
 
 
