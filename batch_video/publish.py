@@ -420,6 +420,16 @@ def describe_service_error(exc: BaseException) -> str:
     return ": ".join(parts)
 
 
+def is_service_error(exc: BaseException) -> bool:
+    """An HTTP-level failure from httpx, storage3 or postgrest (not a bug in our own code)."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPError):
+        return True
+    module = type(exc).__module__.split(".")[0]
+    return module in {"storage3", "postgrest", "supabase", "supabase_auth"}
+
+
 def translate_service_error(exc: BaseException, *, what: str, product_id: str | None, field: str | None = None) -> BatchVideoError:
     """Map an HTTP failure to the project's errors: retryable, configuration, or this product's fault."""
     if isinstance(exc, BatchVideoError):
@@ -457,6 +467,8 @@ def call_with_retries(
         try:
             return operation()
         except Exception as exc:  # noqa: BLE001 - classified below
+            if not isinstance(exc, BatchVideoError) and not is_service_error(exc):
+                raise  # a bug or an unexpected failure: not ours to reword or retry
             error = translate_service_error(exc, what=what, product_id=product_id, field=field)
             if not error.retryable or attempt == attempts:
                 if error is not exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from storage3.exceptions import StorageApiError
 
 from batch_video import publish
 from batch_video.errors import ConfigError, ProductDataError, TransientError
@@ -188,12 +189,9 @@ def test_local_concurrent_publishes_keep_every_manifest_entry(tmp_path, media):
 # ---------------------------------------------------------------- retries and error mapping
 
 
-class FakeStorageApiError(Exception):
-    """Shaped like storage3.exceptions.StorageApiError."""
-
-    def __init__(self, status, code, message):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+def FakeStorageApiError(status, code, message):
+    """What storage3 raises for an error response (statusCode, error, message)."""
+    return StorageApiError(message, code, status)
 
 
 def test_retries_transient_failures_with_exponential_backoff():
@@ -246,6 +244,17 @@ def test_client_errors_are_not_retried():
 )
 def test_error_mapping(error, expected):
     assert type(translate_service_error(error, what="x", product_id="P")) is expected
+
+
+def test_unexpected_exceptions_are_neither_retried_nor_reworded():
+    sleeps = []
+
+    def bug():
+        raise KeyError("Key")
+
+    with pytest.raises(KeyError):
+        call_with_retries(bug, what="upload", product_id="P", sleep=sleeps.append)
+    assert sleeps == []
 
 
 # ---------------------------------------------------------------- publish_video ordering
