@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 
 from batch_video.models import CaptionCue, WordTiming
 
-PAUSE_BREAK_S = 0.35  # a silence this long starts a new cue even if the current one has room
+PAUSE_BREAK_S = 0.3  # a silence this long starts a new cue even if the current one has room
 MAX_CUE_CHARS = 24  # keeps a cue on one or two short lines at any preset
 HOLD_S = 0.25  # keep a cue on screen a little after its last word, unless the next starts first
 MIN_CUE_S = 0.3

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 TICKS_PER_SECOND = 10_000_000  # Edge offsets and durations are in 100-ns ticks
 RETRY_HTTP_STATUSES = frozenset({403, 408, 429, 500, 502, 503, 504})
+LIVE_LIST_RETRY_S = 600.0  # after the voice list could not be fetched, use the shipped list this long
+_live_list_failed_at: dict[object, float] = {}
 VOICE_NAME = re.compile(r"^[a-z]{2,3}-[A-Z]{2}(-[A-Za-z]+)?-[A-Za-z]+Neural$")
 
 
@@ -108,7 +110,7 @@ def words_from_boundaries(boundaries: Iterable[dict[str, Any]]) -> tuple[WordTim
     for chunk in boundaries:
         start = chunk["offset"] / TICKS_PER_SECOND
         end = (chunk["offset"] + chunk["duration"]) / TICKS_PER_SECOND
-        words.append(WordTiming(word=chunk["text"], start=round(start, 4), end=round(end, 4)))
+        words.append(WordTiming(word=chunk["text"], start=round(start, 3), end=round(end, 3)))
     return tuple(words)
 
 
@@ -149,10 +151,13 @@ class EdgeProvider:
                     return frozenset(cached["voices"]), True
             except (OSError, ValueError, KeyError):
                 pass
-        if self.live_voices is not None:
+        failed_at = _live_list_failed_at.get(self.live_voices)
+        recently_failed = failed_at is not None and time.monotonic() - failed_at < LIVE_LIST_RETRY_S
+        if self.live_voices is not None and not recently_failed:
             try:
                 names = frozenset(self.live_voices())
             except Exception as exc:  # offline or throttled: fall back to the shipped list
+                _live_list_failed_at[self.live_voices] = time.monotonic()
                 logger.info("edge voice list unavailable (%s); validating against the shipped list", exc)
             else:
                 if names:
