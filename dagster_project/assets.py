@@ -1,6 +1,5 @@
 """The per-product asset chain: record -> image -> script -> audio -> video -> published."""
 
-from __future__ import annotations
 
 import time
 from contextlib import contextmanager
