@@ -177,7 +177,8 @@ create trigger products_link_videos
 -- ---------------------------------------------------------------------------
 -- privileges and row-level security
 
-revoke all on public.product_feeds, public.products, public.product_videos from anon;
+-- Supabase grants anon/authenticated everything on new tables by default: narrow it.
+revoke all on public.product_feeds, public.products, public.product_videos from anon, authenticated;
 grant select, insert, update, delete on public.product_feeds to authenticated;
 grant select on public.products, public.product_videos to authenticated;
 grant all on public.product_feeds, public.products, public.product_videos to service_role;
