@@ -310,9 +310,8 @@ def paint_mug(st: Studio) -> None:
     speckle = st.texture(1.2, 0.05)
     st.paint(body, st.shade(normals, glaze * speckle, specular=0.7, shininess=70))
     # unglazed clay foot
-    foot = body * smoothstep(bottom - 18, bottom - 10, st.yy)
-    st.paint(foot, st.shade(normals, np.array([0.80, 0.70, 0.60]) * st.texture(1.0, 0.06), specular=0.05))
-    st.drop_shadow(handle * (st.xx > cx + r) * (st.xx < cx + r + 25), -6, 0, 6, 0.0)
+    foot = body * smoothstep(bottom + 2, bottom + 8, st.yy)
+    st.paint(foot, st.shade(normals, np.array([0.90, 0.82, 0.72]) * st.texture(1.0, 0.04), specular=0.05, ambient=0.4))
 
     rim = st.ellipse(cx, top, r, ry)
     st.paint(rim, st.shade(st.flat_normals(-0.1, -0.6), glaze * 1.1, specular=0.3))
@@ -659,8 +658,6 @@ def paint_plant(st: Studio) -> None:
     st.paint(lip, st.shade(st.flat_normals(-0.1, -0.7), clay * 1.05, specular=0.05))
     soil = st.ellipse(cx, rim_top + 2, 212, 34)
     st.paint(soil, np.array([0.22, 0.15, 0.10]) * st.texture(1.0, 0.25) * 0.8)
-    for _, base, _, _, _, _ in leaves:
-        st.paint(st.line([base, (base[0], base[1] - 60)], 9) * soil, green * 0.7)
 
 
 # ---------------------------------------------------------------------------
