@@ -16,9 +16,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_FEED = ROOT / "batch_video" / "sample" / "feed.xml"
+sys.path.insert(0, str(ROOT))
+
+from batch_video.feed import slugify_key  # noqa: E402
+from batch_video.sample import BROKEN_PRODUCT_ID, FEED_PATH as SAMPLE_FEED  # noqa: E402
+
 # The sample feed's broken product (its photo does not exist): it must fail, alone, at this stage.
-EXPECTED_FAILURES = {"ceas-clasic-lipsa": "product_image"}
+EXPECTED_FAILURES = {slugify_key(BROKEN_PRODUCT_ID): "product_image"}
 
 
 def configure_environment() -> None:
