@@ -137,6 +137,18 @@ def _run_requests(plan: sync.SyncPlan, keys: Sequence[str], trigger: str) -> lis
     ]
 
 
+def removed_observations(plan: sync.SyncPlan, source: str) -> list[dg.AssetObservation]:
+    """Mark kept partitions of products that left the feed, so their page in the UI says so."""
+    return [
+        dg.AssetObservation(
+            asset_key=product_record.key,
+            partition=key,
+            metadata={"status": "removed_from_feed", "feed": source},
+        )
+        for key in plan.removed
+    ]
+
+
 def _log_plan(log: logging.Logger, source: str, plan: sync.SyncPlan, delete_removed: bool) -> None:
     log.info(f"feed {source}: {plan.summary()}")
     if plan.removed:
@@ -199,6 +211,7 @@ def evaluate_feed_sensor(
     return dg.SensorResult(
         run_requests=_run_requests(plan, selection.run_now, "feed_sensor"),
         dynamic_partitions_requests=partition_requests,
+        asset_events=[] if options.delete_removed else removed_observations(plan, source),
         cursor=new_cursor.to_json(),
         skip_reason=None if (selection.run_now or partition_requests) else f"feed changed, but no product needs a run ({plan.summary()})",
     )

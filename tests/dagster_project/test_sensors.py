@@ -1,0 +1,284 @@
+"""The feed sensor and schedule against an ephemeral instance, with recorded hashes from real materializations."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+import respx
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+
+from batch_video.feed import read_feed
+from dagster_project.assets import product_record, products_partitions
+from dagster_project.resources import CatalogResource, WorkspaceResource
+from dagster_project.sensors import (
+    CONTENT_HASH_TAG,
+    FEED_SCHEDULE_NAME,
+    FEED_SENSOR_NAME,
+    SyncOptions,
+    apply_partition_changes,
+    build_feed_sync_schedule,
+    build_feed_sync_sensor,
+    partitions_in_flight,
+    product_feed_schedule,
+    product_feed_sensor,
+    recorded_hashes,
+    sync_feed_partitions,
+)
+
+FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+FEED_KEYS = ["sku-001", "sku-002", "sku-003-xl", "sku-004"]
+
+
+@pytest.fixture
+def feed_path(tmp_path) -> Path:
+    path = tmp_path / "shop" / "feed.xml"
+    path.parent.mkdir()
+    shutil.copy(FEEDS / "merchant_rss.xml", path)
+    return path
+
+
+@pytest.fixture
+def instance():
+    with dg.DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
+
+
+def catalog_for(feed: str | Path, tmp_path: Path) -> CatalogResource:
+    return CatalogResource(feed_url=str(feed), cache_dir=str(tmp_path / "cache" / "feeds"))
+
+
+def tick(sensor, instance, catalog, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"catalog": catalog})
+    return sensor(context)
+
+
+def apply(instance, result: dg.SensorResult) -> None:
+    """What the daemon does with a sensor result's partition requests."""
+    for request in result.dynamic_partitions_requests or ():
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+
+
+def record_hashes(instance, hashes: dict[str, str]) -> None:
+    """Stand-in for finished runs: a product_record materialization carrying the data version."""
+    for key, digest in hashes.items():
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=product_record.key, partition=key, tags={DATA_VERSION_TAG: digest})
+        )
+
+
+def edit_feed(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def requested(result) -> list[str]:
+    return [request.partition_key for request in result.run_requests]
+
+
+def sensor_with(**options) -> dg.SensorDefinition:
+    return build_feed_sync_sensor(name="test_feed_sensor", options=SyncOptions(**options))
+
+
+def test_first_tick_adds_all_keys_and_requests_their_runs(instance, feed_path, tmp_path):
+    result = tick(product_feed_sensor, instance, catalog_for(feed_path, tmp_path))
+    assert isinstance(result, dg.SensorResult)
+    (add,) = result.dynamic_partitions_requests
+    assert isinstance(add, dg.AddDynamicPartitionsRequest)
+    assert add.partitions_def_name == products_partitions.name
+    assert sorted(add.partition_keys) == FEED_KEYS
+    assert requested(result) == FEED_KEYS
+    hashes = {p.key: p.content_hash for p in read_feed(feed_path).products}
+    for request in result.run_requests:
+        assert request.tags[CONTENT_HASH_TAG] == hashes[request.partition_key]
+        assert request.run_key == f"{request.partition_key}@{hashes[request.partition_key]}"
+
+
+def test_unchanged_feed_requests_nothing(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    apply(instance, first)
+    second = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert isinstance(second, dg.SkipReason)
+    assert "unchanged" in second.skip_message
+    feed_path.touch()  # a new mtime with the same bytes is still the same feed
+    assert isinstance(tick(product_feed_sensor, instance, catalog, first.cursor), dg.SkipReason)
+
+
+def test_one_changed_price_requests_exactly_that_product(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    apply(instance, first)
+    record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests})
+
+    edit_feed(feed_path, "<g:price>49.99 RON</g:price>", "<g:price>44.99 RON</g:price>")
+    second = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert requested(second) == ["sku-002"]
+    assert not second.dynamic_partitions_requests
+    assert second.run_requests[0].tags[CONTENT_HASH_TAG] != first.run_requests[1].tags[CONTENT_HASH_TAG]
+
+
+@pytest.mark.slow
+def test_hashes_recorded_by_real_product_record_runs(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    apply(instance, first)
+    resources = {"catalog": catalog, "workspace": WorkspaceResource(data_dir=str(tmp_path / "data"))}
+    for key in FEED_KEYS:
+        assert dg.materialize([product_record], partition_key=key, instance=instance, resources=resources).success
+    assert recorded_hashes(instance) == {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests}
+
+    edit_feed(feed_path, "<g:title>Ceas de perete</g:title>", "<g:title>Ceas de perete modern</g:title>")
+    second = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert requested(second) == ["sku-004"]
+
+
+def test_removed_product_is_reported_and_kept_by_default(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    apply(instance, first)
+    record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests})
+
+    edit_feed(feed_path, "<g:id>SKU-001</g:id>", "<g:id>SKU-101</g:id>")  # 001 leaves, 101 arrives
+    second = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert requested(second) == ["sku-101"]
+    assert [type(r) for r in second.dynamic_partitions_requests] == [dg.AddDynamicPartitionsRequest]
+    (observation,) = second.asset_events
+    assert observation.partition == "sku-001"
+    assert observation.metadata["status"].value == "removed_from_feed"
+
+
+def test_removed_product_partition_is_deleted_when_configured(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    sensor = sensor_with(delete_removed=True)
+    first = tick(sensor, instance, catalog)
+    apply(instance, first)
+    edit_feed(feed_path, "<g:id>SKU-002</g:id>", "<g:id>SKU-102</g:id>")
+    second = tick(sensor, instance, catalog, first.cursor)
+    delete = [r for r in second.dynamic_partitions_requests if isinstance(r, dg.DeleteDynamicPartitionsRequest)]
+    assert [list(r.partition_keys) for r in delete] == [["sku-002"]]
+    apply(instance, second)
+    assert "sku-002" not in instance.get_dynamic_partitions(products_partitions.name)
+
+
+def test_invalid_product_keeps_its_partition(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    sensor = sensor_with(delete_removed=True)
+    first = tick(sensor, instance, catalog)
+    apply(instance, first)
+    edit_feed(feed_path, "<g:price>249 lei</g:price>", "<g:price>la cerere</g:price>")  # SKU-004 breaks
+    second = tick(sensor, instance, catalog, first.cursor)
+    assert not any(isinstance(r, dg.DeleteDynamicPartitionsRequest) for r in second.dynamic_partitions_requests or ())
+    assert "sku-004" not in requested(second)
+
+
+def test_run_cap_carries_the_rest_over_even_if_the_feed_is_unchanged(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    sensor = sensor_with(max_runs_per_tick=3)
+    first = tick(sensor, instance, catalog)
+    assert requested(first) == FEED_KEYS[:3]
+    assert sorted(first.dynamic_partitions_requests[0].partition_keys) == FEED_KEYS  # all keys exist at once
+    apply(instance, first)
+    second = tick(sensor, instance, catalog, first.cursor)
+    assert requested(second) == FEED_KEYS[3:]
+    third = tick(sensor, instance, catalog, second.cursor)
+    assert isinstance(third, dg.SkipReason)
+
+
+def test_unreadable_feed_skips_the_tick_and_keeps_the_cursor(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    feed_path.write_text("<rss><channel><item>", encoding="utf-8")
+    broken = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert isinstance(broken, dg.SkipReason) and "not well-formed" in broken.skip_message
+    missing = tick(product_feed_sensor, instance, catalog_for(tmp_path / "nope.xml", tmp_path), first.cursor)
+    assert isinstance(missing, dg.SkipReason)
+
+
+@respx.mock
+def test_remote_feed_not_modified_is_skipped_without_parsing(instance, tmp_path):
+    body = (FEEDS / "merchant_atom.xml").read_bytes()
+    route = respx.get("https://shop.example.ro/feed.xml")
+    route.mock(return_value=httpx.Response(200, content=body, headers={"ETag": '"v1"'}))
+    catalog = catalog_for("https://shop.example.ro/feed.xml", tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    assert requested(first) == ["a1", "a2"]
+    calls = route.call_count
+
+    route.mock(return_value=httpx.Response(304))
+    second = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert isinstance(second, dg.SkipReason)
+    assert route.call_count == calls + 1  # one conditional request, no download
+    assert route.calls.last.request.headers["If-None-Match"] == '"v1"'
+
+
+@pytest.fixture
+def persistent_instance():
+    # A schedule context reopens the instance from its ref, which an in-memory instance lacks.
+    with dg.instance_for_test() as on_disk:
+        yield on_disk
+
+
+def test_schedule_adds_partitions_and_requests_runs_once(persistent_instance, feed_path, tmp_path):
+    instance = persistent_instance
+    catalog = catalog_for(feed_path, tmp_path)
+    first = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
+    assert sorted(r.partition_key for r in first) == FEED_KEYS
+    assert sorted(instance.get_dynamic_partitions(products_partitions.name)) == FEED_KEYS
+    record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first})
+    again = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
+    assert isinstance(again, dg.SkipReason)
+
+
+def test_schedule_leaves_out_partitions_with_a_run_in_flight(persistent_instance, feed_path, tmp_path):
+    instance = persistent_instance
+    catalog = catalog_for(feed_path, tmp_path)
+    instance.add_dynamic_partitions(products_partitions.name, FEED_KEYS)
+    instance.add_run(
+        dg.DagsterRun(job_name="product_video_job", run_id="running-1", status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": "sku-002"})
+    )
+    assert partitions_in_flight(instance) == {"sku-002"}
+    runs = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
+    assert sorted(r.partition_key for r in runs) == ["sku-001", "sku-003-xl", "sku-004"]
+
+
+def test_schedule_defaults_and_env(monkeypatch):
+    assert product_feed_schedule.cron_schedule == "0 2 * * *"
+    assert product_feed_schedule.execution_timezone == "Europe/Bucharest"
+    assert product_feed_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert product_feed_sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    monkeypatch.setenv("BATCH_VIDEO_FEED_SYNC_CRON", "30 5 * * 1-5")
+    monkeypatch.setenv("BATCH_VIDEO_FEED_SYNC_TIMEZONE", "UTC")
+    custom = build_feed_sync_schedule(name="custom")
+    assert (custom.cron_schedule, custom.execution_timezone) == ("30 5 * * 1-5", "UTC")
+    assert (product_feed_sensor.name, product_feed_schedule.name) == (FEED_SENSOR_NAME, FEED_SCHEDULE_NAME)
+
+
+def test_sync_options_from_env():
+    assert SyncOptions.from_env({}) == SyncOptions(max_runs_per_tick=200, delete_removed=False)
+    assert SyncOptions.from_env(
+        {"BATCH_VIDEO_FEED_SYNC_MAX_RUNS": "25", "BATCH_VIDEO_FEED_SYNC_DELETE_REMOVED": "yes"}
+    ) == SyncOptions(max_runs_per_tick=25, delete_removed=True)
+
+
+def test_cli_sync_helpers(instance, feed_path):
+    result = read_feed(feed_path)
+    plan, applied = sync_feed_partitions(instance, result, dry_run=True)
+    assert plan.new == tuple(FEED_KEYS) and applied == {"added": 0, "deleted": 0}
+    assert instance.get_dynamic_partitions(products_partitions.name) == []
+    plan, applied = sync_feed_partitions(instance, result)
+    assert applied == {"added": 4, "deleted": 0}
+    instance.add_dynamic_partitions(products_partitions.name, ["old-one"])
+    plan, _ = sync_feed_partitions(instance, result)
+    assert plan.removed == ("old-one",) and plan.unrendered == tuple(FEED_KEYS)
+    assert apply_partition_changes(instance, plan, delete_removed=True) == {"added": 0, "deleted": 1}
+    assert sorted(instance.get_dynamic_partitions(products_partitions.name)) == FEED_KEYS
+    assert partitions_in_flight(instance) == set()
