@@ -1,0 +1,163 @@
+"""PublishingResource: env-only configuration, clear startup errors, keys never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from batch_video.errors import ConfigError
+from batch_video.publish import LocalStorage, SupabaseStorage
+from batch_video.records import SQLiteRecords, SupabaseRecords
+from dagster_project.resources.publishing import PublishingResource
+
+SECRET = "eyJhbGciOiJIUzI1NiJ9.very-secret-service-role.sig"
+PROFILE = "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+SUPABASE_VARS = ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_KEY", "SUPABASE_BUCKET", "SUPABASE_STORAGE_PREFIX",
+                 "SUPABASE_SIGNED_URL_EXPIRY_S")
+
+
+@pytest.fixture(autouse=True)
+def no_supabase_env(monkeypatch):
+    for name in SUPABASE_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def supabase_env(monkeypatch):
+    monkeypatch.setenv("BATCH_VIDEO_PUBLISH_BACKEND", "supabase")
+    monkeypatch.setenv("SUPABASE_URL", "https://shopproj.supabase.co")
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SECRET)
+    monkeypatch.setenv("SUPABASE_BUCKET", "product-videos")
+    monkeypatch.setenv("BATCH_VIDEO_PROFILE_ID", PROFILE)
+
+
+def test_default_is_the_local_folder_and_sqlite(tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCH_VIDEO_OUTPUT_DIR", str(tmp_path / "out"))
+    resource = PublishingResource.from_env()
+    resource.check_config()
+    storage, records = resource.storage(), resource.records()
+    assert isinstance(storage, LocalStorage) and storage.root == tmp_path / "out"
+    assert isinstance(records, SQLiteRecords) and records.path == tmp_path / "out" / "records.sqlite"
+    assert resource.describe()["backend"] == "local"
+
+
+def test_supabase_from_env_builds_the_supabase_implementations(supabase_env, monkeypatch):
+    monkeypatch.setenv("SUPABASE_STORAGE_PREFIX", "shop-a")
+    monkeypatch.setenv("SUPABASE_SIGNED_URL_EXPIRY_S", "3600")
+    resource = PublishingResource.from_env()
+    assert isinstance(resource.supabase_key, dg.EnvVar)  # resolved by Dagster at run time, never stored
+    storage, records = resource.storage(), resource.records()
+    assert isinstance(storage, SupabaseStorage) and isinstance(records, SupabaseRecords)
+    assert (storage.bucket, storage.prefix, storage.profile_id, storage.signed_url_expiry_s) == ("product-videos", "shop-a", PROFILE, 3600)
+    assert storage.client is records.client  # one client for both
+    assert storage.client.supabase_url.host == "shopproj.supabase.co"
+
+
+def test_supabase_key_falls_back_to_SUPABASE_KEY(supabase_env, monkeypatch):
+    monkeypatch.delenv("SUPABASE_SERVICE_ROLE_KEY")
+    monkeypatch.setenv("SUPABASE_KEY", SECRET)
+    resource = PublishingResource.from_env()
+    assert resource.supabase_key.env_var_name == "SUPABASE_KEY"
+    resource.check_config()
+
+
+@pytest.mark.parametrize("missing", ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_BUCKET", "BATCH_VIDEO_PROFILE_ID"])
+def test_missing_supabase_setting_is_named_at_startup(supabase_env, monkeypatch, missing):
+    monkeypatch.delenv(missing)
+    resource = PublishingResource.from_env()
+    with pytest.raises(ConfigError) as info:
+        resource.setup_for_execution(dg.build_init_resource_context())
+    assert info.value.field == missing
+    assert f"{missing}" in str(info.value) and "is not set" in str(info.value)
+    with pytest.raises(ConfigError):
+        resource.storage()
+
+
+def test_every_missing_setting_is_listed_at_once(monkeypatch):
+    monkeypatch.setenv("BATCH_VIDEO_PUBLISH_BACKEND", "supabase")
+    with pytest.raises(ConfigError) as info:
+        PublishingResource.from_env().check_config()
+    for var in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_KEY)", "SUPABASE_BUCKET", "BATCH_VIDEO_PROFILE_ID"):
+        assert var in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"BATCH_VIDEO_PUBLISH_BACKEND": "s3"}, ["BATCH_VIDEO_PUBLISH_BACKEND='s3'", "local, supabase"]),
+        ({"SUPABASE_URL": "shopproj.supabase.co"}, ["must start with https://"]),
+        ({"SUPABASE_SIGNED_URL_EXPIRY_S": "-5"}, ["SUPABASE_SIGNED_URL_EXPIRY_S"]),
+    ],
+)
+def test_invalid_settings_are_explained(supabase_env, monkeypatch, env, words):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        PublishingResource.from_env().check_config()
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_the_key_is_never_in_repr_describe_or_errors(supabase_env, monkeypatch):
+    literal = PublishingResource(backend="supabase", supabase_url="https://x.supabase.co", supabase_key=SECRET)
+    assert SECRET not in repr(literal) and SECRET not in str(literal)
+    assert SECRET not in repr(literal.describe())
+    with pytest.raises(ConfigError) as info:
+        literal.check_config()
+    assert SECRET not in str(info.value)
+    resource = PublishingResource.from_env()
+    assert SECRET not in repr(resource) + repr(resource.storage()) + repr(resource.records()) + repr(resource.describe())
+
+
+def test_dagster_run_resolves_the_key_and_never_records_it(supabase_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text("")
+
+    @dg.asset
+    def probe(context, publishing: PublishingResource) -> dg.MaterializeResult:
+        storage = publishing.storage()
+        context.log.info(f"publishing with {storage!r}, {publishing.records()!r}, {publishing!r}")
+        return dg.MaterializeResult(metadata=publishing.describe())
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([probe], resources={"publishing": PublishingResource.from_env()}, instance=instance)
+        assert result.success
+        text = "\n".join(repr(record) for record in instance.all_logs(result.run_id))
+        run_config = repr(instance.get_run_by_id(result.run_id).run_config)
+    assert "product-videos" in text  # the metadata made it in...
+    assert SECRET not in text and SECRET not in run_config  # ...the key did not
+
+
+def test_dagster_run_fails_at_startup_when_supabase_is_incomplete(monkeypatch):
+    monkeypatch.setenv("BATCH_VIDEO_PUBLISH_BACKEND", "supabase")
+    monkeypatch.setenv("SUPABASE_URL", "https://shopproj.supabase.co")
+
+    @dg.asset
+    def needs_publishing(publishing: PublishingResource) -> None:
+        raise AssertionError("must not run")
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([needs_publishing], resources={"publishing": PublishingResource.from_env()}, instance=instance,
+                                raise_on_error=False)
+        assert not result.success
+        messages = "\n".join(str(record.dagster_event.event_specific_data) for record in instance.all_logs(result.run_id)
+                             if record.dagster_event and record.dagster_event.is_failure)
+    assert "SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_KEY) is not set" in messages
+    assert "SUPABASE_BUCKET is not set" in messages
+
+
+def test_publish_method_publishes_and_records_locally(tmp_path, monkeypatch):
+    import subprocess
+
+    video, poster = tmp_path / "v.mp4", tmp_path / "p.jpg"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=red:s=32x32:d=0.3:r=10",
+                    "-pix_fmt", "yuv420p", str(video)], check=True)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=blue:s=16x16", "-frames:v", "1",
+                    str(poster)], check=True)
+    resource = PublishingResource(local_root=str(tmp_path / "out"))
+    published = resource.publish(key="k", product_id="K", video_path=video, poster_path=poster, content_hash="h",
+                                 duration_s=0.3, run_id="r")
+    assert Path(published.location).read_bytes() == video.read_bytes()
+    assert resource.records().get_video("k").run_id == "r"
