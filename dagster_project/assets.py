@@ -7,9 +7,12 @@ from typing import Iterator
 
 import dagster as dg
 
-from batch_video import pipeline, publish
+from batch_video import pipeline, publish, quality
 from batch_video.errors import BatchVideoError
+from batch_video.settings import BatchSettings
 from batch_video.thumbnails import thumbnail_markdown
+from dagster_project import checks
+from dagster_project.batch_client import overrides_from_tags, settings_for_run
 from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,
@@ -50,11 +53,30 @@ def stage_errors(context: dg.AssetExecutionContext, stage: str) -> Iterator[None
         ) from err
 
 
+def run_settings(context: dg.AssetExecutionContext, batch_settings: BatchSettingsResource) -> BatchSettings:
+    """Env/config defaults, overridden by the batch's `batch_video/setting/*` tags (a CLI launch)."""
+    with stage_errors(context, "settings"):
+        return settings_for_run(batch_settings.to_settings(), context.run.tags)
+
+
+def provenance(context: dg.AssetExecutionContext, settings: BatchSettings) -> dict[str, object]:
+    """The settings a stage used, recorded on every materialization."""
+    return {
+        "settings_hash": settings.settings_hash(),
+        "settings": dg.MetadataValue.json(settings.to_dict()),
+        "settings_overrides": dg.MetadataValue.json(overrides_from_tags(context.run.tags)),
+    }
+
+
 @dg.asset(kinds={"python"}, **COMMON)
 def product_record(
-    context: dg.AssetExecutionContext, catalog: CatalogResource, workspace: WorkspaceResource
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    workspace: WorkspaceResource,
+    batch_settings: BatchSettingsResource,
 ) -> dg.MaterializeResult:
     """The product's validated feed entry (title, brand, prices, image link)."""
+    settings = run_settings(context, batch_settings)
     with stage_errors(context, "product_record"):
         product = pipeline.find_product(catalog.read(), context.partition_key)
         workspace.for_key(context.partition_key).save_product(product)
@@ -69,14 +91,18 @@ def product_record(
             "image_link": product.image_link,
             "content_hash": product.content_hash,
             "feed": catalog.feed_url,
+            **provenance(context, settings),
         },
         data_version=dg.DataVersion(product.content_hash or product.id),
     )
 
 
 @dg.asset(deps=[product_record], kinds={"pillow"}, **COMMON)
-def product_image(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+def product_image(
+    context: dg.AssetExecutionContext, workspace: WorkspaceResource, batch_settings: BatchSettingsResource
+) -> dg.MaterializeResult:
     """The product photo, fetched and normalized (orientation, colour space, size)."""
+    settings = run_settings(context, batch_settings)
     ws = workspace.for_key(context.partition_key)
     with stage_errors(context, "product_image"):
         product = ws.load_product()
@@ -91,6 +117,7 @@ def product_image(context: dg.AssetExecutionContext, workspace: WorkspaceResourc
             "has_alpha": image.has_alpha,
             "warnings": "; ".join(image.warnings),
             "preview": dg.MetadataValue.md(thumbnail_markdown(image.path, product.title)),
+            **provenance(context, settings),
         }
     )
 
@@ -101,7 +128,7 @@ def voiceover_script(
 ) -> dg.MaterializeResult:
     """The text the voice reads, normalized for speech in the feed's language."""
     ws = workspace.for_key(context.partition_key)
-    settings = batch_settings.to_settings()
+    settings = run_settings(context, batch_settings)
     with stage_errors(context, "voiceover_script"):
         text = pipeline.script_stage(ws, ws.load_product(), settings)
     return dg.MaterializeResult(
@@ -109,7 +136,7 @@ def voiceover_script(
             "text": text,
             "words": len(text.split()),
             "template": settings.script_template,
-            "settings_hash": settings.settings_hash(),
+            **provenance(context, settings),
         },
         data_version=dg.DataVersion(pipeline.text_digest(text)),
     )
@@ -124,7 +151,7 @@ def voiceover_audio(
 ) -> dg.MaterializeResult:
     """The spoken voiceover with word timings (captions), and which voice provider spoke."""
     ws = workspace.for_key(context.partition_key)
-    settings = batch_settings.to_settings()
+    settings = run_settings(context, batch_settings)
     with stage_errors(context, "voiceover_audio"):
         product = ws.load_product()
         voiceover, cues = pipeline.voiceover_stage(ws, product, ws.load_script(), settings, tts.cache_path())
@@ -142,18 +169,22 @@ def voiceover_audio(
             "timings_estimated": voiceover.timings_estimated,
             "cache_hit": voiceover.cache_hit,
             "audio_path": dg.MetadataValue.path(str(voiceover.audio_path)),
+            **provenance(context, settings),
         },
         data_version=dg.DataVersion(voiceover.cache_key or pipeline.text_digest(str(voiceover.words))),
     )
 
 
-@dg.asset(deps=[voiceover_audio], kinds={"ffmpeg"}, **COMMON)
+@dg.asset(deps=[voiceover_audio], kinds={"ffmpeg"}, check_specs=checks.RENDERED_VIDEO_CHECK_SPECS, **COMMON)
 def rendered_video(
     context: dg.AssetExecutionContext, workspace: WorkspaceResource, batch_settings: BatchSettingsResource
-) -> dg.MaterializeResult:
-    """The encoded vertical video: Ken Burns photo, title, price, CTA, voiceover and captions."""
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """The encoded vertical video: Ken Burns photo, title, price, CTA, voiceover and captions.
+
+    Checked before publication (blocking checks): a video that fails one fails this stage.
+    """
     ws = workspace.for_key(context.partition_key)
-    settings = batch_settings.to_settings()
+    settings = run_settings(context, batch_settings)
     started = time.monotonic()
     last_logged = [0.0]
 
@@ -169,7 +200,10 @@ def rendered_video(
     video = outcome.video
     if outcome.reused:
         context.log.info(f"product {product.id}: inputs unchanged since the last render; reused {video.video_path}")
-    return dg.MaterializeResult(
+    render_seconds = time.monotonic() - started
+    with stage_errors(context, "rendered_video"):
+        outcomes = checks.check_rendered_video(video, voiceover, settings)
+    yield dg.MaterializeResult(
         metadata={
             "duration_s": round(video.duration_s, 3),
             "size_mb": round(video.size_bytes / 1e6, 3),
@@ -177,16 +211,23 @@ def rendered_video(
             "fps": video.fps,
             "preset": video.preset,
             "render_seconds": round(video.render_seconds, 2),
-            "stage_seconds": round(time.monotonic() - started, 2),
+            "stage_seconds": round(render_seconds, 2),
+            "check_seconds": round(time.monotonic() - started - render_seconds, 2),
+            "checks": quality.summary(outcomes),
             "reused": outcome.reused,
             "provider": voiceover.provider,
-            "settings_hash": settings.settings_hash(),
             "warnings": "; ".join(video.warnings),
             "video_path": dg.MetadataValue.path(str(video.video_path)),
             "preview": dg.MetadataValue.md(thumbnail_markdown(video.poster_path, product.title)),
+            **provenance(context, settings),
         },
         data_version=dg.DataVersion(outcome.inputs_hash),
     )
+    yield from checks.check_results(outcomes, context.partition_key)
+    failure = checks.failure_for(outcomes, product_id=product.id, partition_key=context.partition_key)
+    if failure is not None:
+        context.log.error(failure.description)
+        raise failure
 
 
 @dg.asset(deps=[rendered_video], kinds={"python"}, **COMMON)
@@ -198,7 +239,8 @@ def published_video(
 ) -> dg.MaterializeResult:
     """The video and poster where the shop's team fetches them, with a record of it."""
     ws = workspace.for_key(context.partition_key)
-    settings_hash = batch_settings.to_settings().settings_hash()
+    settings = run_settings(context, batch_settings)
+    settings_hash = settings.settings_hash()
     with stage_errors(context, "published_video"):
         product = ws.load_product()
         video, inputs_hash = ws.load_render()
@@ -227,8 +269,8 @@ def published_video(
             "duration_s": round(video.duration_s, 3),
             "provider": voiceover.provider,
             "content_hash": product.content_hash,
-            "settings_hash": settings_hash,
             "preview": dg.MetadataValue.md(thumbnail_markdown(video.poster_path, product.title)),
+            **provenance(context, settings),
         },
         data_version=dg.DataVersion(inputs_hash),
     )

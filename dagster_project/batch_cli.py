@@ -1,15 +1,30 @@
-"""`batch-video batch ...`: launch and follow batches (partition backfills)."""
+"""`batch-video batch ...`: launch, follow, retry and cancel batches (partition backfills).
+
+Every command talks to a running Dagster webserver over GraphQL
+(`--url`, default `$BATCH_VIDEO_DAGSTER_URL` or the local `make dev` one).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
+from dataclasses import fields
+from typing import Any, Callable, Sequence
 
-from dagster_project.batch_client import DagsterClient
-from dagster_project.batch_status import STAGES, ProductStatus, product_statuses
+from batch_video.errors import BatchVideoError, ConfigError
+from batch_video.settings import BatchSettings
+from dagster_project.batch_client import DagsterClient, settings_tags
+from dagster_project.batch_status import STAGES, TERMINAL, ProductStatus, all_finished, product_statuses, totals
 
-TERMINAL = {"succeeded", "failed", "canceled", "skipped"}
+DEFAULT_CAP = 500
+CAP_ENV = "BATCH_VIDEO_BATCH_CAP"
+SELECTIONS = ("products", "all", "failed", "new")
+
+
+# -- output (pure) --------------------------------------------------------------
 
 
 def format_table(rows: list[ProductStatus]) -> str:
@@ -17,13 +32,15 @@ def format_table(rows: list[ProductStatus]) -> str:
     lines = [f"{'product':<{width}}  {'status':<10}  {'stage':<16}  {'seconds':>7}  video / error"]
     for row in rows:
         seconds = f"{row.seconds:.1f}" if row.seconds is not None else "-"
-        detail = row.video if row.status == "succeeded" else (row.error.splitlines()[0] if row.error else "")
-        lines.append(f"{row.partition_key:<{width}}  {row.status:<10}  {row.stage:<16}  {seconds:>7}  {detail}")
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    lines.append("totals: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+        detail = row.video if row.status == "succeeded" else row.error_line
+        lines.append(f"{row.partition_key:<{width}}  {row.status:<10}  {row.stage:<16}  {seconds:>7}  {detail}".rstrip())
+    lines.append(format_totals(rows))
     return "\n".join(lines)
+
+
+def format_totals(rows: list[ProductStatus]) -> str:
+    counts = totals(rows)
+    return f"totals: {len(rows)} products: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
 
 
 def progress_bar(rows: list[ProductStatus], width: int = 30) -> str:
@@ -31,58 +48,286 @@ def progress_bar(rows: list[ProductStatus], width: int = 30) -> str:
     total = max(len(rows), 1)
     filled = round(width * done / total)
     running = [r.partition_key for r in rows if r.status == "running"]
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{len(rows)} done" + (f", running: {running[0]}" if running else "")
+    failed = sum(r.status == "failed" for r in rows)
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] {done}/{len(rows)} done"
+        + (f", {failed} failed" if failed else "")
+        + (f", running: {running[0]}" if running else "")
+    )
 
 
-def wait_for_backfill(instance, backfill_id: str, *, poll_s: float = 1.0, on_poll=None, timeout_s: float | None = None) -> list[ProductStatus]:
-    """Poll until every product of the backfill has finished (or `timeout_s` passes)."""
+def status_document(backfill: dict[str, Any], rows: list[ProductStatus]) -> dict[str, Any]:
+    return {
+        "backfill_id": backfill.get("id"),
+        "status": backfill.get("status"),
+        "title": backfill.get("title"),
+        "finished": all_finished(rows, backfill.get("status", "")),
+        "totals": totals(rows),
+        "products": [r.to_dict() for r in rows],
+    }
+
+
+# -- choosing products and settings (pure) ---------------------------------------
+
+
+def select_keys(selection: str, grid: dict[str, dict[str, str]], products: Sequence[str] = ()) -> list[str]:
+    """Partition keys for a selection; `grid` is asset name -> {key: status} (see DagsterClient)."""
+    all_keys = list(grid.get("published_video") or next(iter(grid.values()), {}))
+    if selection == "products":
+        unknown = [k for k in products if k not in all_keys]
+        if unknown:
+            raise ConfigError(
+                f"unknown product partition(s): {', '.join(unknown)} (sync the feed first: batch-video feed sync FEED)",
+                field="products",
+            )
+        return list(dict.fromkeys(products))
+    failed = {k for statuses in grid.values() for k, s in statuses.items() if s == "failed"}
+    if selection == "all":
+        return all_keys
+    if selection == "failed":
+        return [k for k in all_keys if k in failed]
+    if selection == "new":
+        published = grid.get("published_video") or {}
+        return [k for k in all_keys if published.get(k) == "missing" and k not in failed]
+    raise ConfigError(f"unknown selection {selection!r}", field="selection")
+
+
+def setting_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The batch settings given on the command line (flags + --set NAME=VALUE)."""
+    overrides: dict[str, Any] = {}
+    for f in fields(BatchSettings):
+        value = getattr(args, f"setting_{f.name}", None)
+        if value is not None:
+            overrides[f.name] = value
+    for item in getattr(args, "set", None) or ():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects NAME=VALUE, got {item!r}", field="set")
+        overrides[name.strip()] = value
+    return overrides
+
+
+def launch_title(keys: Sequence[str], selection: str, overrides: dict[str, Any]) -> str:
+    settings = ", ".join(f"{k}={v}" for k, v in overrides.items())
+    return f"batch-video: {len(keys)} products ({selection})" + (f" [{settings}]" if settings else "")
+
+
+def batch_cap() -> int:
+    raw = os.environ.get(CAP_ENV, "")
+    try:
+        return int(raw) if raw else DEFAULT_CAP
+    except ValueError:
+        raise ConfigError(f"{CAP_ENV}={raw!r} is not a whole number", field=CAP_ENV) from None
+
+
+# -- commands ---------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> DagsterClient:
+    return DagsterClient(args.url)
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    client = _client(args)
+    overrides = setting_overrides(args)
+    tags = settings_tags(overrides)  # validates before anything is launched
+    selection = next(s for s in SELECTIONS if getattr(args, s.replace("-", "_"), None))
+    grid = {name: client.asset_partition_statuses(name) for name in STAGES}
+    products = [p.strip() for p in args.products.split(",") if p.strip()] if args.products else []
+    keys = select_keys(selection, grid, products)
+    if not keys:
+        print(f"nothing to launch: no {selection} products")
+        return 0
+    cap = batch_cap()
+    if len(keys) > cap and not args.yes:
+        print(f"refusing to launch {len(keys)} products (more than {cap}); add --yes to confirm", file=sys.stderr)
+        return 2
+    tags.update({"batch_video/launched_by": "cli", "batch_video/selection": selection})
+    title = args.title or launch_title(keys, selection, overrides)
+    backfill_id = client.launch_backfill(keys, STAGES, title=title, tags=tags)
+    if args.json:
+        print(json.dumps({"backfill_id": backfill_id, "products": keys, "url": client.backfill_link(backfill_id), "tags": tags}))
+    else:
+        print(f"backfill {backfill_id}: {len(keys)} products ({title})")
+        print(client.backfill_link(backfill_id))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if not args.watch:
+        backfill, rows = client.product_statuses(args.backfill_id)
+        _print_status(args, backfill, rows)
+        return 0
+    interactive = sys.stdout.isatty() and not args.json
+    last = [""]
+
+    def show(backfill: dict[str, Any], rows: list[ProductStatus]) -> None:
+        if args.json:
+            line = json.dumps(status_document(backfill, rows), ensure_ascii=False)
+            if line != last[0]:
+                print(line, flush=True)
+                last[0] = line
+            return
+        text = format_table(rows) + "\n" + progress_bar(rows) + f"  (backfill {backfill['status'].lower()})"
+        if interactive:
+            sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
+            sys.stdout.flush()
+        elif progress_bar(rows) != last[0]:
+            print(progress_bar(rows), flush=True)
+            last[0] = progress_bar(rows)
+
+    backfill, rows = client.wait_for_backfill(args.backfill_id, poll_s=args.interval, timeout_s=args.timeout, on_poll=show)
+    if not args.json and not interactive:
+        print(format_table(rows))
+    return 0 if all_finished(rows, backfill["status"]) else 3
+
+
+def _print_status(args: argparse.Namespace, backfill: dict[str, Any], rows: list[ProductStatus]) -> None:
+    if args.json:
+        print(json.dumps(status_document(backfill, rows), ensure_ascii=False, indent=1))
+        return
+    print(f"backfill {backfill['id']} ({backfill['status'].lower()}): {backfill.get('title') or ''}")
+    print(format_table(rows))
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    client = _client(args)
+    backfill, rows = client.product_statuses(args.backfill_id)
+    failed = [r.partition_key for r in rows if r.status == "failed"]
+    if not failed:
+        print(f"backfill {args.backfill_id} has no failed products; nothing to retry")
+        return 0
+    if not all_finished(rows, backfill["status"]):
+        print(f"backfill {args.backfill_id} is still {backfill['status'].lower()}; retry it once it has finished", file=sys.stderr)
+        return 2
+    child = client.retry_backfill(args.backfill_id)
+    if args.json:
+        print(json.dumps({"backfill_id": child, "parent": args.backfill_id, "products": failed, "url": client.backfill_link(child)}))
+    else:
+        print(f"backfill {child}: retrying {len(failed)} failed products of {args.backfill_id} from their failed stage: {', '.join(failed)}")
+        print(client.backfill_link(child))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    client = _client(args)
+    client.cancel_backfill(args.backfill_id)
+    print(f"backfill {args.backfill_id}: cancel requested (running products finish their current run)")
+    return 0
+
+
+# -- compatibility with a local instance (scripts/demo.py) ---------------------------
+
+
+def wait_for_backfill(
+    instance: Any,
+    backfill_id: str,
+    *,
+    poll_s: float = 1.0,
+    on_poll: Callable[[list[ProductStatus]], None] | None = None,
+    timeout_s: float | None = None,
+) -> list[ProductStatus]:
+    """Poll a local instance until every product of the backfill has finished (or `timeout_s` passes)."""
     started = time.monotonic()
     while True:
         rows = product_statuses(instance, backfill_id)
         backfill = instance.get_backfill(backfill_id)
         if on_poll:
             on_poll(rows)
-        finished = backfill is not None and backfill.status.value != "REQUESTED"
-        if finished and all(r.status in TERMINAL | {"not_started"} for r in rows):
+        if backfill is not None and all_finished(rows, backfill.status.value):
             return rows
         if timeout_s is not None and time.monotonic() - started > timeout_s:
             return rows
         time.sleep(poll_s)
 
 
-def cmd_launch(args: argparse.Namespace) -> int:
-    from dagster_project.cli import _instance
+# -- argument parsing ------------------------------------------------------------------
 
-    instance = _instance()
-    keys = args.products.split(",") if args.products else list(instance.get_dynamic_partitions("products"))
-    client = DagsterClient(args.url)
-    backfill_id = client.launch_backfill(keys, STAGES, title=args.title, tags={"batch_video/launched_by": "cli"})
-    print(f"backfill {backfill_id}: {len(keys)} products")
-    print(client.backfill_link(backfill_id))
-    return 0
+_SETTING_HELP = {
+    "tts_provider": "voice provider: auto | edge | espeak",
+    "voice": "Edge voice name",
+    "script_mode": "voiceover mode: template | ai",
+    "script_template": "voiceover text template",
+    "duration_min_s": "shortest video (s)",
+    "duration_max_s": "longest video (s); the voiceover drives the length in between",
+    "preset": "encoding preset: tiktok | reels | youtube_shorts | generic | square | landscape | preview",
+    "motion": "photo motion (layout): auto | zoom_in | zoom_out | pan_left | ...",
+    "cta_text": "call-to-action text",
+    "captions": "burn in captions",
+    "denoise": "photo filter",
+    "sharpen": "photo filter",
+    "color_correct": "photo filter",
+    "font_path": "brand kit: font file",
+    "accent_color": "brand kit: accent colour (#RRGGBB)",
+    "logo_path": "brand kit: logo image",
+}
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from dagster_project.cli import _instance
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("batch settings (default: BATCH_VIDEO_* env / the code location's config)")
+    for f in fields(BatchSettings):
+        flag = "--" + f.name.replace("_", "-")
+        dest = f"setting_{f.name}"
+        help_text = _SETTING_HELP.get(f.name, f.name.replace("_", " "))
+        if f.type == "bool":
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            group.add_argument(flag, dest=dest, default=None, metavar=f.name.upper(), help=help_text)
+    group.add_argument("--set", action="append", metavar="NAME=VALUE", help="any batch setting by its field name")
 
-    instance = _instance()
-    rows = product_statuses(instance, args.backfill_id)
-    if args.json:
-        print(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=1))
-    else:
-        print(format_table(rows))
-    return 0
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default="", help="Dagster webserver URL (default $BATCH_VIDEO_DAGSTER_URL or http://127.0.0.1:3000)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def add_batch_commands(sub: argparse._SubParsersAction) -> None:
     batch = sub.add_parser("batch", help="launch and follow batches (partition backfills)")
     batch_sub = batch.add_subparsers(dest="batch_command", required=True)
+
     launch = batch_sub.add_parser("launch", help="launch a backfill of the product-video assets")
-    launch.add_argument("--products", help="comma-separated partition keys (default: all)")
-    launch.add_argument("--title", default="batch-video batch")
-    launch.add_argument("--url", default="", help="Dagster webserver URL (default $BATCH_VIDEO_DAGSTER_URL or local)")
+    which = launch.add_mutually_exclusive_group(required=True)
+    which.add_argument("--products", help="comma-separated partition keys")
+    which.add_argument("--all", action="store_true", help="every product partition")
+    which.add_argument("--failed", action="store_true", help="products whose last attempt failed at some stage")
+    which.add_argument("--new", action="store_true", help="products never published nor failed")
+    launch.add_argument("--title", default="", help="backfill title (default: count, selection and settings)")
+    launch.add_argument("--yes", action="store_true", help=f"confirm a batch above the cap (${CAP_ENV}, default {DEFAULT_CAP})")
+    _add_common(launch)
+    _add_setting_flags(launch)
     launch.set_defaults(func=cmd_launch)
+
     status = batch_sub.add_parser("status", help="one row per product of a backfill")
     status.add_argument("backfill_id")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--watch", action="store_true", help="refresh until every product has finished")
+    status.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes with --watch")
+    status.add_argument("--timeout", type=float, default=None, help="stop watching after this many seconds")
+    _add_common(status)
     status.set_defaults(func=cmd_status)
+
+    retry = batch_sub.add_parser("retry", help="re-run a finished backfill's failed products from their failed stage")
+    retry.add_argument("backfill_id")
+    _add_common(retry)
+    retry.set_defaults(func=cmd_retry)
+
+    cancel = batch_sub.add_parser("cancel", help="cancel a backfill (queued products are not started)")
+    cancel.add_argument("backfill_id")
+    _add_common(cancel)
+    cancel.set_defaults(func=cmd_cancel)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m dagster_project.batch_cli ...` (same as `batch-video batch ...`)."""
+    parser = argparse.ArgumentParser(prog="batch-video")
+    add_batch_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except BatchVideoError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

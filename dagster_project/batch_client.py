@@ -1,26 +1,39 @@
-"""Talks to a running Dagster webserver over GraphQL: launch and follow backfills.
+"""Talks to a running Dagster webserver over GraphQL: launch, follow, retry and cancel backfills.
 
-Only httpx is needed here, so a CLI on an operator's laptop can drive a remote
-instance. The default URL is the local `make dev` webserver.
+Only httpx is needed here (no dagster import), so a CLI on an operator's laptop
+can drive a remote instance. The default URL is the local `make dev` webserver.
+
+Batch settings chosen on the command line travel as backfill tags
+(`batch_video/setting/<field>=<value>`); Dagster copies a backfill's tags onto
+each of its runs, and the assets merge them over the env/config defaults, so a
+backfill launched from the UI without tags still uses those defaults.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import httpx
 
-from batch_video.errors import BatchVideoError, TransientError
+from batch_video.errors import BatchVideoError, ConfigError, TransientError
+from batch_video.settings import BatchSettings
+from dagster_project.batch_status import (
+    BACKFILL_TAG,
+    PARTITION_TAG,
+    ProductStatus,
+    RunInfo,
+    StepInfo,
+    build_statuses,
+)
 
 DEFAULT_URL = "http://127.0.0.1:3000"
+SETTING_TAG_PREFIX = "batch_video/setting/"
+PARENT_BACKFILL_TAG = "batch_video/parent_backfill"
 
-LAUNCH_BACKFILL = """
-mutation LaunchBatch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
+_ERROR_FIELDS = """
     ... on PythonError { message }
     ... on PartitionSetNotFoundError { message }
     ... on InvalidStepError { invalidStepKey }
@@ -31,6 +44,104 @@ mutation LaunchBatch($params: LaunchBackfillParams!) {
     ... on PresetNotFoundError { message }
     ... on ConflictingExecutionParamsError { message }
     ... on NoModeProvidedError { message }
+"""
+
+LAUNCH_BACKFILL = """
+mutation LaunchBatch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    %s
+  }
+}
+""" % _ERROR_FIELDS
+
+REEXECUTE_BACKFILL = """
+mutation RetryBatch($params: ReexecutionParams!) {
+  reexecutePartitionBackfill(reexecutionParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    %s
+  }
+}
+""" % _ERROR_FIELDS
+
+CANCEL_BACKFILL = """
+mutation CancelBatch($backfillId: String!) {
+  cancelPartitionBackfill(backfillId: $backfillId) {
+    __typename
+    ... on CancelBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+
+BACKFILL = """
+query Batch($backfillId: String!) {
+  partitionBackfillOrError(backfillId: $backfillId) {
+    __typename
+    ... on PartitionBackfill {
+      id status title timestamp endTimestamp numPartitions partitionNames
+      tags { key value }
+      assetBackfillData { rootTargetedPartitions { partitionKeys } }
+    }
+    ... on BackfillNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUNS = """
+query BatchRuns($tags: [ExecutionTag!], $cursor: String, $limit: Int) {
+  runsOrError(filter: {tags: $tags}, cursor: $cursor, limit: $limit) {
+    __typename
+    ... on Runs {
+      results {
+        runId status creationTime startTime endTime
+        tags { key value }
+        stepStats { stepKey status startTime endTime }
+        assetMaterializations {
+          assetKey { path }
+          partition
+          metadataEntries { label ... on TextMetadataEntry { text } ... on UrlMetadataEntry { url } ... on PathMetadataEntry { path } }
+        }
+      }
+    }
+    ... on InvalidPipelineRunsFilterError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_FAILURE = """
+query RunFailure($runId: ID!) {
+  logsForRun(runId: $runId) {
+    __typename
+    ... on EventConnection {
+      events {
+        __typename
+        ... on ExecutionStepFailureEvent { stepKey message error { message } failureMetadata { description } }
+        ... on RunFailureEvent { message error { message } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+ASSET_PARTITION_STATUS = """
+query AssetPartitions($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    __typename
+    ... on AssetNode {
+      partitionKeysByDimension { name partitionKeys }
+      assetPartitionStatuses {
+        __typename
+        ... on DefaultPartitionStatuses { materializedPartitions failedPartitions unmaterializedPartitions materializingPartitions }
+      }
+    }
+    ... on AssetNotFoundError { message }
   }
 }
 """
@@ -42,6 +153,92 @@ class DagsterApiError(BatchVideoError):
 
 def webserver_url() -> str:
     return os.environ.get("BATCH_VIDEO_DAGSTER_URL", DEFAULT_URL).rstrip("/")
+
+
+# -- settings as tags (pure) -----------------------------------------------------
+
+
+def settings_tags(overrides: Mapping[str, Any]) -> dict[str, str]:
+    """Backfill tags carrying batch-setting overrides; validated against BatchSettings first."""
+    checked = BatchSettings().merged(overrides)  # raises ConfigError naming a bad field
+    out = {}
+    for name in overrides:
+        value = getattr(checked, name)
+        out[SETTING_TAG_PREFIX + name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def overrides_from_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {k[len(SETTING_TAG_PREFIX):]: v for k, v in tags.items() if k.startswith(SETTING_TAG_PREFIX)}
+
+
+def settings_for_run(defaults: BatchSettings, tags: Mapping[str, str]) -> BatchSettings:
+    """The settings a run uses: env/config defaults with the backfill's tagged overrides on top."""
+    overrides = overrides_from_tags(tags)
+    if not overrides:
+        return defaults
+    try:
+        return defaults.merged(overrides)
+    except ConfigError as err:
+        raise ConfigError(f"backfill tag {SETTING_TAG_PREFIX}{err.field}: {err.message}", field=err.field, stage="settings") from None
+
+
+# -- GraphQL -> RunInfo (pure) ----------------------------------------------------
+
+
+def _tags(entries: Sequence[Mapping[str, str]] | None) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in entries or ()}
+
+
+def _location(materializations: Sequence[Mapping[str, Any]] | None) -> str:
+    for mat in materializations or ():
+        if mat.get("assetKey", {}).get("path") == ["published_video"]:
+            for entry in mat.get("metadataEntries") or ():
+                if entry.get("label") == "location":
+                    return entry.get("text") or entry.get("url") or entry.get("path") or ""
+    return ""
+
+
+def run_info_from_graphql(run: Mapping[str, Any], failure: str = "") -> RunInfo:
+    tags = _tags(run.get("tags"))
+    return RunInfo(
+        run_id=run["runId"],
+        partition_key=tags.get(PARTITION_TAG, ""),
+        status=run["status"],
+        created=float(run.get("creationTime") or 0.0),
+        start_time=run.get("startTime"),
+        end_time=run.get("endTime"),
+        steps=tuple(
+            StepInfo(s["stepKey"], s.get("status") or "", s.get("startTime"), s.get("endTime"))
+            for s in run.get("stepStats") or ()
+        ),
+        failure=failure,
+        video=_location(run.get("assetMaterializations")),
+        tags=tags,
+    )
+
+
+def failure_from_events(events: Sequence[Mapping[str, Any]]) -> str:
+    """The first step failure's description, else the run failure's message."""
+    for event in events:
+        if event.get("__typename") == "ExecutionStepFailureEvent":
+            meta = event.get("failureMetadata") or {}
+            if meta.get("description"):
+                return meta["description"]
+            if (event.get("error") or {}).get("message"):
+                return event["error"]["message"].strip()
+            return event.get("message") or ""
+    for event in events:
+        if event.get("__typename") == "RunFailureEvent":
+            return ((event.get("error") or {}).get("message") or event.get("message") or "").strip()
+    return ""
+
+
+def backfill_partition_keys(backfill: Mapping[str, Any]) -> list[str]:
+    if backfill.get("partitionNames"):
+        return list(backfill["partitionNames"])
+    data = backfill.get("assetBackfillData") or {}
+    return list((data.get("rootTargetedPartitions") or {}).get("partitionKeys") or [])
 
 
 @dataclass
@@ -74,12 +271,15 @@ class DagsterClient:
         except httpx.HTTPError:
             return False
 
+    # -- mutations -----------------------------------------------------------
+
     def launch_backfill(
         self,
         partition_keys: Sequence[str],
         asset_names: Sequence[str],
         *,
         title: str = "",
+        description: str = "",
         tags: dict[str, str] | None = None,
         from_failure: bool = False,
     ) -> str:
@@ -89,13 +289,105 @@ class DagsterClient:
             "assetSelection": [{"path": [name]} for name in asset_names],
             "fromFailure": from_failure,
             "title": title or None,
+            "description": description or None,
             "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
         }
         result = self.query(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
-        if result["__typename"] != "LaunchBackfillSuccess":
-            detail = result.get("message") or result.get("invalidStepKey") or result
-            raise DagsterApiError(f"backfill was not launched ({result['__typename']}): {detail}")
-        return result["backfillId"]
+        return _backfill_id(result, "launched")
+
+    def retry_backfill(self, backfill_id: str) -> str:
+        """Re-execute the failed products of a finished backfill from their failed stage; the child's id."""
+        params = {"parentRunId": backfill_id, "strategy": "FROM_FAILURE"}
+        result = self.query(REEXECUTE_BACKFILL, {"params": params})["reexecutePartitionBackfill"]
+        return _backfill_id(result, "re-executed")
+
+    def cancel_backfill(self, backfill_id: str) -> None:
+        result = self.query(CANCEL_BACKFILL, {"backfillId": backfill_id})["cancelPartitionBackfill"]
+        if result["__typename"] != "CancelBackfillSuccess":
+            raise DagsterApiError(f"backfill {backfill_id} was not canceled ({result['__typename']}): {result.get('message')}")
+
+    # -- queries ---------------------------------------------------------------
+
+    def backfill(self, backfill_id: str) -> dict[str, Any]:
+        result = self.query(BACKFILL, {"backfillId": backfill_id})["partitionBackfillOrError"]
+        if result["__typename"] != "PartitionBackfill":
+            raise DagsterApiError(f"no backfill {backfill_id} ({result['__typename']}): {result.get('message', '')}")
+        return result
+
+    def backfill_runs(self, backfill_id: str, *, with_failures: bool = True, page: int = 200) -> list[RunInfo]:
+        raw: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            result = self.query(
+                RUNS, {"tags": [{"key": BACKFILL_TAG, "value": backfill_id}], "cursor": cursor, "limit": page}
+            )["runsOrError"]
+            if result["__typename"] != "Runs":
+                raise DagsterApiError(f"cannot list the runs of backfill {backfill_id}: {result.get('message')}")
+            raw += result["results"]
+            if len(result["results"]) < page:
+                break
+            cursor = result["results"][-1]["runId"]
+        runs = []
+        for run in raw:
+            failure = self.run_failure(run["runId"]) if with_failures and run["status"] == "FAILURE" else ""
+            runs.append(run_info_from_graphql(run, failure))
+        return runs
+
+    def run_failure(self, run_id: str) -> str:
+        result = self.query(RUN_FAILURE, {"runId": run_id})["logsForRun"]
+        if result["__typename"] != "EventConnection":
+            return ""
+        return failure_from_events(result["events"])
+
+    def product_statuses(self, backfill_id: str) -> tuple[dict[str, Any], list[ProductStatus]]:
+        """(the backfill, one row per product) as the webserver sees them now."""
+        backfill = self.backfill(backfill_id)
+        rows = build_statuses(
+            backfill_partition_keys(backfill), self.backfill_runs(backfill_id), backfill_status=backfill["status"]
+        )
+        return backfill, rows
+
+    def asset_partition_statuses(self, asset_name: str) -> dict[str, str]:
+        """The asset grid's status per partition: materialized | failed | materializing | missing."""
+        node = self.query(ASSET_PARTITION_STATUS, {"path": [asset_name]})["assetNodeOrError"]
+        if node["__typename"] != "AssetNode":
+            raise DagsterApiError(f"no asset {asset_name}: {node.get('message', '')}")
+        statuses = node.get("assetPartitionStatuses") or {}
+        out: dict[str, str] = {}
+        for dim in node.get("partitionKeysByDimension") or ():
+            for key in dim["partitionKeys"]:
+                out[key] = "missing"
+        for label, field_name in (
+            ("materialized", "materializedPartitions"),
+            ("failed", "failedPartitions"),
+            ("materializing", "materializingPartitions"),
+        ):
+            for key in statuses.get(field_name) or ():
+                out[key] = label
+        return out
+
+    def wait_for_backfill(
+        self, backfill_id: str, *, poll_s: float = 1.0, timeout_s: float | None = None, on_poll=None
+    ) -> tuple[dict[str, Any], list[ProductStatus]]:
+        from dagster_project.batch_status import all_finished
+
+        started = time.monotonic()
+        while True:
+            backfill, rows = self.product_statuses(backfill_id)
+            if on_poll:
+                on_poll(backfill, rows)
+            if all_finished(rows, backfill["status"]):
+                return backfill, rows
+            if timeout_s is not None and time.monotonic() - started > timeout_s:
+                return backfill, rows
+            time.sleep(poll_s)
 
     def backfill_link(self, backfill_id: str) -> str:
         return f"{self.url}/runs/b/{backfill_id}?tab=partitions"
+
+
+def _backfill_id(result: Mapping[str, Any], verb: str) -> str:
+    if result["__typename"] != "LaunchBackfillSuccess":
+        detail = result.get("message") or result.get("invalidStepKey") or result
+        raise DagsterApiError(f"backfill was not {verb} ({result['__typename']}): {detail}")
+    return result["backfillId"]
