@@ -535,24 +535,26 @@ class SupabaseStorage:
             operation, what=what, product_id=key, field=field, attempts=self.attempts, backoff_s=self.backoff_s, sleep=self.sleep
         )
 
-    def remote_size(self, path: str, key: str) -> int | None:
-        """Size of an object in the bucket, or None when it does not exist."""
+    def remote_info(self, path: str, key: str) -> dict[str, Any] | None:
+        """Storage's info for an object (size, content_type, etag...), or None when it does not exist."""
 
         def info() -> dict[str, Any] | None:
             try:
                 return self._bucket().info(path)
             except Exception as exc:
-                if status_of(exc) == 404 or str(getattr(exc, "code", "")) in {"not_found", "NoSuchKey"}:
+                if status_of(exc) == 404 and "bucket" not in str(getattr(exc, "message", "")).lower():
                     return None
                 raise
 
-        found = self._retry(info, f"looking up storage object {path}", key)
+        return self._retry(info, f"looking up storage object {path}", key)
+
+    def _is_complete(self, path: str, key: str, size: int, content_type: str) -> bool:
+        found = self.remote_info(path, key)
         if found is None:
-            return None
-        size = found.get("size")
-        if size is None:
-            size = (found.get("metadata") or {}).get("size")
-        return int(size) if size is not None else -1
+            return False
+        remote_size = found.get("size", (found.get("metadata") or {}).get("size"))
+        remote_type = found.get("content_type") or (found.get("metadata") or {}).get("mimetype")
+        return remote_size is not None and int(remote_size) == size and (remote_type in (None, content_type))
 
     def _upload(self, path: str, source: Path, content_type: str, key: str, field: str, metadata: dict[str, Any]) -> None:
         def upload() -> None:
@@ -600,17 +602,21 @@ class SupabaseStorage:
         poster_object = self.object_path(key, content_hash, "jpg")
         object_metadata = {k: str(v) for k, v in _json_safe(metadata or {}).items()}
 
-        if self.remote_size(poster_object, key) != poster_size:
+        if not self._is_complete(poster_object, key, poster_size, POSTER_CONTENT_TYPE):
             self._upload(poster_object, poster_path, POSTER_CONTENT_TYPE, key, "poster_path", object_metadata)
-        if self.remote_size(video_object, key) == size:
+        if self._is_complete(video_object, key, size, VIDEO_CONTENT_TYPE):
             logger.info("product %s: %s already in bucket %s, not uploading again", key, video_object, self.bucket)
         else:
             self._upload(video_object, video_path, VIDEO_CONTENT_TYPE, key, "video_path", object_metadata)
-            # Trust but verify: a proxy or a half-finished multipart must not become the live video.
-            uploaded = self.remote_size(video_object, key)
-            if uploaded not in (size, -1):
+            # Trust but verify: a proxy or a half-finished upload must not become the live video.
+            uploaded = self.remote_info(video_object, key) or {}
+            uploaded_size = uploaded.get("size", (uploaded.get("metadata") or {}).get("size"))
+            uploaded_type = uploaded.get("content_type")
+            if uploaded_size is None or int(uploaded_size) != size or uploaded_type not in (None, VIDEO_CONTENT_TYPE):
                 raise TransientError(
-                    f"uploaded {video_object} has {uploaded} bytes, expected {size}", product_id=key, field="video_path", stage=STAGE
+                    f"uploaded {video_object} is {uploaded_size} bytes of {uploaded_type or 'unknown type'},"
+                    f" expected {size} bytes of {VIDEO_CONTENT_TYPE}",
+                    product_id=key, field="video_path", stage=STAGE,
                 )
             logger.info("product %s: uploaded %s (%d bytes) to bucket %s", key, video_object, size, self.bucket)
 

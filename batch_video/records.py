@@ -31,6 +31,7 @@ STATUS_PUBLISHED = "published"
 STATUS_FAILED = "failed"
 MAX_ERROR_MESSAGE_CHARS = 4000
 UPSERT_BATCH_SIZE = 500
+SQLITE_SCHEMA_VERSION = 1  # bump with an upgrade step when the tables change
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,12 @@ class SQLiteRecords:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SQLITE_SCHEMA)
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found > SQLITE_SCHEMA_VERSION:
+                raise ConfigError(
+                    f"{self.path} has schema version {found}, newer than this code ({SQLITE_SCHEMA_VERSION})", field="records_path"
+                )
+            conn.execute(f"PRAGMA user_version={SQLITE_SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
         return f"SQLiteRecords(path={str(self.path)!r})"

@@ -192,6 +192,28 @@ class PublishingResource(dg.ConfigurableResource):
             **details,
         )
 
+    def record_failure(
+        self,
+        *,
+        key: str,
+        product_id: str,
+        stage: str,
+        error: BaseException | str,
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        records: Records | None = None,
+    ) -> bool:
+        """Note a product's failure for apps to show; never raises (the original error matters more).
+
+        Returns whether the failure was recorded.
+        """
+        try:
+            (records or self.records()).record_failure(key, product_id, stage, str(error), run_id=run_id, backfill_id=backfill_id)
+        except Exception as exc:  # noqa: BLE001 - best effort by design
+            logger.warning("could not record the failure of product %s at %s: %s", product_id, stage, exc)
+            return False
+        return True
+
     def describe(self) -> dict[str, str]:
         """Safe to log and to put in asset metadata: never the key."""
         if not self.is_supabase:

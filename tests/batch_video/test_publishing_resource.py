@@ -161,3 +161,17 @@ def test_publish_method_publishes_and_records_locally(tmp_path, monkeypatch):
                                  duration_s=0.3, run_id="r")
     assert Path(published.location).read_bytes() == video.read_bytes()
     assert resource.records().get_video("k").run_id == "r"
+
+
+def test_record_failure_records_and_never_raises(tmp_path, caplog):
+    resource = PublishingResource(local_root=str(tmp_path / "out"))
+    assert resource.record_failure(key="k", product_id="K", stage="render", error=ValueError("ffmpeg exited 1"), run_id="r")
+    row = resource.records().get_video("k")
+    assert (row.status, row.error_stage, row.error_message, row.run_id) == ("failed", "render", "ffmpeg exited 1", "r")
+
+    class BrokenRecords:
+        def record_failure(self, *args, **kwargs):
+            raise OSError("disk full")
+
+    assert resource.record_failure(key="k", product_id="K", stage="render", error="x", records=BrokenRecords()) is False
+    assert "could not record the failure of product K" in caplog.text

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from batch_video.errors import ProductDataError
+from batch_video.errors import ConfigError, ProductDataError
 from batch_video.models import Product, PublishedVideo
 from batch_video.records import SQLiteRecords, VideoRecord, failure_row, product_row, video_row
 
@@ -155,3 +155,13 @@ def test_video_record_from_row_normalizes_types():
     row = {"partition_key": "k", "external_id": "K", "status": "published", "duration_s": "7.25", "id": 5, "unknown": 1}
     record = VideoRecord.from_row(row)
     assert record.duration_s == 7.25 and record.id == "5"
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "records.sqlite"
+    SQLiteRecords(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version=99")
+    with pytest.raises(ConfigError) as info:
+        SQLiteRecords(path)
+    assert "schema version 99" in str(info.value)

@@ -246,6 +246,41 @@ def test_a_short_upload_is_never_published(storage, media, sleeps):
 
 
 @respx.mock
+def test_an_upload_stored_with_the_wrong_type_is_never_published(storage, media):
+    video, poster = media
+    respx.get(info_url(POSTER_PATH)).mock(return_value=object_info(POSTER_PATH, poster.stat().st_size, "image/jpeg"))
+    respx.get(info_url(VIDEO_PATH)).mock(side_effect=[NOT_FOUND, object_info(VIDEO_PATH, video.stat().st_size, "text/plain;charset=UTF-8")])
+    respx.post(object_url(VIDEO_PATH)).mock(return_value=httpx.Response(200, json={"Key": f"{BUCKET}/{VIDEO_PATH}"}))
+
+    with pytest.raises(TransientError) as info:
+        storage.publish("mouse-m1", video, poster, content_hash="hash1", metadata={})
+    assert "text/plain" in str(info.value)
+
+
+@respx.mock
+def test_an_object_of_the_wrong_type_is_uploaded_again(storage, media):
+    video, poster = media
+    respx.get(info_url(POSTER_PATH)).mock(return_value=object_info(POSTER_PATH, poster.stat().st_size, "image/jpeg"))
+    respx.get(info_url(VIDEO_PATH)).mock(side_effect=[object_info(VIDEO_PATH, video.stat().st_size, "application/octet-stream"),
+                                                      object_info(VIDEO_PATH, video.stat().st_size)])
+    upload = respx.post(object_url(VIDEO_PATH)).mock(return_value=httpx.Response(200, json={"Key": f"{BUCKET}/{VIDEO_PATH}"}))
+
+    storage.publish("mouse-m1", video, poster, content_hash="hash1", metadata={})
+    assert upload.call_count == 1
+
+
+@respx.mock
+def test_a_missing_bucket_is_a_configuration_error_before_any_upload(storage, media, sleeps):
+    video, poster = media
+    respx.get(info_url(POSTER_PATH)).mock(return_value=storage_error(404, "Bucket not found", "Bucket not found"))
+    upload = respx.post(url__startswith=f"{STORAGE}/object/{BUCKET}/").mock(return_value=httpx.Response(200, json={"Key": "k"}))
+
+    with pytest.raises(ConfigError) as info:
+        storage.publish("mouse-m1", video, poster, content_hash="hash1", metadata={})
+    assert "Bucket not found" in str(info.value) and upload.call_count == 0 and sleeps == []
+
+
+@respx.mock
 def test_discard_removes_the_old_video_and_its_poster(storage):
     remove = respx.delete(f"{STORAGE}/object/{BUCKET}").mock(return_value=httpx.Response(200, json=[]))
 
