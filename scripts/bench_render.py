@@ -1,0 +1,387 @@
+#!/usr/bin/env python
+"""Render benchmark: the project's renderer vs the encoder floor vs 4x-upscaled zoompan.
+
+All three encode the same 30 s 1080x1920 30 fps reference product (sale layout,
+captions, a 30 s espeak-ng voiceover) with the same x264 preset, CRF, VBV caps
+and audio chain, side by side in one run (interleaved, median of --reps):
+
+1. ours: `render_video` (static I420 canvas, sub-pixel warp of the photo box only).
+2. floor: exactly our frames, dumped beforehand to a raw yuv420p file, encoded by
+   the same ffmpeg command with no filter work: what the encoder alone costs.
+3. zoompan4x: the replaced system: the photo upscaled 4x, `zoompan` along the same
+   eased zoom path, overlaid on the same static canvas.
+
+Each runs in its own process; peak RSS is the sampled sum over its process tree
+(Python + ffmpeg together), plus the largest single process from wait4().
+Jitter: the photo box is decoded from each output and tracked frame to frame by
+phase correlation on a 3x3 grid of patches, against the ideal zoom path:
+rms error and largest error in px.
+
+Prints ONE JSON line. Usage: .venv/bin/python scripts/bench_render.py [--reps 3] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from batch_video.images import prepare_image  # noqa: E402
+from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming  # noqa: E402
+from batch_video.render import measure_loudness  # noqa: E402
+from batch_video.render.scene import Scene  # noqa: E402
+from batch_video.render.spec import audio_codec_args, audio_filter, build_spec, encode_argv, video_codec_args  # noqa: E402
+from batch_video.render.yuv import i420_to_rgb  # noqa: E402
+from batch_video.settings import BatchSettings  # noqa: E402
+
+SPEECH = (
+    "Pantofii sport Ionescu Alergare Pro sunt făcuți pentru drumuri lungi. Talpa din spumă ușoară "
+    "amortizează fiecare pas, iar plasa respirabilă îți ține piciorul uscat și în cea mai caldă zi de vară. "
+    "Șiretul plat nu se desface, călcâiul întărit te ține stabil în curbe, iar modelul reflectorizant te "
+    "face vizibil seara. Acum sunt la reducere, de la două sute nouăzeci și nouă de lei la doar două sute "
+    "patruzeci și nouă de lei. Comandă acum și primești livrare gratuită în toată țara, în două zile lucrătoare."
+)
+TITLE = "Pantofi sport Ionescu Alergare Pro, talpă din spumă, plasă respirabilă, mărimea 42"
+
+
+# ------------------------------------------------------------------ fixtures
+
+def make_photo(path: Path, size: int = 1600) -> None:
+    """A textured 'product shot': fine detail everywhere so phase correlation can track it."""
+    rng = np.random.default_rng(7)
+    noise = rng.random((size // 4, size // 4, 3)).astype(np.float32)
+    base = cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC)
+    fine = rng.random((size, size, 1)).astype(np.float32)
+    img = (0.55 * base + 0.25 * fine + 0.2) * 200
+    im = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    for i in range(40):
+        x, y, r = rng.integers(0, size, 2).tolist() + [int(rng.integers(20, 160))]
+        draw.ellipse((x - r, y - r, x + r, y + r), outline=tuple(int(c) for c in rng.integers(0, 255, 3)), width=6)
+    draw.rounded_rectangle((400, 500, 1200, 1100), radius=120, fill=(200, 60, 50))
+    im.save(path, quality=95)
+
+
+def make_voiceover(path: Path, seconds: float) -> float:
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-v", "ro", "-s", "150", "-w", str(raw), SPEECH], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(raw), "-af", f"apad,atrim=0:{seconds}",
+                    "-ar", "22050", str(path)], check=True)
+    raw.unlink()
+    return seconds
+
+
+def make_cues(seconds: float) -> tuple[CaptionCue, ...]:
+    words = SPEECH.replace(",", "").replace(".", "").split()
+    step = (seconds - 1.0) / len(words)
+    timings = [WordTiming(w, i * step, i * step + step * 0.9) for i, w in enumerate(words)]
+    return tuple(CaptionCue(timings[i].start, timings[min(i + 2, len(timings) - 1)].end, tuple(timings[i:i + 3]))
+                 for i in range(0, len(timings), 3))
+
+
+def reference(work: Path, seconds: float):
+    work.mkdir(parents=True, exist_ok=True)
+    photo = work / "photo.jpg"
+    if not photo.exists():
+        make_photo(photo)
+    vo_path = work / "voiceover.wav"
+    if not vo_path.exists():
+        make_voiceover(vo_path, seconds)
+    product = Product(id="BENCH-1", key="bench-1", title=TITLE, price=Decimal("299.00"),
+                      sale_price=Decimal("249.00"), currency="RON", image_link=str(photo), brand="Ionescu")
+    image = prepare_image(product, work / "prepared")
+    voiceover = Voiceover(audio_path=vo_path, duration_s=seconds, provider="espeak", voice="ro")
+    return product, image, voiceover, make_cues(seconds)
+
+
+def settings_for(strength: float = 0.12) -> BatchSettings:
+    return BatchSettings(preset="tiktok", motion="zoom_in", motion_strength=strength, captions=True)
+
+
+# ------------------------------------------------------------------ children
+
+def child_ours(args: dict) -> None:
+    from batch_video.render import render_video
+
+    product = Product.from_dict(args["product"])
+    image = PreparedImage(**{**args["image"], "path": Path(args["image"]["path"])})
+    vo = Voiceover(audio_path=Path(args["voiceover"]), duration_s=args["seconds"], provider="espeak", voice="ro")
+    cues = make_cues(args["seconds"])
+    started = time.monotonic()
+    result = render_video(product, image, vo, args["out"], args["poster"], settings_for(),
+                          cues=cues, duration_s=args["seconds"], x264_preset=args["x264_preset"], crf=args["crf"])
+    print(json.dumps({"render_s": time.monotonic() - started, **result.extra}))
+
+
+# ------------------------------------------------------------------ measuring
+
+def _tree_rss_bytes(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("ascii", "replace")
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as fh:
+                total += int(fh.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            pass
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def run_measured(argv: list[str], *, env: dict | None = None) -> dict:
+    """Run argv as a child; wall time, sampled peak tree RSS, wait4 max RSS, stdout."""
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss_bytes(proc.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out_chunks, err_chunks = [], []
+    t_out = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True)
+    t_err = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    t_out.start()
+    t_err.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    done.set()
+    sampler.join()
+    t_out.join()
+    t_err.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}):\n{err_chunks[0].decode()[-3000:]}")
+    return {"wall_s": wall, "peak_tree_rss_mb": peak[0] / 2**20, "max_single_rss_mb": usage.ru_maxrss / 1024,
+            "stdout": out_chunks[0].decode()}
+
+
+def dump_frames(spec, path: Path) -> None:
+    scene = Scene(spec)
+    buf = scene.new_buffer()
+    with open(path, "wb") as fh:
+        for n in range(spec.frames):
+            scene.compose(n, buf)
+            fh.write(memoryview(buf))
+
+
+def zoompan_argv(spec, canvas_png: Path, photo_png: Path, out: Path, x264_preset: str, crf: int) -> list[str]:
+    box, n, fps = spec.photo.box, spec.frames, spec.fps
+    strength = spec.photo.motion.strength
+    zoom = f"1+{strength}*(0.5-0.5*cos(PI*on/{n - 1}))"
+    graph = (
+        f"[1:v]scale=iw*4:ih*4:flags=bicubic,"
+        f"zoompan=z='{zoom}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d={n}:s={box.w}x{box.h}:fps={fps}[ph];"
+        f"[0:v]loop=loop={n - 1}:size=1:start=0,settb=1/{fps},setpts=N[bg];"
+        f"[bg][ph]overlay=x={box.x}:y={box.y}:eof_action=endall,format=yuv420p[v];"
+        f"[2:a]{audio_filter(spec.audio)}[a]"
+    )
+    return (["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+             "-framerate", str(fps), "-i", str(canvas_png), "-i", str(photo_png), "-i", str(spec.audio.path),
+             "-filter_complex", graph, "-map", "[v]", "-map", "[a]"]
+            + video_codec_args(spec.preset, x264_preset=x264_preset, crf=crf)
+            + ["-frames:v", str(n)] + audio_codec_args(spec.audio)
+            + ["-movflags", "+faststart", "-f", "mp4", str(out)])
+
+
+def decode_box(video: Path, box, frames: int) -> np.ndarray:
+    argv = ["ffmpeg", "-v", "error", "-i", str(video), "-vf", f"crop={box.w}:{box.h}:{box.x}:{box.y}",
+            "-pix_fmt", "gray", "-f", "rawvideo", "-"]
+    raw = subprocess.run(argv, check=True, capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, box.h, box.w)[:frames]
+
+
+def jitter(video: Path, spec, patch: int = 128) -> dict:
+    """Frame-to-frame motion of 9 patches vs the ideal eased zoom about the box centre."""
+    box = spec.photo.box
+    motion = spec.photo.motion
+    frames = decode_box(video, box, spec.frames)
+    n_frames = len(frames)
+    cx, cy = (box.w - 1) / 2, (box.h - 1) / 2
+    # Away from the discount badge (top-left) and the caption strip (bottom).
+    centres = [(fx * box.w, fy * box.h) for fy in (0.30, 0.48, 0.66) for fx in (0.28, 0.5, 0.72)]
+    window = cv2.createHanningWindow((patch, patch), cv2.CV_32F)
+    errors, frozen = [], 0
+    zooms = [motion.view_at(n / (spec.frames - 1))[0] for n in range(n_frames)]
+    for n in range(n_frames - 1):
+        a = frames[n].astype(np.float32)
+        b = frames[n + 1].astype(np.float32)
+        ratio = zooms[n + 1] / zooms[n]
+        moved, expected = 0, 0.0
+        for px, py in centres:
+            x0, y0 = int(px - patch / 2), int(py - patch / 2)
+            (dx, dy), _ = cv2.phaseCorrelate(a[y0:y0 + patch, x0:x0 + patch], b[y0:y0 + patch, x0:x0 + patch], window)
+            ix, iy = (px - cx) * (ratio - 1), (py - cy) * (ratio - 1)
+            errors.append(((dx - ix) ** 2 + (dy - iy) ** 2) ** 0.5)
+            moved += (dx * dx + dy * dy) ** 0.5 > 0.02
+            expected = max(expected, (ix * ix + iy * iy) ** 0.5)
+        # A frame that should visibly move but does not: zoompan's stair-stepping.
+        frozen += expected > 0.15 and moved == 0
+    arr = np.array(errors)
+    return {"rms_px": round(float(np.sqrt(np.mean(arr ** 2))), 4), "max_px": round(float(arr.max()), 3),
+            "frozen_frames": frozen, "frames": n_frames}
+
+
+def measure_jitter(work: Path, product, image, voiceover, cues, args) -> dict:
+    """A short clip with a stronger zoom, so per-frame motion (~0.5 px) dwarfs the tracking noise."""
+    from batch_video.render import render_video
+
+    settings = settings_for(args.jitter_strength)
+    seconds = args.jitter_seconds
+    spec = build_spec(product, image, voiceover, settings, cues=cues, duration_s=seconds)
+    spec = __import__("dataclasses").replace(
+        spec, audio=__import__("dataclasses").replace(spec.audio, measured=measure_loudness(spec.audio)))
+    ours = work / "jitter_ours.mp4"
+    render_video(product, image, voiceover, ours, work / "jitter_ours.jpg", settings, cues=cues,
+                 duration_s=seconds, x264_preset=args.x264_preset, crf=args.crf)
+    out = {"clip": f"{spec.frames} frames, zoom_in strength {args.jitter_strength}", "ours": jitter(ours, spec)}
+    if not args.skip_zoompan:
+        scene = Scene(spec)
+        canvas_png = work / "jitter_canvas.png"
+        Image.fromarray(i420_to_rgb(*scene.canvas_planes)).save(canvas_png)
+        zp = work / "jitter_zoompan4x.mp4"
+        subprocess.run(zoompan_argv(spec, canvas_png, work / "photo_box.png", zp, args.x264_preset, args.crf),
+                       check=True, capture_output=True)
+        out["zoompan4x"] = jitter(zp, spec)
+    return out
+
+
+# ------------------------------------------------------------------ main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--x264-preset", default="veryfast")
+    parser.add_argument("--crf", type=int, default=23)
+    parser.add_argument("--workdir", default=str(ROOT / ".bench" / "render"))
+    parser.add_argument("--skip-zoompan", action="store_true")
+    parser.add_argument("--jitter-seconds", type=float, default=4.0)
+    parser.add_argument("--jitter-strength", type=float, default=0.25)
+    parser.add_argument("--keep", action="store_true", help="keep the raw frame dump and outputs")
+    parser.add_argument("--child-ours", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_ours:
+        child_ours(json.loads(args.child_ours))
+        return
+
+    work = Path(args.workdir)
+    product, image, voiceover, cues = reference(work, args.seconds)
+    settings = settings_for()
+    spec = build_spec(product, image, voiceover, settings, cues=cues, duration_s=args.seconds)
+    spec = __import__("dataclasses").replace(
+        spec, audio=__import__("dataclasses").replace(spec.audio, measured=measure_loudness(spec.audio)))
+
+    # Fixtures for the floor and zoompan: our exact frames, our static canvas, the photo.
+    frames_path = work / "frames.yuv"
+    dump_frames(spec, frames_path)
+    scene = Scene(spec)
+    canvas_png = work / "canvas.png"
+    Image.fromarray(i420_to_rgb(*scene.canvas_planes)).save(canvas_png)
+    photo_png = work / "photo_box.png"
+    Image.open(image.path).convert("RGB").save(photo_png)
+
+    floor_argv = encode_argv(spec, work / "floor.mp4", video_input="file:" + str(frames_path),
+                             x264_preset=args.x264_preset, crf=args.crf)
+    zoompan = zoompan_argv(spec, canvas_png, photo_png, work / "zoompan4x.mp4", args.x264_preset, args.crf)
+    child_args = json.dumps({
+        "product": product.to_dict(),
+        "image": {**image.__dict__, "path": str(image.path), "warnings": list(image.warnings)},
+        "voiceover": str(voiceover.audio_path), "seconds": args.seconds, "out": str(work / "ours.mp4"),
+        "poster": str(work / "ours.jpg"), "x264_preset": args.x264_preset, "crf": args.crf,
+    })
+    ours_argv = [sys.executable, str(Path(__file__).resolve()), "--child-ours", child_args]
+
+    results: dict[str, list[dict]] = {"ours": [], "floor": [], "zoompan4x": []}
+    for _ in range(args.reps):
+        for name, argv in (("floor", floor_argv), ("ours", ours_argv), ("zoompan4x", zoompan)):
+            if name == "zoompan4x" and args.skip_zoompan:
+                continue
+            run = run_measured(argv)
+            if name == "ours":
+                run.update(json.loads(run.pop("stdout").strip().splitlines()[-1]))
+            else:
+                run.pop("stdout")
+            results[name].append(run)
+
+    frames = spec.frames
+
+    def summary(name: str) -> dict:
+        runs = results[name]
+        if not runs:
+            return {}
+        seconds = statistics.median(r.get("render_s", r["wall_s"]) for r in runs)
+        out = {
+            "seconds": round(seconds, 2),
+            "fps": round(frames / seconds, 1),
+            "wall_s_with_startup": round(statistics.median(r["wall_s"] for r in runs), 2),
+            "peak_rss_mb": round(max(r["peak_tree_rss_mb"] for r in runs), 1),
+            "max_single_process_rss_mb": round(max(r["max_single_rss_mb"] for r in runs), 1),
+            "runs_s": [round(r.get("render_s", r["wall_s"]), 2) for r in runs],
+        }
+        if name == "ours":
+            out["compose_s"] = round(statistics.median(r["compose_s"] for r in runs), 2)
+        return out
+
+    report = {
+        "workload": f"{spec.width}x{spec.height} {spec.fps}fps {frames} frames, x264 {args.x264_preset} "
+                    f"crf {args.crf}, sale layout + captions + {args.seconds:.0f}s voiceover",
+        "cpu_count": os.cpu_count(),
+        "reps": args.reps,
+        "ours": summary("ours"),
+        "floor": summary("floor"),
+        "zoompan4x": summary("zoompan4x"),
+    }
+    report["ratio_to_floor"] = round(report["ours"]["seconds"] / report["floor"]["seconds"], 3)
+    report["ratio_to_floor_with_startup"] = round(
+        report["ours"]["wall_s_with_startup"] / report["floor"]["wall_s_with_startup"], 3)
+    if results["zoompan4x"]:
+        report["speedup_vs_4x_zoompan"] = round(report["zoompan4x"]["seconds"] / report["ours"]["seconds"], 2)
+    report["jitter"] = measure_jitter(work, product, image, voiceover, cues, args)
+    report["size_mb"] = {n: round((work / f"{n}.mp4").stat().st_size / 1e6, 2)
+                         for n in ("ours", "floor", "zoompan4x") if (work / f"{n}.mp4").exists()}
+    report["targets_met"] = {
+        "ratio_to_floor<=1.25": report["ratio_to_floor"] <= 1.25,
+        "speedup>=2": report.get("speedup_vs_4x_zoompan", 0) >= 2.0,
+        "peak_rss<=600MB": report["ours"]["peak_rss_mb"] <= 600,
+        "jitter<=zoompan4x": ("zoompan4x" in report["jitter"]
+                              and report["jitter"]["ours"]["rms_px"] <= report["jitter"]["zoompan4x"]["rms_px"]),
+    }
+    if not args.keep:
+        frames_path.unlink(missing_ok=True)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
