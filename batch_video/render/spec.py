@@ -52,9 +52,10 @@ class Rect:
         return self.x <= other.x and self.y <= other.y and other.right <= self.right and other.bottom <= self.bottom
 
     def even(self) -> "Rect":
-        """Snapped to even coordinates and sizes (I420 chroma is 2x2)."""
-        x, y = self.x - self.x % 2, self.y - self.y % 2
-        return Rect(x, y, max(2, self.w - self.w % 2), max(2, self.h - self.h % 2))
+        """The largest even-aligned, even-sized rect inside this one (I420 chroma is 2x2)."""
+        x, y = self.x + self.x % 2, self.y + self.y % 2
+        w, h = self.right - x, self.bottom - y
+        return Rect(x, y, max(2, w - w % 2), max(2, h - h % 2))
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,8 @@ def frame_count(duration_s: float, fps: int) -> int:
 def compute_layout(preset: Preset, *, on_sale: bool) -> Layout:
     w, h = preset.width, preset.height
     ins = preset.safe
-    safe = Rect(round(w * ins.left), round(h * ins.top),
-                w - round(w * ins.left) - round(w * ins.right), h - round(h * ins.top) - round(h * ins.bottom))
+    left, top = math.ceil(w * ins.left), math.ceil(h * ins.top)
+    safe = Rect(left, top, w - left - math.ceil(w * ins.right), h - top - math.ceil(h * ins.bottom))
     orientation = preset.orientation
     if orientation == "portrait":
         s = w / 1080
