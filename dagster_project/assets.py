@@ -203,6 +203,13 @@ def rendered_video(
     render_seconds = time.monotonic() - started
     with stage_errors(context, "rendered_video"):
         outcomes = checks.check_rendered_video(video, voiceover, settings)
+    # A video that fails a check is never recorded as materialized, so a retry
+    # from failure re-runs this stage (and its checks) instead of publishing it.
+    yield from checks.check_results(outcomes, context.partition_key)
+    failure = checks.failure_for(outcomes, product_id=product.id, partition_key=context.partition_key)
+    if failure is not None:
+        context.log.error(failure.description)
+        raise failure
     yield dg.MaterializeResult(
         metadata={
             "duration_s": round(video.duration_s, 3),
@@ -223,11 +230,6 @@ def rendered_video(
         },
         data_version=dg.DataVersion(outcome.inputs_hash),
     )
-    yield from checks.check_results(outcomes, context.partition_key)
-    failure = checks.failure_for(outcomes, product_id=product.id, partition_key=context.partition_key)
-    if failure is not None:
-        context.log.error(failure.description)
-        raise failure
 
 
 @dg.asset(deps=[rendered_video], kinds={"python"}, **COMMON)

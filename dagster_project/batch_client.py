@@ -23,6 +23,7 @@ from batch_video.settings import BatchSettings
 from dagster_project.batch_status import (
     BACKFILL_TAG,
     PARTITION_TAG,
+    STAGES,
     ProductStatus,
     RunInfo,
     StepInfo,
@@ -77,6 +78,12 @@ mutation CancelBatch($backfillId: String!) {
 }
 """
 
+# A child backfill (retry from failure) may target a product at a later stage
+# only, so the products are the union of every stage's targeted partitions.
+_TARGETED = "\n".join(
+    f'      targeted_{name}: partitionsTargetedForAssetKey(assetKey: {{path: ["{name}"]}}) {{ partitionKeys }}'
+    for name in STAGES
+)
 BACKFILL = """
 query Batch($backfillId: String!) {
   partitionBackfillOrError(backfillId: $backfillId) {
@@ -85,12 +92,13 @@ query Batch($backfillId: String!) {
       id status title timestamp endTimestamp numPartitions partitionNames
       tags { key value }
       assetBackfillData { rootTargetedPartitions { partitionKeys } }
+%s
     }
     ... on BackfillNotFoundError { message }
     ... on PythonError { message }
   }
 }
-"""
+""" % _TARGETED
 
 RUNS = """
 query BatchRuns($tags: [ExecutionTag!], $cursor: String, $limit: Int) {
@@ -237,8 +245,12 @@ def failure_from_events(events: Sequence[Mapping[str, Any]]) -> str:
 def backfill_partition_keys(backfill: Mapping[str, Any]) -> list[str]:
     if backfill.get("partitionNames"):
         return list(backfill["partitionNames"])
+    keys: list[str] = []
     data = backfill.get("assetBackfillData") or {}
-    return list((data.get("rootTargetedPartitions") or {}).get("partitionKeys") or [])
+    keys += (data.get("rootTargetedPartitions") or {}).get("partitionKeys") or []
+    for name in STAGES:
+        keys += (backfill.get(f"targeted_{name}") or {}).get("partitionKeys") or []
+    return list(dict.fromkeys(keys))
 
 
 @dataclass
