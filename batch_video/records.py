@@ -588,6 +588,19 @@ class SupabaseRecords:
         values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
         return self._upsert_video(values, feed)
 
+    def list_failures(self, *, limit: int = 100) -> list[VideoRecord]:
+        """The profile's failed products, newest first (served by the partial index on failed rows)."""
+        data = self._run(
+            lambda: self.client.table("product_videos")
+            .select("*")
+            .eq("profile_id", self.profile_id)
+            .eq("status", STATUS_FAILED)
+            .order("failed_at", desc=True)
+            .limit(limit),
+            "listing failed videos",
+        )
+        return [VideoRecord.from_row(row) for row in data]
+
     def get_video(self, key: str) -> VideoRecord | None:
         data = self._run(
             lambda: self.client.table("product_videos")

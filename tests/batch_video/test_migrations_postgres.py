@@ -138,12 +138,15 @@ class PostgrestBridge:
         return httpx.Response(201)
 
     def _select(self, conn, table: str, request: httpx.Request) -> httpx.Response:
-        conditions, values, limit = [], [], None
+        conditions, values, limit, order = [], [], None, None
         for name, value in request.url.params.multi_items():
             if name == "select":
                 assert value == "*"
             elif name == "limit":
                 limit = int(value)
+            elif name == "order":
+                column, _, direction = value.partition(".")
+                order = sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL("DESC" if direction.startswith("desc") else "ASC"))
             else:
                 operator, _, operand = value.partition(".")
                 assert operator == "eq", value
@@ -152,6 +155,8 @@ class PostgrestBridge:
         statement = sql.SQL("SELECT * FROM public.{}").format(sql.Identifier(table))
         if conditions:
             statement += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
+        if order is not None:
+            statement += sql.SQL(" ORDER BY ") + order
         if limit is not None:
             statement += sql.SQL(" LIMIT {}").format(sql.Literal(limit))
         statement = sql.SQL("SELECT coalesce(json_agg(r), '[]') FROM ({}) r").format(statement)
@@ -322,6 +327,15 @@ def test_video_row_lifecycle(db, bridge):
     assert db.execute("SELECT count(*), min(content_hash), min(status) FROM product_videos").fetchone() == (1, "h2", "published")
     assert records.get_video("p1").content_hash == "h2"
     assert records.get_video("nope") is None
+
+
+def test_failed_products_are_listed_newest_first(db, bridge):
+    records = supabase_records()
+    records.record_failure("a", "A", "product_image", "HTTP 404")
+    records.record_failure("b", "B", "render", "ffmpeg exited 1")
+    records.record_video("c", "C", published("c", "h"))
+    supabase_records(SHOP_B).record_failure("d", "D", "render", "other shop")
+    assert [(r.partition_key, r.error_stage) for r in records.list_failures()] == [("b", "render"), ("a", "product_image")]
 
 
 def test_video_is_linked_to_its_product_whichever_arrives_first(db, bridge):

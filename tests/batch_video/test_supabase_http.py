@@ -489,6 +489,33 @@ def test_publish_video_replaces_the_old_object_only_after_the_row_points_at_the_
 
 
 @respx.mock
+def test_an_interrupted_upload_leaves_the_old_row_and_object_alone(storage, records, media, sleeps):
+    video, poster = media
+    respx.get(f"{REST}/product_videos").mock(return_value=httpx.Response(200, json=[video_row_response()]))
+    respx.get(url__startswith=f"{STORAGE}/object/info/").mock(return_value=NOT_FOUND)
+    respx.post(url__startswith=f"{STORAGE}/object/{BUCKET}/").mock(side_effect=httpx.RemoteProtocolError("peer closed connection"))
+    upsert = respx.post(f"{REST}/product_videos").mock(return_value=httpx.Response(201, json=[video_row_response()]))
+    remove = respx.delete(f"{STORAGE}/object/{BUCKET}").mock(return_value=httpx.Response(200, json=[]))
+
+    with pytest.raises(TransientError) as info:
+        publish_video(storage, records, key="mouse-m1", product_id="M1", video_path=video, poster_path=poster, content_hash="hash2")
+
+    assert "peer closed connection" in str(info.value)
+    assert len(sleeps) == 2  # retried, then handed to Dagster's retry policy
+    assert upsert.call_count == 0 and remove.call_count == 0
+
+
+@respx.mock
+def test_list_failures_asks_for_failed_rows_newest_first(records):
+    route = respx.get(f"{REST}/product_videos").mock(return_value=httpx.Response(200, json=[
+        video_row_response(status="failed", error_stage="render", error_message="boom", failed_at="2026-11-25T22:00:00+00:00")]))
+    failures = records.list_failures(limit=20)
+    params = route.calls.last.request.url.params
+    assert (params["status"], params["order"], params["limit"], params["profile_id"]) == ("eq.failed", "failed_at.desc", "20", f"eq.{PROFILE}")
+    assert [f.error_stage for f in failures] == ["render"]
+
+
+@respx.mock
 def test_failed_row_update_keeps_the_old_object(storage, records, media, sleeps):
     video, poster = media
     respx.get(f"{REST}/product_videos").mock(return_value=httpx.Response(200, json=[video_row_response()]))
