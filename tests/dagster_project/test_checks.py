@@ -1,0 +1,144 @@
+"""The blocking checks on rendered_video: a bad video fails its stage and is never published.
+
+The videos are made by ffmpeg and dropped into the product's workspace as an
+up-to-date render, so rendered_video reuses them: these tests exercise the
+checks and the blocking, not the renderer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from batch_video import pipeline, quality
+from batch_video.models import PreparedImage, Product, RenderedVideo, Voiceover
+from batch_video.render.presets import PRESETS
+from batch_video.workspace import ProductWorkspace
+from dagster_project import checks
+from dagster_project.assets import published_video, rendered_video
+from dagster_project.resources import BatchSettingsResource, PublishingResource, WorkspaceResource
+from tests.dagster_project.conftest import write_photo
+
+KEY = "cana-1"
+PREVIEW = PRESETS["preview"]
+SETTINGS = BatchSettingsResource(preset="preview", tts_provider="espeak", duration_min_s=1.0, tail_s=0.5)
+VOICE_S = 1.5  # video = voiceover + tail = 2.0 s
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+def make_video(path: Path, *, size: str = f"{PREVIEW.width}x{PREVIEW.height}", silent: bool = False) -> Path:
+    audio = ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", "2"] if silent else [
+        "-f", "lavfi", "-i", "sine=frequency=330:duration=2:sample_rate=48000", "-af", "loudnorm=I=-14:TP=-1.5:LRA=11,aresample=48000"]
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate={PREVIEW.fps}:duration=2", *audio,
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-movflags", "+faststart", str(path))
+    return path
+
+
+def prepare_workspace(data_dir: Path, corruption: str | None) -> ProductWorkspace:
+    """A product whose upstream stages are done and whose render is up to date (so it is reused)."""
+    ws = ProductWorkspace(data_dir, KEY)
+    product = Product(id="CANA 1", key=KEY, title="Cană", price=Decimal("49.99"), currency="RON", image_link="x.jpg", content_hash="c1")
+    ws.save_product(product)
+    photo = write_photo(ws.path("image.jpg"), (320, 240))
+    image = PreparedImage(path=photo, width=320, height=240, source_width=320, source_height=240, source_format="JPEG")
+    ws.save_image(image)
+    ffmpeg("-f", "lavfi", "-i", f"sine=frequency=220:duration={VOICE_S}:sample_rate=24000", str(ws.path("voiceover.wav")))
+    voiceover = Voiceover(audio_path=ws.path("voiceover.wav"), duration_s=VOICE_S, provider="espeak", voice="ro")
+    ws.save_voiceover(voiceover, ())
+    video_path = ws.path("video.mp4")
+    make_video(video_path, size="320x640" if corruption == "wrong_resolution" else f"{PREVIEW.width}x{PREVIEW.height}",
+               silent=corruption == "silent")
+    if corruption == "truncated":
+        video_path.write_bytes(video_path.read_bytes()[: video_path.stat().st_size // 2])
+    write_photo(ws.path("poster.jpg"), (180, 320))
+    video = RenderedVideo(video_path=video_path, poster_path=ws.path("poster.jpg"), duration_s=2.0, width=PREVIEW.width,
+                          height=PREVIEW.height, fps=PREVIEW.fps, size_bytes=video_path.stat().st_size, preset="preview")
+    ws.save_render(video, pipeline.render_inputs_hash(product, image, voiceover, SETTINGS.to_settings()))
+    return ws
+
+
+def run_render_and_publish(tmp_path: Path, corruption: str | None):
+    ws = prepare_workspace(tmp_path / "data", corruption)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("products", [KEY])
+    resources = {
+        "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")),
+        "batch_settings": SETTINGS,
+        "publishing": PublishingResource(local_root=str(tmp_path / "output")),
+    }
+    result = dg.materialize([rendered_video, published_video], partition_key=KEY, resources=resources,
+                            instance=instance, raise_on_error=False)
+    return ws, instance, result
+
+
+def check_evaluations(result) -> dict[str, bool]:
+    return {
+        e.event_specific_data.check_name: e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def test_check_specs_are_blocking_on_rendered_video():
+    specs = {spec.name: spec for spec in rendered_video.check_specs}
+    assert set(specs) == set(quality.CHECK_NAMES)
+    assert all(spec.blocking and spec.asset_key == dg.AssetKey("rendered_video") for spec in specs.values())
+
+
+def test_a_good_video_passes_and_is_published(tmp_path):
+    ws, _, result = run_render_and_publish(tmp_path, None)
+    assert result.success, [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert check_evaluations(result) == {name: True for name in quality.CHECK_NAMES}
+    mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization for e in result.get_asset_materialization_events()}
+    assert mats["rendered_video"].metadata["reused"].value is True  # the checks, not a re-render, decided
+    assert (tmp_path / "output" / "videos" / f"{KEY}.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    "corruption, failed_check",
+    [("truncated", "decodes_completely"), ("silent", "audio_present"), ("wrong_resolution", "format_matches_preset")],
+)
+def test_a_corrupted_video_fails_its_stage_and_is_not_published(tmp_path, corruption, failed_check):
+    _, instance, result = run_render_and_publish(tmp_path, corruption)
+    assert not result.success
+    assert check_evaluations(result)[failed_check] is False
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert [e.step_key for e in failures] == ["rendered_video"]
+    user = failures[0].step_failure_data.user_failure_data
+    assert user.metadata["stage"].value == "rendered_video" and user.metadata["product_id"].value == "CANA 1"
+    assert failed_check in user.metadata["failed_checks"].value
+    assert "CANA 1" in user.description and failed_check in user.description
+    assert not result.get_asset_materialization_events()
+    assert not (tmp_path / "output" / "videos" / f"{KEY}.mp4").exists()
+    status = instance.get_status_by_partition(dg.AssetKey("rendered_video"), [KEY], rendered_video.partitions_def)
+    assert status[KEY] == dg.AssetPartitionStatus.FAILED
+
+
+def test_expectations_come_from_the_preset_and_the_voiceover():
+    settings = SETTINGS.to_settings().merged({"duration_min_s": 5.0})
+    expected = checks.expectations_for(settings, 1.5)
+    assert (expected.width, expected.height, expected.fps) == (PREVIEW.width, PREVIEW.height, float(PREVIEW.fps))
+    assert expected.max_bytes == PREVIEW.max_bytes
+    assert expected.expected_duration_s == 5.0  # clamped up to the minimum
+    assert checks.expectations_for(settings.merged({"preset": "tiktok"}), 10.0).expected_duration_s == 10.5
+
+
+def test_failure_details_prefer_our_failure_metadata():
+    class Data:
+        def __init__(self, description, metadata):
+            self.user_failure_data = type("U", (), {"description": description, "metadata": metadata})()
+            self.error = None
+
+    event = type("E", (), {"step_key": "product_image", "step_failure_data": Data(
+        "product X, field image_link: not found", {"product_id": dg.MetadataValue.text("X"), "stage": dg.MetadataValue.text("product_image")})})()
+    details = checks.failure_details({"dagster/partition": "x"}, [event])
+    assert details == {"key": "x", "product_id": "X", "stage": "product_image", "message": "product X, field image_link: not found"}
+    killed = checks.failure_details({"dagster/partition": "x"}, [], "run process exited unexpectedly")
+    assert killed == {"key": "x", "product_id": "x", "stage": "run", "message": "run process exited unexpectedly"}
