@@ -7,7 +7,6 @@ import json
 import logging
 import subprocess
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -404,7 +403,7 @@ def test_upsert_products_resolves_the_feed_then_upserts_in_batches(records):
     assert "return=minimal" in first.headers["prefer"] and "resolution=merge-duplicates" in first.headers["prefer"]
     batch = json.loads(first.content)
     assert len(batch) == 500 and len(json.loads(products.calls[1].request.content)) == 1
-    assert batch[0] | {} == batch[0] and batch[0]["feed_id"] == feed_id and batch[0]["external_id"] == "P0"
+    assert batch[0]["feed_id"] == feed_id and batch[0]["profile_id"] == PROFILE and batch[0]["external_id"] == "P0"
     assert (batch[0]["price"], batch[0]["sale_price"], batch[0]["price_raw"]) == ("1249.90", "999", "1.249,90 lei")
     assert batch[1]["sale_price"] is None
 
