@@ -387,6 +387,11 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
 _TRANSIENT_POSTGREST_CODES = {"PGRST000", "PGRST001", "PGRST002", "PGRST003"}
 
 
+# Permission denied, undefined table/column/function, no unique constraint for
+# on_conflict, PostgREST's JWT and schema-cache misses.
+_CONFIG_ERROR_CODES = {"42501", "42P01", "42703", "42883", "42P10", "PGRST301", "PGRST302", "PGRST204", "PGRST205"}
+
+
 def is_transient(exc: BaseException) -> bool:
     import httpx  # local: only the HTTP backends need it
 
@@ -440,8 +445,9 @@ def translate_service_error(exc: BaseException, *, what: str, product_id: str | 
         return TransientError(message, product_id=product_id, field=field, stage=STAGE)
     status = status_of(exc)
     code = str(getattr(exc, "code", "") or "")
-    # Bad key, missing bucket/table or RLS refusal: nothing about the product will fix it.
-    if status in (401, 403) or code in {"42501", "42P01", "PGRST301", "PGRST302", "PGRST205", "PGRST204"} or (
+    # Bad key, missing bucket, a schema without our migrations, or RLS refusal:
+    # nothing about the product will fix it.
+    if status in (401, 403) or code in _CONFIG_ERROR_CODES or (
         status == 404 and "bucket" in reason.lower()
     ):
         return ConfigError(f"{message} (check the Supabase URL, key, bucket and migrations)", product_id=product_id, field=field, stage=STAGE)

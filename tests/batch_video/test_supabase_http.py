@@ -448,6 +448,15 @@ def test_postgrest_bad_key_is_a_configuration_error(records):
 
 
 @respx.mock
+def test_a_schema_without_the_migration_is_a_configuration_error(records):
+    respx.post(f"{REST}/product_videos").mock(return_value=postgrest_error(
+        400, "42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification"))
+    with pytest.raises(ConfigError) as info:
+        records.record_video("mouse-m1", "M1", published())
+    assert "ON CONFLICT" in str(info.value)
+
+
+@respx.mock
 def test_missing_table_is_a_configuration_error(records):
     respx.get(f"{REST}/product_videos").mock(return_value=postgrest_error(
         404, "PGRST205", "Could not find the table 'public.product_videos' in the schema cache"))
