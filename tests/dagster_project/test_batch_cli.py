@@ -1,0 +1,219 @@
+"""Batch CLI without a webserver: statuses, selections, settings tags, and the GraphQL client (respx)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+
+from batch_video.errors import ConfigError
+from batch_video.settings import BatchSettings
+from dagster_project import batch_cli
+from dagster_project.batch_client import (
+    DagsterApiError,
+    DagsterClient,
+    backfill_partition_keys,
+    failure_from_events,
+    overrides_from_tags,
+    run_info_from_graphql,
+    settings_for_run,
+    settings_tags,
+)
+from dagster_project.batch_status import STAGES, RunInfo, StepInfo, build_statuses
+
+URL = "http://127.0.0.1:39999"
+
+
+def run(key, status, created, steps=(), failure="", video="", start=None, end=None):
+    return RunInfo(run_id=f"r-{key}-{created}", partition_key=key, status=status, created=created,
+                   start_time=start, end_time=end, steps=tuple(steps), failure=failure, video=video)
+
+
+def test_statuses_one_row_per_product_latest_run_wins():
+    runs = [
+        run("a", "FAILURE", 1, [StepInfo("product_record", "SUCCESS", 10, 11), StepInfo("product_image", "FAILURE", 11, 12)],
+            failure="product A, field image_link: not found\ntraceback...", start=10, end=12.5),
+        run("a", "SUCCESS", 5, [StepInfo(s, "SUCCESS", 20 + i, 21 + i) for i, s in enumerate(STAGES)], video="out/a.mp4", start=20, end=27),
+        run("b", "FAILURE", 2, [StepInfo("product_record", "SUCCESS", 1, 2), StepInfo("product_image", "FAILURE", 2, 3)],
+            failure="product B, field image_link: image file not found", start=1, end=3),
+        run("c", "STARTED", 3, [StepInfo("product_record", "SUCCESS", 1, 2), StepInfo("product_image", "IN_PROGRESS", 2, None)], start=1),
+        run("d", "QUEUED", 4),
+    ]
+    rows = build_statuses(["a", "b", "c", "d", "e"], runs, now=10.0)
+    by_key = {r.partition_key: r for r in rows}
+    assert [r.partition_key for r in rows] == ["a", "b", "c", "d", "e"]
+    assert (by_key["a"].status, by_key["a"].stage, by_key["a"].video, by_key["a"].seconds) == ("succeeded", "published_video", "out/a.mp4", 7)
+    assert by_key["a"].stage_seconds == pytest.approx(6.0)
+    assert (by_key["b"].status, by_key["b"].stage, by_key["b"].error_line) == ("failed", "product_image", "product B, field image_link: image file not found")
+    assert (by_key["c"].status, by_key["c"].stage, by_key["c"].seconds) == ("running", "product_image", 9.0)
+    assert by_key["d"].status == "queued" and by_key["e"].status == "queued"
+    finished = build_statuses(["d", "e"], [], backfill_status="CANCELED")
+    assert [r.status for r in finished] == ["skipped", "skipped"]
+
+
+def test_a_failed_run_without_step_failure_still_says_why():
+    row = build_statuses(["k"], [run("k", "FAILURE", 1, [StepInfo("product_record", "SUCCESS", 1, 2)])])[0]
+    assert row.status == "failed" and row.stage == "product_record" and "no step failure" in row.error
+
+
+def test_table_and_progress_bar():
+    rows = build_statuses(["a", "b", "c"], [
+        run("a", "SUCCESS", 1, video="output/videos/a.mp4", start=0, end=4),
+        run("b", "FAILURE", 2, [StepInfo("product_image", "FAILURE", 1, 2)], failure="product B, field image_link: gone\nmore", start=0, end=2),
+        run("c", "STARTED", 3, [StepInfo("voiceover_audio", "IN_PROGRESS", 1)], start=0),
+    ], now=3.0)
+    table = batch_cli.format_table(rows)
+    assert "output/videos/a.mp4" in table and "product B, field image_link: gone" in table and "more" not in table
+    assert table.splitlines()[-1] == "totals: 3 products: 1 running, 1 succeeded, 1 failed"
+    assert batch_cli.progress_bar(rows, width=6) == "[####..] 2/3 done, 1 failed, running: c"
+    doc = batch_cli.status_document({"id": "abc", "status": "REQUESTED", "title": "t"}, rows)
+    assert doc["finished"] is False and doc["totals"]["failed"] == 1 and len(doc["products"]) == 3
+    json.dumps(doc)
+
+
+def test_selections():
+    grid = {
+        "product_image": {"a": "materialized", "b": "failed", "c": "missing", "d": "materialized"},
+        "published_video": {"a": "materialized", "b": "missing", "c": "missing", "d": "missing"},
+        "rendered_video": {"a": "materialized", "b": "missing", "c": "missing", "d": "failed"},
+    }
+    assert batch_cli.select_keys("all", grid) == ["a", "b", "c", "d"]
+    assert batch_cli.select_keys("failed", grid) == ["b", "d"]
+    assert batch_cli.select_keys("new", grid) == ["c"]
+    assert batch_cli.select_keys("products", grid, ["c", "a", "c"]) == ["c", "a"]
+    with pytest.raises(ConfigError, match="zzz"):
+        batch_cli.select_keys("products", grid, ["zzz"])
+
+
+def test_settings_travel_as_tags_and_come_back():
+    tags = settings_tags({"preset": "reels", "captions": "off", "duration_max_s": "30"})
+    assert tags == {
+        "batch_video/setting/preset": "reels",
+        "batch_video/setting/captions": "false",
+        "batch_video/setting/duration_max_s": "30.0",
+    }
+    defaults = BatchSettings(tts_provider="espeak")
+    used = settings_for_run(defaults, {**tags, "dagster/backfill": "x"})
+    assert (used.preset, used.captions, used.duration_max_s, used.tts_provider) == ("reels", False, 30.0, "espeak")
+    assert used.settings_hash() != defaults.settings_hash()
+    assert settings_for_run(defaults, {"dagster/partition": "a"}) is defaults
+    assert overrides_from_tags({"other": "x"}) == {}
+    with pytest.raises(ConfigError, match="colour|nope|unknown"):
+        settings_tags({"nope": "1"})
+    with pytest.raises(ConfigError) as err:
+        settings_for_run(defaults, {"batch_video/setting/captions": "maybe"})
+    assert err.value.field == "captions" and "batch_video/setting/captions" in str(err.value)
+
+
+def test_settings_flags_are_parsed(monkeypatch):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    batch_cli.add_batch_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["batch", "launch", "--all", "--preset", "reels", "--no-captions", "--cta-text", "Hai!",
+                              "--set", "accent_color=#112233"])
+    assert batch_cli.setting_overrides(args) == {"preset": "reels", "captions": False, "cta_text": "Hai!", "accent_color": "#112233"}
+    monkeypatch.setenv("BATCH_VIDEO_BATCH_CAP", "3")
+    assert batch_cli.batch_cap() == 3
+
+
+def test_graphql_run_and_failure_parsing():
+    raw = {
+        "runId": "r1", "status": "SUCCESS", "creationTime": 5.0, "startTime": 6.0, "endTime": 9.0,
+        "tags": [{"key": "dagster/partition", "value": "a"}, {"key": "dagster/backfill", "value": "b1"}],
+        "stepStats": [{"stepKey": "product_record", "status": "SUCCESS", "startTime": 6.5, "endTime": 7.0}],
+        "assetMaterializations": [
+            {"assetKey": {"path": ["rendered_video"]}, "partition": "a", "metadataEntries": [{"label": "location", "text": "no"}]},
+            {"assetKey": {"path": ["published_video"]}, "partition": "a", "metadataEntries": [{"label": "location", "text": "out/a.mp4"}]},
+        ],
+    }
+    info = run_info_from_graphql(raw)
+    assert (info.partition_key, info.video, info.steps[0].seconds) == ("a", "out/a.mp4", 0.5)
+    events = [
+        {"__typename": "RunFailureEvent", "message": "run failed", "error": None},
+        {"__typename": "ExecutionStepFailureEvent", "stepKey": "product_image", "message": "x",
+         "error": {"message": "Failure: ..."}, "failureMetadata": {"description": "product A, field image_link: gone"}},
+    ]
+    assert failure_from_events(events) == "product A, field image_link: gone"
+    assert failure_from_events(events[:1]) == "run failed"
+    backfill = {"partitionNames": None, "assetBackfillData": {"rootTargetedPartitions": {"partitionKeys": ["b"]}},
+                "targeted_published_video": {"partitionKeys": ["a", "b"]}}
+    assert backfill_partition_keys(backfill) == ["b", "a"]
+
+
+@respx.mock
+def test_client_status_retry_and_cancel_over_graphql():
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        query = body["query"]
+        if "partitionBackfillOrError" in query:
+            data = {"partitionBackfillOrError": {"__typename": "PartitionBackfill", "id": "b1", "status": "COMPLETED_FAILED",
+                                                 "title": "t", "partitionNames": ["a", "b"], "tags": []}}
+        elif "runsOrError" in query:
+            assert body["variables"]["tags"] == [{"key": "dagster/backfill", "value": "b1"}]
+            data = {"runsOrError": {"__typename": "Runs", "results": [
+                {"runId": "r1", "status": "FAILURE", "creationTime": 1.0, "startTime": 1.0, "endTime": 2.0,
+                 "tags": [{"key": "dagster/partition", "value": "b"}],
+                 "stepStats": [{"stepKey": "product_image", "status": "FAILURE", "startTime": 1.2, "endTime": 1.5}],
+                 "assetMaterializations": []},
+                {"runId": "r2", "status": "SUCCESS", "creationTime": 0.5, "startTime": 0.5, "endTime": 0.9,
+                 "tags": [{"key": "dagster/partition", "value": "a"}], "stepStats": [],
+                 "assetMaterializations": [{"assetKey": {"path": ["published_video"]}, "metadataEntries": [{"label": "location", "text": "v/a.mp4"}]}]},
+            ]}}
+        elif "logsForRun" in query:
+            assert body["variables"]["runId"] == "r1"
+            data = {"logsForRun": {"__typename": "EventConnection", "events": [
+                {"__typename": "ExecutionStepFailureEvent", "failureMetadata": {"description": "product B, field image_link: gone"}}]}}
+        elif "reexecutePartitionBackfill" in query:
+            assert body["variables"]["params"] == {"parentRunId": "b1", "strategy": "FROM_FAILURE"}
+            data = {"reexecutePartitionBackfill": {"__typename": "LaunchBackfillSuccess", "backfillId": "b2"}}
+        elif "cancelPartitionBackfill" in query:
+            data = {"cancelPartitionBackfill": {"__typename": "PythonError", "message": "already done"}}
+        else:
+            raise AssertionError(query)
+        return httpx.Response(200, json={"data": data})
+
+    respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    client = DagsterClient(URL)
+    backfill, rows = client.product_statuses("b1")
+    assert [(r.partition_key, r.status, r.stage, r.video or r.error) for r in rows] == [
+        ("a", "succeeded", "", "v/a.mp4"), ("b", "failed", "product_image", "product B, field image_link: gone")]
+    assert client.retry_backfill("b1") == "b2"
+    with pytest.raises(DagsterApiError, match="already done"):
+        client.cancel_backfill("b1")
+
+
+@respx.mock
+def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
+    keys = {f"p{i}": "missing" for i in range(4)}
+
+    def answer(request):
+        body = json.loads(request.content)
+        if "assetNodeOrError" in body["query"]:
+            return httpx.Response(200, json={"data": {"assetNodeOrError": {
+                "__typename": "AssetNode", "partitionKeysByDimension": [{"name": "default", "partitionKeys": list(keys)}],
+                "assetPartitionStatuses": {"__typename": "DefaultPartitionStatuses", "materializedPartitions": [],
+                                           "failedPartitions": [], "unmaterializedPartitions": list(keys), "materializingPartitions": []}}}})
+        assert "launchPartitionBackfill" in body["query"]
+        params = body["variables"]["params"]
+        assert params["partitionNames"] == list(keys) and [a["path"][0] for a in params["assetSelection"]] == STAGES
+        tags = {t["key"]: t["value"] for t in params["tags"]}
+        assert tags["batch_video/setting/preset"] == "preview" and tags["batch_video/selection"] == "all"
+        return httpx.Response(200, json={"data": {"launchPartitionBackfill": {"__typename": "LaunchBackfillSuccess", "backfillId": "new1"}}})
+
+    route = respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    monkeypatch.setenv("BATCH_VIDEO_BATCH_CAP", "3")
+    assert batch_cli.main(["batch", "launch", "--all", "--preset", "preview", "--url", URL]) == 2
+    assert "add --yes" in capsys.readouterr().err
+    launched = [c for c in route.calls if b"launchPartitionBackfill" in c.request.content]
+    assert not launched
+    assert batch_cli.main(["batch", "launch", "--all", "--preset", "preview", "--url", URL, "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "backfill new1: 4 products" in out and f"{URL}/runs/b/new1" in out
+
+
+def test_unreachable_webserver_is_a_clear_error(capsys):
+    assert batch_cli.main(["batch", "status", "abc", "--url", "http://127.0.0.1:9"]) == 2
+    assert "cannot reach the Dagster webserver at http://127.0.0.1:9" in capsys.readouterr().err
