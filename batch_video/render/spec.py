@@ -253,6 +253,9 @@ def build_spec(
     vo_s = voiceover.duration_s if voiceover is not None else 0.0
     duration = duration_s if duration_s is not None else video_duration(vo_s, settings)
     frames = frame_count(duration, preset.fps)
+    if duration_s is None:
+        # Rounding to whole frames must never take the video past the platform-facing maximum.
+        frames = max(1, min(frames, int(math.floor(settings.duration_max_s * preset.fps + 1e-6))))
     if voiceover is not None and vo_s > frames / preset.fps + 1e-3:
         notes.append(f"voiceover ({vo_s:.2f}s) is longer than the video ({frames / preset.fps:.2f}s): trimmed")
 

@@ -1,0 +1,165 @@
+"""Real (tiny) renders checked with ffprobe, plus the runner's failure modes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from batch_video.errors import FFmpegError, ProductDataError
+from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming
+from batch_video.render import PRESETS, contact_sheet, probe, render_video
+from batch_video.render.ffmpeg import FFmpegTimeoutError, run_ffmpeg
+from batch_video.settings import BatchSettings
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("render_assets")
+    rng = np.random.default_rng(2)
+    photo = folder / "image.jpg"
+    arr = (rng.random((100, 100, 3)) * 255).astype(np.uint8)
+    Image.fromarray(arr).resize((1000, 1000), Image.Resampling.BICUBIC).save(photo)
+    image = PreparedImage(photo, 1000, 1000, 1000, 1000, "JPEG")
+    # A quiet (about -30 LUFS) warbling tone: loud enough to normalize, short enough to be quick.
+    tone = folder / "voice.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "sine=frequency=330:duration=3,volume=0.05,tremolo=f=4", "-ar", "22050", str(tone)], check=True)
+    silence = folder / "silence.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono",
+                    "-t", "2", str(silence)], check=True)
+    return {"image": image, "tone": tone, "silence": silence}
+
+
+def product(**kw) -> Product:
+    base = dict(id="SKU-9", key="sku-9", title="Rucsac urban ș ț, 20 L", price=Decimal("199.90"),
+                sale_price=Decimal("149.90"), currency="RON", image_link="x", brand="Ionescu")
+    base.update(kw)
+    return Product(**base)
+
+
+def voice(path: Path, seconds: float) -> Voiceover:
+    return Voiceover(path, seconds, "espeak", "ro")
+
+
+CUES = (CaptionCue(0.0, 0.9, (WordTiming("Rucsac", 0.0, 0.4), WordTiming("urban", 0.4, 0.9))),)
+
+
+def integrated_loudness(path: Path) -> float:
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a", "-af",
+                          "ebur128", "-f", "null", "-"], capture_output=True, text=True).stderr
+    summary = out[out.rfind("Summary:"):]
+    return float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
+
+
+def video_stream(info: dict) -> dict:
+    return next(s for s in info["streams"] if s["codec_type"] == "video")
+
+
+def audio_stream(info: dict) -> dict:
+    return next(s for s in info["streams"] if s["codec_type"] == "audio")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_real_render_per_preset(tmp_path, assets, name):
+    preset = PRESETS[name]
+    seconds = 2.0 if name == "preview" else 1.0
+    settings = BatchSettings(preset=name, duration_min_s=seconds, duration_max_s=seconds, tail_s=0)
+    calls = []
+    result = render_video(product(), assets["image"], voice(assets["tone"], 3.0), tmp_path / "v.mp4",
+                          tmp_path / "p.jpg", settings, cues=CUES, progress=lambda a, b: calls.append((a, b)))
+    assert result.video_path.exists() and result.size_bytes == result.video_path.stat().st_size
+    assert (result.width, result.height, result.fps) == (preset.width, preset.height, preset.fps)
+    assert result.size_bytes < preset.max_bytes
+    info = probe(result.video_path)
+    video, audio = video_stream(info), audio_stream(info)
+    assert (video["codec_name"], video["pix_fmt"]) == ("h264", "yuv420p")
+    assert (video["width"], video["height"]) == (preset.width, preset.height)
+    assert video["r_frame_rate"] == f"{preset.fps}/1"
+    assert int(video["nb_frames"]) == round(seconds * preset.fps)
+    assert video.get("color_space") == "bt709"
+    assert audio["codec_name"] == "aac" and int(audio["sample_rate"]) == preset.audio_rate
+    assert int(audio["channels"]) == preset.audio_channels
+    assert abs(float(info["format"]["duration"]) - seconds) < 0.1
+    # +faststart: the index comes before the media data.
+    head = result.video_path.read_bytes()[:4096]
+    assert b"moov" in head and (b"mdat" not in head or head.index(b"moov") < head.index(b"mdat"))
+    assert abs(integrated_loudness(result.video_path) + 14.0) <= 1.0
+    with Image.open(result.poster_path) as poster:
+        assert poster.format == "JPEG" and poster.size == (preset.width, preset.height)
+    assert calls[-1] == (result.extra["frames"], result.extra["frames"])
+    assert [a for a, _ in calls] == sorted(a for a, _ in calls)
+    # Only the published names remain: no partial files.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jpg", "v.mp4"]
+
+
+@pytest.mark.slow
+def test_long_voiceover_is_trimmed_with_a_warning(tmp_path, assets):
+    settings = BatchSettings(preset="preview", duration_min_s=1.0, duration_max_s=1.5)
+    result = render_video(product(), assets["image"], voice(assets["tone"], 3.0), tmp_path / "v.mp4",
+                          tmp_path / "p.jpg", settings)
+    # Whole frames at 15 fps: as close to 1.5 s as possible without going over the maximum.
+    assert 1.5 - 1 / 15 <= result.duration_s <= 1.5
+    assert any("trimmed" in w for w in result.warnings)
+    assert abs(float(probe(result.video_path)["format"]["duration"]) - result.duration_s) < 0.07
+
+
+@pytest.mark.slow
+def test_silent_voiceover_still_renders(tmp_path, assets):
+    settings = BatchSettings(preset="preview", duration_min_s=1.0, duration_max_s=1.0, tail_s=0)
+    result = render_video(product(sale_price=None), assets["image"], voice(assets["silence"], 2.0),
+                          tmp_path / "v.mp4", tmp_path / "p.jpg", settings, cues=CUES)
+    assert result.extra["loudness_input_i"] is None
+    assert audio_stream(probe(result.video_path))["codec_name"] == "aac"
+
+
+@pytest.mark.slow
+def test_timeout_leaves_no_file_behind(tmp_path, assets):
+    settings = BatchSettings(preset="tiktok", duration_min_s=20, duration_max_s=20)
+    with pytest.raises(FFmpegTimeoutError) as err:
+        render_video(product(), assets["image"], voice(assets["tone"], 3.0), tmp_path / "v.mp4",
+                     tmp_path / "p.jpg", settings, timeout_s=1.5)
+    assert err.value.retryable and err.value.product_id == "SKU-9"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_voiceover_is_a_product_error(tmp_path, assets):
+    with pytest.raises(ProductDataError) as err:
+        render_video(product(), assets["image"], voice(tmp_path / "none.wav", 2.0), tmp_path / "v.mp4",
+                     tmp_path / "p.jpg", BatchSettings(preset="preview"))
+    assert err.value.product_id == "SKU-9" and "none.wav" in str(err.value)
+
+
+def test_ffmpeg_error_carries_stderr(tmp_path):
+    with pytest.raises(FFmpegError) as err:
+        run_ffmpeg(["ffmpeg", "-hide_banner", "-i", str(tmp_path / "missing.wav"), "-f", "null", "-"])
+    assert "missing.wav" in err.value.stderr and "missing.wav" in str(err.value)
+    assert not err.value.retryable
+
+
+def test_probe_of_a_non_video_raises(tmp_path):
+    bad = tmp_path / "x.mp4"
+    bad.write_text("nope")
+    with pytest.raises(FFmpegError):
+        probe(bad)
+
+
+@pytest.mark.slow
+def test_contact_sheet(tmp_path, assets):
+    settings = BatchSettings(preset="preview", duration_min_s=1.0, duration_max_s=1.0, tail_s=0)
+    videos = []
+    for i, motion in enumerate(("zoom_in", "pan_left")):
+        result = render_video(product(key=f"k{i}"), assets["image"], voice(assets["tone"], 3.0),
+                              tmp_path / f"v{i}.mp4", tmp_path / f"p{i}.jpg", settings.merged({"motion": motion}))
+        videos.append(result.video_path)
+    sheet = contact_sheet(videos, tmp_path / "sheet.png", thumb_height=200)
+    with Image.open(sheet) as im:
+        # 3 columns of 9:16 thumbnails, 2 rows.
+        assert im.width >= 3 * 112 and im.height >= 2 * 200
+        assert im.height < 3 * 260
