@@ -185,9 +185,9 @@ class CaptionRenderer:
         if found is None:
             if len(self._cache) >= self._cache_size:
                 self._cache.pop(next(iter(self._cache)))
-            rgba = np.asarray(self.render_strip(state), dtype=np.uint8)
+            strip = self.render_strip(state)
             rect = self.track.rect
-            found = make_overlay(rgba, rect.x, rect.y)
+            found = _cropped_overlay(strip, rect.x, rect.y)
             self._cache[state] = found
         return found
 
@@ -273,7 +273,7 @@ class Scene:
         if alpha_box is None:
             return
         if rect.intersects(self.box):
-            self.box_overlays.append(make_overlay(np.asarray(image, dtype=np.uint8), x, y))
+            self.box_overlays.append(_cropped_overlay(image, x, y))
         else:
             canvas.alpha_composite(image, (x, y))
 
@@ -361,3 +361,12 @@ def _clip(rect: Rect, bounds: Rect) -> Rect:
     x0, y0 = max(rect.x, bounds.x), max(rect.y, bounds.y)
     x1, y1 = min(rect.right, bounds.right), min(rect.bottom, bounds.bottom)
     return Rect(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+
+def _cropped_overlay(image: Image.Image, x: int, y: int) -> Overlay:
+    """Overlay of only the inked part of `image` (blending transparent pixels is wasted work)."""
+    bbox = image.getchannel("A").getbbox()
+    if bbox is None:
+        bbox = (0, 0, 2, 2)
+    left, top, right, bottom = bbox
+    return make_overlay(np.asarray(image.crop(bbox), dtype=np.uint8), x + left, y + top)
