@@ -1,0 +1,117 @@
+"""End to end against a real `dagster dev` (webserver + daemon): launch, follow, fix, retry.
+
+A two-product feed (one good, one whose photo is missing) in a temp instance,
+rendered with the `preview` preset and espeak. The CLI drives everything over
+GraphQL; the asset grid read from the instance must agree with it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import dagster as dg
+import pytest
+
+from batch_video.feed import slugify_key
+from dagster_project import batch_cli
+from dagster_project.batch_client import LocalDagster
+from dagster_project.sync_ops import sync_feed_partitions
+from tests.dagster_project.conftest import write_photo
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+GOOD, BROKEN = slugify_key("CANA 1"), slugify_key("LIPSA-1")
+VALID = {"queued", "running", "succeeded", "failed", "skipped", "canceled"}
+
+
+def cli_json(capsys, *argv: str) -> dict:
+    capsys.readouterr()
+    assert batch_cli.main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def follow(capsys, url: str, backfill_id: str, timeout_s: float = 150) -> tuple[dict, list[dict]]:
+    """Poll `status --json` until every product and the backfill have finished; every snapshot is checked."""
+    snapshots = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        doc = cli_json(capsys, "batch", "status", backfill_id, "--json", "--url", url)
+        snapshots.append(doc)
+        for row in doc["products"]:
+            assert row["status"] in VALID, row
+            if row["status"] == "running":
+                assert row["stage"] == "" or row["stage"] in {"product_record", "product_image", "voiceover_script",
+                                                               "voiceover_audio", "rendered_video", "published_video"}
+        if doc["finished"]:
+            return doc, snapshots
+        time.sleep(1.0)
+    raise AssertionError(f"backfill {backfill_id} did not finish: {snapshots[-1]}")
+
+
+def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path, monkeypatch, capsys):
+    env = {
+        "BATCH_VIDEO_DATA_DIR": str(tmp_path / "data"),
+        "BATCH_VIDEO_OUTPUT_DIR": str(tmp_path / "output"),
+        "BATCH_VIDEO_FEED_URL": str(tiny_feed),
+        "BATCH_VIDEO_PRESET": "preview",
+        "BATCH_VIDEO_TTS_PROVIDER": "espeak",
+        "BATCH_VIDEO_DURATION_MIN_S": "1",
+        "BATCH_VIDEO_TAIL_S": "0.5",
+    }
+    home = tmp_path / "dagster_home"
+    server = LocalDagster(home, env=env)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with server as client:
+        instance = dg.DagsterInstance.get()
+        sync_feed_partitions(instance, str(tiny_feed))
+
+        launched = cli_json(capsys, "batch", "launch", "--all", "--cta-text", "Hai acum!", "--json", "--url", client.url)
+        backfill_id = launched["backfill_id"]
+        assert sorted(launched["products"]) == sorted([GOOD, BROKEN])
+        assert launched["url"].endswith(f"/runs/b/{backfill_id}?tab=partitions")
+
+        done, snapshots = follow(capsys, client.url, backfill_id)
+        assert any(r["status"] in {"queued", "running"} for s in snapshots for r in s["products"]), "never saw it in flight"
+        rows = {r["partition_key"]: r for r in done["products"]}
+        assert rows[GOOD]["status"] == "succeeded", rows[GOOD]
+        assert rows[GOOD]["stage"] == "published_video" and rows[GOOD]["video"].endswith(f"{GOOD}.mp4")
+        assert rows[BROKEN]["status"] == "failed" and rows[BROKEN]["stage"] == "product_image"
+        assert "LIPSA-1" in rows[BROKEN]["error"] and "image_link" in rows[BROKEN]["error"]
+        assert done["totals"]["succeeded"] == 1 and done["totals"]["failed"] == 1
+
+        # The settings given on the command line were used and recorded.
+        mat = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("rendered_video"), asset_partitions=[GOOD]), limit=1
+        ).records[0].asset_materialization
+        assert mat.metadata["settings"].value["cta_text"] == "Hai acum!"
+        assert mat.metadata["settings"].value["preset"] == "preview"  # the env default, not overridden
+
+        # The asset grid agrees with the CLI.
+        partitions = dg.DynamicPartitionsDefinition(name="products")
+        published = instance.get_status_by_partition(dg.AssetKey("published_video"), [GOOD, BROKEN], partitions)
+        image = instance.get_status_by_partition(dg.AssetKey("product_image"), [GOOD, BROKEN], partitions)
+        assert published[GOOD] == dg.AssetPartitionStatus.MATERIALIZED
+        assert image[BROKEN] == dg.AssetPartitionStatus.FAILED
+        assert client.asset_partition_statuses("product_image")[BROKEN] == "failed"
+
+        # Fix the product's photo, then retry: only it runs, from its failed stage.
+        write_photo(tiny_feed.parent / "images" / "does-not-exist.jpg")
+        retried = cli_json(capsys, "batch", "retry", backfill_id, "--json", "--url", client.url)
+        assert retried["products"] == [BROKEN]
+        child_id = retried["backfill_id"]
+        assert child_id != backfill_id
+
+        done_child, _ = follow(capsys, client.url, child_id)
+        child_rows = {r["partition_key"]: r for r in done_child["products"]}
+        assert set(child_rows) == {BROKEN}
+        assert child_rows[BROKEN]["status"] == "succeeded", child_rows[BROKEN]
+        assert child_rows[BROKEN]["video"].endswith(f"{BROKEN}.mp4")
+        child_runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": child_id}))
+        assert len(child_runs) == 1
+        steps = {s.step_key for s in instance.get_run_step_stats(child_runs[0].dagster_run.run_id)}
+        assert "product_record" not in steps and {"product_image", "published_video"} <= steps
+
+        published = instance.get_status_by_partition(dg.AssetKey("published_video"), [GOOD, BROKEN], partitions)
+        assert published == {GOOD: dg.AssetPartitionStatus.MATERIALIZED, BROKEN: dg.AssetPartitionStatus.MATERIALIZED}
+        assert (tmp_path / "output" / "videos" / f"{BROKEN}.mp4").exists()
