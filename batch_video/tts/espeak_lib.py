@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,17 +105,27 @@ def _load() -> ctypes.CDLL:
     ]  # fmt: skip
     lib.espeak_Synth.restype = ctypes.c_int
     lib.espeak_Synchronize.restype = ctypes.c_int
-    rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, None, 0)
-    if rate <= 0:
-        raise EspeakLibraryUnavailable(f"espeak_Initialize failed ({rate})")
-    _sample_rate = rate
+    lib.espeak_Terminate.restype = ctypes.c_int
     _library = lib
     return lib
 
 
+def _initialize(lib: ctypes.CDLL) -> int:
+    global _sample_rate
+    if _sample_rate:
+        return _sample_rate
+    rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, None, 0)
+    if rate <= 0:
+        _sample_rate = 0
+        raise EspeakLibraryUnavailable(f"espeak_Initialize failed ({rate})")
+    _sample_rate = rate
+    return rate
+
+
 def available() -> bool:
     try:
-        _load()
+        with _lock:
+            _initialize(_load())
     except EspeakLibraryUnavailable:
         return False
     return True
@@ -122,7 +134,12 @@ def available() -> bool:
 def synthesize_with_word_events(
     text: str, *, voice: str = "ro", rate_wpm: int | None = None, pitch: int | None = None, volume: int | None = None
 ) -> LibrarySynthesis:
-    """Speak `text` in-process; return the audio and each word's start time."""
+    """Speak `text` in-process; return the audio and each word's start time.
+
+    The engine keeps state between utterances (its pitch-flutter phase runs
+    on), so only the first synthesis in a process reproduces the `espeak-ng`
+    command's audio sample for sample; `synthesize_fresh` gives that for any.
+    """
     encoded = text.encode("utf-8") + b"\0"
     # espeak reports text positions in characters (1-based) of the UTF-8 input
     chunks: list[np.ndarray] = []
@@ -144,6 +161,7 @@ def synthesize_with_word_events(
 
     with _lock:
         lib = _load()
+        _initialize(lib)
         lib.espeak_SetSynthCallback(on_audio)
         if lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
             raise EspeakLibraryUnavailable(f"espeak-ng has no voice {voice!r}")
@@ -165,3 +183,14 @@ def synthesize_with_word_events(
         start = max(position - 1, 0)
         words.append(LibraryWord(text=text[start : start + length], char_start=start, start_s=audio_ms / 1000.0))
     return LibrarySynthesis(samples=samples, sample_rate=sample_rate, words=tuple(words))
+
+
+def _synthesize_kwargs(kwargs: dict) -> LibrarySynthesis:
+    return synthesize_with_word_events(**kwargs)
+
+
+def synthesize_fresh(texts: list[str], *, voice: str = "ro", workers: int = 2) -> list[LibrarySynthesis]:
+    """Each text synthesized by a newly started process, as the `espeak-ng` command would."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+        return list(pool.map(_synthesize_kwargs, [{"text": text, "voice": voice} for text in texts]))
