@@ -61,12 +61,10 @@ def build_caption_cues(
     cues: list[CaptionCue] = []
     for index, group in enumerate(groups):
         start = group[0].start
-        end = group[-1].end + HOLD_S
+        end = max(group[-1].end + HOLD_S, start + MIN_CUE_S)
         if index + 1 < len(groups):
-            end = min(end, groups[index + 1][0].start)
-        end = max(end, group[-1].end, start + MIN_CUE_S)
-        if index + 1 < len(groups):
-            end = min(end, groups[index + 1][0].start) if groups[index + 1][0].start > start else end
+            end = min(end, groups[index + 1][0].start)  # the next cue replaces this one
+        end = max(end, group[-1].end)
         cues.append(CaptionCue(start=round(start, 3), end=round(end, 3), words=tuple(group)))
     return tuple(cues)
 

@@ -260,6 +260,8 @@ _UNITS: dict[str, tuple[str, str, str, str, str]] = {
     "hz": ("herț", "herți", "m", "hertz", "hertz"),
     "ghz": ("gigaherț", "gigaherți", "m", "gigahertz", "gigahertz"),
     "buc": ("bucată", "bucăți", "f", "piece", "pieces"),
+    "pcs": ("bucată", "bucăți", "f", "piece", "pieces"),
+    "km/h": ("kilometru pe oră", "kilometri pe oră", "m", "kilometer per hour", "kilometers per hour"),
     "ore": ("oră", "ore", "f", "hour", "hours"),
     "h": ("oră", "ore", "f", "hour", "hours"),
     "min": ("minut", "minute", "n", "minute", "minutes"),
