@@ -125,7 +125,7 @@ def estimate_word_timings(samples: np.ndarray, sample_rate: int, text: str) -> t
     pauses = [(s, e) for s, e in _runs(silent[first:last]) if e - s >= min_pause]
     pauses = [(s + first, e + first) for s, e in pauses]
 
-    phrases = _phrases(tokens)
+    phrases = _merge_phrases(_phrases(tokens), len(pauses) + 1)
     chosen = _choose_phrase_pauses(phrases, pauses, first, last)
     bounds = [first] + [p for pause in chosen for p in pause] + [last]
     timings: list[WordTiming] = []
@@ -144,6 +144,22 @@ def _phrases(tokens: list[SpeechToken]) -> list[list[SpeechToken]]:
     return [p for p in phrases if p]
 
 
+def _merge_phrases(phrases: list[list[SpeechToken]], at_most: int) -> list[list[SpeechToken]]:
+    """Join phrases until there are no more than the audio has pauses to separate.
+
+    The engine may run a comma into the next word without a pause; the
+    weakest break (comma before full stop, then the lightest pair) goes first.
+    """
+    phrases = [list(p) for p in phrases]
+    while len(phrases) > max(at_most, 1):
+        def cost(i: int) -> tuple[int, float]:
+            return (phrases[i][-1].break_after, sum(t.weight for t in phrases[i] + phrases[i + 1]))
+
+        weakest = min(range(len(phrases) - 1), key=cost)
+        phrases[weakest : weakest + 2] = [phrases[weakest] + phrases[weakest + 1]]
+    return phrases
+
+
 def _choose_phrase_pauses(
     phrases: list[list[SpeechToken]], pauses: list[tuple[int, int]], first: int, last: int
 ) -> list[tuple[int, int]]:
@@ -154,11 +170,10 @@ def _choose_phrase_pauses(
     punctuation pauses are the longest silences espeak makes.
     """
     needed = len(phrases) - 1
-    if needed <= 0 or not pauses:
+    if needed <= 0:
         return []
     if len(pauses) < needed:
-        # fewer pauses than phrase breaks: merge phrases greedily from the right
-        return pauses if len(pauses) == needed else _fallback_breaks(phrases, pauses, needed)
+        raise ValueError("merge phrases down to the number of pauses first")
     weights = [sum(t.weight for t in p) for p in phrases]
     total_weight = sum(weights)
     speech_frames = (last - first) - sum(e - s for s, e in pauses)
@@ -209,13 +224,6 @@ def _choose_phrase_pauses(
 
 def _pause_bonus(frames: int) -> float:
     return 0.5 * math.log1p(frames * FRAME_S / MIN_PAUSE_S)
-
-
-def _fallback_breaks(
-    phrases: list[list[SpeechToken]], pauses: list[tuple[int, int]], needed: int
-) -> list[tuple[int, int]]:
-    # not reached: callers only pass len(pauses) < needed when they mean "use all"
-    return pauses
 
 
 def _align_phrase(

@@ -109,6 +109,22 @@ def test_estimator_finds_phrase_pauses_in_synthetic_audio():
     assert timings[2].end == pytest.approx(2.1, abs=0.02)
 
 
+def test_estimator_copes_with_fewer_pauses_than_punctuation():
+    rate = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 200 * np.arange(int(rate * 0.4)) / rate)
+    hush = np.zeros(int(rate * 0.3))
+    # four punctuated phrases but the audio pauses only once, after the sentence
+    samples = np.concatenate([tone, tone, tone, hush, tone]).astype(np.float32)
+    timings = estimate_word_timings(samples, rate, "unu, doi, trei. patru")
+    assert [w.word for w in timings] == ["unu", "doi", "trei", "patru"]
+    assert timings[3].start == pytest.approx(1.5, abs=0.02)
+    starts = [w.start for w in timings]
+    assert starts == sorted(starts) and timings[2].end <= 1.2 + 0.02
+    # no pause at all: the whole utterance is one phrase
+    flat = estimate_word_timings(np.concatenate([tone, tone]).astype(np.float32), rate, "unu. doi")
+    assert flat[0].start == 0.0 and flat[1].start == pytest.approx(0.4, abs=0.08)
+
+
 def test_estimator_spreads_words_over_silent_audio_instead_of_failing():
     timings = estimate_word_timings(np.zeros(16000, dtype=np.float32), 16000, "unu doi")
     assert [w.word for w in timings] == ["unu", "doi"]
