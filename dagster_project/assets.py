@@ -39,7 +39,7 @@ def stage_errors(context: dg.AssetExecutionContext, stage: str) -> Iterator[None
     except BatchVideoError as err:
         err.with_context(product_id=context.partition_key, stage=stage)
         context.log.error(str(err))
-        raise dg.Failure(
+        failure = dg.Failure(
             description=str(err),
             metadata={
                 "product_id": err.product_id or context.partition_key,
@@ -50,7 +50,9 @@ def stage_errors(context: dg.AssetExecutionContext, stage: str) -> Iterator[None
                 "retryable": err.retryable,
             },
             allow_retries=err.retryable,
-        ) from err
+        )
+        checks.observe_failure(context, failure)
+        raise failure from err
 
 
 def run_settings(context: dg.AssetExecutionContext, batch_settings: BatchSettingsResource) -> BatchSettings:
@@ -209,6 +211,7 @@ def rendered_video(
     failure = checks.failure_for(outcomes, product_id=product.id, partition_key=context.partition_key)
     if failure is not None:
         context.log.error(failure.description)
+        checks.observe_failure(context, failure)
         raise failure
     yield dg.MaterializeResult(
         metadata={

@@ -93,6 +93,18 @@ def failure_for(outcomes: Sequence[quality.CheckOutcome], *, product_id: str, pa
     )
 
 
+def observe_failure(context: dg.AssetExecutionContext, failure: dg.Failure) -> None:
+    """Show why the partition failed on the asset's own page (Events), not only in the run's logs."""
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=context.asset_key,
+            partition=context.partition_key,
+            description=failure.description,
+            metadata={"failure": failure.description or "", **failure.metadata},
+        )
+    )
+
+
 # -- failure records -----------------------------------------------------------
 
 

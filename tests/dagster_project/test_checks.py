@@ -41,10 +41,11 @@ def make_video(path: Path, *, size: str = f"{PREVIEW.width}x{PREVIEW.height}", s
     return path
 
 
-def prepare_workspace(data_dir: Path, corruption: str | None) -> ProductWorkspace:
+def prepare_workspace(data_dir: Path, corruption: str | None, key: str = KEY) -> ProductWorkspace:
     """A product whose upstream stages are done and whose render is up to date (so it is reused)."""
-    ws = ProductWorkspace(data_dir, KEY)
-    product = Product(id="CANA 1", key=KEY, title="Cană", price=Decimal("49.99"), currency="RON", image_link="x.jpg", content_hash="c1")
+    ws = ProductWorkspace(data_dir, key)
+    product = Product(id=key.upper().replace("-", " "), key=key, title="Cană", price=Decimal("49.99"), currency="RON",
+                      image_link="x.jpg", content_hash="c1")
     ws.save_product(product)
     photo = write_photo(ws.path("image.jpg"), (320, 240))
     image = PreparedImage(path=photo, width=320, height=240, source_width=320, source_height=240, source_format="JPEG")
