@@ -254,36 +254,58 @@ def normalize_availability(raw: str) -> str:
 # --------------------------------------------------------------------------- building products
 
 
-def content_hash(product: Product) -> str:
-    """A hash of everything that changes the video; stable across feed formats and key assignment."""
+_HASHED_FIELDS = (
+    "id",
+    "title",
+    "description",
+    "brand",
+    "product_type",
+    "price",
+    "sale_price",
+    "currency",
+    "availability",
+    "image_link",
+    "additional_image_links",
+)
 
-    def amount(value: Decimal | None) -> str | None:
-        return None if value is None else format(value.normalize(), "f")
 
-    payload = {
-        "id": product.id,
-        "title": product.title,
-        "description": product.description,
-        "brand": product.brand,
-        "product_type": product.product_type,
-        "price": amount(product.price),
-        "sale_price": amount(product.sale_price),
-        "currency": product.currency,
-        "availability": product.availability,
-        "image_link": product.image_link,
-        "additional_image_links": list(product.additional_image_links),
-    }
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def _hash_fields(fields: Mapping[str, Any]) -> str:
+    payload = []
+    for name in _HASHED_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, Decimal):
+            value = format(value.normalize(), "f")  # 19.9 and 19.90 are one price
+        elif isinstance(value, tuple):
+            value = list(value)
+        payload.append(value)
+    blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def content_hash(product: Product) -> str:
+    """A hash of everything that changes the video (not the shop link, the raw price text or the key).
+
+    Stable across feed formats: the same product from XML, CSV or Supabase hashes alike.
+    """
+    return _hash_fields(product.__dict__)
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+_ABSOLUTE_SCHEMES = ("http", "https", "file", "data")
+
+
+def _scheme(link: str) -> str:
+    match = _SCHEME.match(link)
+    return match.group(1).lower() if match else ""
 
 
 def resolve_link(link: str, base: str | None) -> str:
     """An absolute link: relative ones against the feed's folder (local) or URL (remote)."""
     link = link.strip()
-    if not link or base is None:
+    if not link or base is None or link.startswith(("https://", "http://")):
         return link
-    scheme = urlsplit(link).scheme.lower()
-    if scheme in ("http", "https", "file", "data") or (len(scheme) > 1 and "://" in link):
+    scheme = _scheme(link)
+    if scheme in _ABSOLUTE_SCHEMES or (scheme and "://" in link):
         return link
     if base.startswith(("http://", "https://")):
         return urljoin(base, link)
@@ -294,7 +316,9 @@ def resolve_link(link: str, base: str | None) -> str:
 
 
 def _check_link(link: str, field: str) -> None:
-    scheme = urlsplit(link).scheme.lower()
+    if link.startswith(("https://", "http://")):
+        return
+    scheme = _scheme(link)
     if "://" in link and scheme not in ("http", "https", "file"):
         raise ValueError(f"unsupported {field} scheme {scheme!r}")
 
@@ -322,8 +346,25 @@ def build_product(
     position: int | None = None,
     base: str | None = None,
     default_currency: str = "RON",
+    key: str = "",
 ) -> Product | list[FeedProblem]:
-    """A validated Product (key left empty) or the problems that keep `raw` from being one."""
+    """A validated Product or the problems that keep `raw` from being one."""
+    fields = validate_fields(raw, position=position, base=base, default_currency=default_currency)
+    return fields if isinstance(fields, list) else _make_product(fields, key)
+
+
+def _make_product(fields: dict[str, Any], key: str) -> Product:
+    return Product(key=key, content_hash=_hash_fields(fields), **fields)
+
+
+def validate_fields(
+    raw: Mapping[str, Any],
+    *,
+    position: int | None = None,
+    base: str | None = None,
+    default_currency: str = "RON",
+) -> dict[str, Any] | list[FeedProblem]:
+    """Product fields (all but key and hash) from raw feed fields, or the problems found."""
     product_id = str(raw.get("id") or "").strip()
     problems: list[FeedProblem] = []
 
@@ -379,29 +420,27 @@ def build_product(
     if isinstance(extra, str):
         extra = [part for part in re.split(r"[,|\s]+", extra) if part]
     additional = tuple(resolve_link(str(link), base) for link in extra if str(link).strip())
-    product = Product(
-        id=product_id,
-        key="",
-        title=title,
-        price=price,  # type: ignore[arg-type]
-        currency=currency,
-        image_link=image_link,
-        price_raw=price_raw,
-        description=clean_text(raw.get("description")),
-        brand=clean_text(raw.get("brand")),
-        product_type=clean_text(raw.get("product_type")),
-        sale_price=sale_price,
-        sale_price_raw=sale_raw,
-        availability=normalize_availability(str(raw.get("availability") or "")),
-        link=resolve_link(str(raw.get("link") or ""), base),
-        additional_image_links=additional,
-    )
-    return Product(**{**product.__dict__, "content_hash": content_hash(product)})
+    return {
+        "id": product_id,
+        "title": title,
+        "price": price,
+        "currency": currency,
+        "image_link": image_link,
+        "price_raw": price_raw,
+        "description": clean_text(raw.get("description")),
+        "brand": clean_text(raw.get("brand")),
+        "product_type": clean_text(raw.get("product_type")),
+        "sale_price": sale_price,
+        "sale_price_raw": sale_raw,
+        "availability": normalize_availability(str(raw.get("availability") or "")),
+        "link": resolve_link(str(raw.get("link") or ""), base),
+        "additional_image_links": additional,
+    }
 
 
 def collect(items: Iterable[RawItem], *, base: str | None, default_currency: str, source: str) -> FeedReadResult:
     """Validate raw items, drop duplicate ids (first kept), assign partition keys."""
-    products: list[Product] = []
+    valid: list[dict[str, Any]] = []
     problems: list[FeedProblem] = []
     seen: set[str] = set()
     duplicates: dict[str, None] = {}
@@ -412,13 +451,13 @@ def collect(items: Iterable[RawItem], *, base: str | None, default_currency: str
             continue
         if product_id:
             seen.add(product_id)
-        built = build_product(item.fields, position=item.position, base=base, default_currency=default_currency)
-        if isinstance(built, Product):
-            products.append(built)
+        fields = validate_fields(item.fields, position=item.position, base=base, default_currency=default_currency)
+        if isinstance(fields, list):
+            problems.extend(fields)
         else:
-            problems.extend(built)
-    keys = assign_partition_keys(p.id for p in products)
-    keyed = tuple(Product(**{**p.__dict__, "key": keys[p.id]}) for p in products)
+            valid.append(fields)
+    keys = assign_partition_keys(fields["id"] for fields in valid)
+    keyed = tuple(_make_product(fields, keys[fields["id"]]) for fields in valid)
     if problems:
         logger.info("feed %s: %d valid products, %d problems", source, len(keyed), len(problems))
     return FeedReadResult(products=keyed, problems=tuple(problems), duplicates=tuple(duplicates), source=source)
