@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 
-from batch_video.errors import ConfigError, ProductDataError
+from batch_video.errors import ConfigError, ProductDataError, TransientError
 from batch_video.models import Product
 from batch_video.script import (
     build_script,
@@ -193,27 +194,58 @@ def test_build_script_fits_the_longest_video_and_faster_speech_fits_more():
     assert len(faster) > len(short) and faster.startswith(short)
 
 
-def test_ai_mode_needs_a_key_and_a_writer():
+def test_ai_mode_needs_a_key_and_a_known_writer():
     settings = BatchSettings(script_mode="ai")
     with pytest.raises(ConfigError) as no_key:
         build_script(product(), settings, environ={})
     assert no_key.value.field == "script_mode" and "BATCH_VIDEO_AI_API_KEY" in str(no_key.value)
     with pytest.raises(ConfigError) as no_writer:
         build_script(product(), settings, environ={"BATCH_VIDEO_AI_API_KEY": "k", "BATCH_VIDEO_AI_SCRIPT_PROVIDER": "x"})
-    assert "BATCH_VIDEO_AI_SCRIPT_PROVIDER" in str(no_writer.value)
+    assert "BATCH_VIDEO_AI_SCRIPT_PROVIDER" in str(no_writer.value) and "openai" in str(no_writer.value)
 
+
+def test_a_registered_ai_writer_is_used_and_its_text_normalized():
     seen = {}
 
-    def writer(prod, _settings, api_key):
-        seen["key"] = api_key
-        return f"<p>{prod.title} la doar 99,90 lei!</p>"
+    def writer(request):
+        seen["request"] = request
+        return f"<p>{request.product.title} la doar 99,90 lei!</p>"
 
     register_ai_writer("test-writer", writer)
-    text = build_script(product(), settings, environ={"BATCH_VIDEO_AI_API_KEY": "secret",
-                                                     "BATCH_VIDEO_AI_SCRIPT_PROVIDER": "test-writer"})  # fmt: skip
-    assert seen["key"] == "secret"
-    # AI text goes through the same speech normalization
+    env = {"BATCH_VIDEO_AI_API_KEY": "secret", "BATCH_VIDEO_AI_SCRIPT_PROVIDER": "test-writer"}
+    text = build_script(product(), BatchSettings(script_mode="ai", duration_max_s=20, tail_s=1), environ=env)
+    assert seen["request"].api_key == "secret" and seen["request"].max_seconds == 19
     assert text == "Căști wireless WH-1000XM5 la doar nouăzeci și nouă de lei și nouăzeci de bani!"
+
+
+def test_openai_compatible_writer_over_http():
+    import httpx
+    import respx
+
+    env = {"BATCH_VIDEO_AI_API_KEY": "sk-test", "BATCH_VIDEO_AI_BASE_URL": "https://llm.test/v1",
+           "BATCH_VIDEO_AI_MODEL": "tiny"}  # fmt: skip
+    settings = BatchSettings(script_mode="ai")
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post("https://llm.test/v1/chat/completions").mock(
+            return_value=httpx.Response(200, json={"choices": [{"message": {"content": '"Căști Sony, doar 1.249,99 lei."'}}]})
+        )
+        text = build_script(product(), settings, environ=env)
+    assert text == "Căști Sony, doar o mie două sute patruzeci și nouă de lei și nouăzeci și nouă de bani."
+    sent = route.calls[0].request
+    assert sent.headers["Authorization"] == "Bearer sk-test"
+    body = json.loads(sent.content)
+    assert body["model"] == "tiny" and "1.249,99 lei" in body["messages"][0]["content"]
+
+    for status, error in ((401, ConfigError), (429, TransientError), (503, TransientError)):
+        with respx.mock() as mock:
+            mock.post("https://llm.test/v1/chat/completions").mock(return_value=httpx.Response(status))
+            with pytest.raises(error) as caught:
+                build_script(product(), settings, environ=env)
+        assert caught.value.product_id == "SKU-1"
+    with respx.mock() as mock:
+        mock.post("https://llm.test/v1/chat/completions").mock(side_effect=httpx.ConnectError("refused"))
+        with pytest.raises(TransientError):
+            build_script(product(), settings, environ=env)
 
 
 def test_unknown_script_mode_is_a_config_error():
