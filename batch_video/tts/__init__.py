@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -20,7 +21,7 @@ from batch_video.models import Voiceover
 from batch_video.settings import BatchSettings
 from batch_video.tts.audio import atomic_copy, temp_path_beside, wav_duration
 from batch_video.tts.base import Prosody, SpeechProvider, SpeechResult
-from batch_video.tts.cache import VoiceoverCache, cache_key, normalize_text
+from batch_video.tts.cache import CachedVoiceover, VoiceoverCache, cache_key, normalize_text
 from batch_video.tts.edge import EdgeProvider, RetryPolicy, fetch_live_voice_names
 from batch_video.tts.espeak import EspeakProvider
 
@@ -147,20 +148,26 @@ def synthesize_voiceover(
         for name in plan:
             provider = providers[name]
             voice = _voice_setting(name, settings)
-            provider.validate(voice, prosody)
-            key = cache_key(name, voice, prosody, spoken)
             can_fall_back = requested == "auto" and name != plan[-1]
+            try:
+                provider.validate(voice, prosody)
+            except ConfigError as exc:
+                if fallback_reason is None:
+                    raise
+                # Edge already failed; say both, and let a retry try Edge again
+                raise TransientError(f"{fallback_reason}; and {name} cannot speak: {exc.message}",
+                                     field=exc.field) from exc  # fmt: skip
+            key = cache_key(name, voice, prosody, spoken)
+            origin = _Origin(requested=requested, fallback_reason=fallback_reason, key=key)
 
             if cache is not None and (hit := cache.get(key)) is not None:
-                return _deliver(hit.audio_path, out_path, hit.provider, hit.voice, hit.words, hit.timings_estimated,
-                                requested, fallback_reason, True, key)  # fmt: skip
+                return _deliver(hit, out_path, origin, cache_hit=True)
             if can_fall_back and (skipped := outage.current()) is not None:
                 fallback_reason = f"edge skipped: it failed recently ({skipped})"
                 logger.info("product %s: %s; using %s", product_id, fallback_reason, plan[-1])
                 continue
             try:
-                return _synthesize_and_store(provider, name, voice, prosody, spoken, out_path, cache, key,
-                                             requested, fallback_reason)  # fmt: skip
+                return _synthesize(provider, name, voice, prosody, spoken, out_path, cache, origin)
             except TransientError as exc:
                 if not can_fall_back:
                     raise
@@ -168,11 +175,20 @@ def synthesize_voiceover(
                 outage.record(exc.message)
                 logger.warning("product %s: %s; falling back to %s", product_id, fallback_reason, plan[-1])
     except BatchVideoError as exc:
-        raise exc.with_context(product_id=product_id, stage="voiceover")
+        raise exc.with_context(product_id=product_id, stage="voiceover") from None
     raise AssertionError("unreachable: the last provider either returns or raises")
 
 
-def _synthesize_and_store(
+@dataclass(frozen=True)
+class _Origin:
+    """How a voiceover came to be, beyond the audio itself."""
+
+    requested: str
+    fallback_reason: str | None
+    key: str
+
+
+def _synthesize(
     provider: SpeechProvider,
     name: str,
     voice: str,
@@ -180,81 +196,38 @@ def _synthesize_and_store(
     text: str,
     out_path: Path,
     cache: VoiceoverCache | None,
-    key: str,
-    requested: str,
-    fallback_reason: str | None,
-) -> Voiceover:
-    if cache is None:
-        return _speak_to(provider, name, voice, prosody, text, out_path, requested, fallback_reason, key)
-    with cache.lock(key):
-        # another run may have made this exact audio while we waited for the lock
-        if (hit := cache.get(key)) is not None:
-            return _deliver(hit.audio_path, out_path, hit.provider, hit.voice, hit.words, hit.timings_estimated,
-                            requested, fallback_reason, True, key)  # fmt: skip
-        scratch = temp_path_beside(out_path, ".wav")
-        try:
-            result = provider.synthesize(text, scratch, voice=voice, prosody=prosody)
-            stored = cache.put(key, result.audio_path, provider=name, voice=result.voice, words=result.words,
-                               timings_estimated=result.timings_estimated, text=text)  # fmt: skip
-        finally:
-            scratch.unlink(missing_ok=True)
-    return _deliver(stored.audio_path, out_path, stored.provider, stored.voice, stored.words,
-                    stored.timings_estimated, requested, fallback_reason, False, key)  # fmt: skip
-
-
-def _speak_to(
-    provider: SpeechProvider,
-    name: str,
-    voice: str,
-    prosody: Prosody,
-    text: str,
-    out_path: Path,
-    requested: str,
-    fallback_reason: str | None,
-    key: str,
+    origin: _Origin,
 ) -> Voiceover:
     scratch = temp_path_beside(out_path, ".wav")
     try:
-        result = provider.synthesize(text, scratch, voice=voice, prosody=prosody)
-        scratch.replace(out_path)
+        if cache is None:
+            result = provider.synthesize(text, scratch, voice=voice, prosody=prosody)
+            made = CachedVoiceover(origin.key, scratch, name, result.voice, result.words, result.timings_estimated,
+                                   wav_duration(scratch))  # fmt: skip
+            return _deliver(made, out_path, origin, cache_hit=False)
+        with cache.lock(origin.key):
+            # another run may have made this exact audio while we waited for the lock
+            if (hit := cache.get(origin.key)) is not None:
+                return _deliver(hit, out_path, origin, cache_hit=True)
+            result = provider.synthesize(text, scratch, voice=voice, prosody=prosody)
+            stored = cache.put(origin.key, result.audio_path, provider=name, voice=result.voice, words=result.words,
+                               timings_estimated=result.timings_estimated, text=text)  # fmt: skip
+        return _deliver(stored, out_path, origin, cache_hit=False)
     finally:
         scratch.unlink(missing_ok=True)
+
+
+def _deliver(audio: CachedVoiceover, out_path: Path, origin: _Origin, *, cache_hit: bool) -> Voiceover:
+    atomic_copy(audio.audio_path, out_path)
     return Voiceover(
         audio_path=out_path,
         duration_s=wav_duration(out_path),
-        provider=name,
-        voice=result.voice,
-        words=result.words,
-        timings_estimated=result.timings_estimated,
-        requested_provider=requested,
-        fallback_reason=fallback_reason,
-        cache_hit=False,
-        cache_key=key,
-    )
-
-
-def _deliver(
-    source: Path,
-    out_path: Path,
-    provider: str,
-    voice: str,
-    words,
-    timings_estimated: bool,
-    requested: str,
-    fallback_reason: str | None,
-    cache_hit: bool,
-    key: str,
-) -> Voiceover:
-    atomic_copy(source, out_path)
-    return Voiceover(
-        audio_path=out_path,
-        duration_s=wav_duration(out_path),
-        provider=provider,
-        voice=voice,
-        words=tuple(words),
-        timings_estimated=timings_estimated,
-        requested_provider=requested,
-        fallback_reason=fallback_reason,
+        provider=audio.provider,
+        voice=audio.voice,
+        words=tuple(audio.words),
+        timings_estimated=audio.timings_estimated,
+        requested_provider=origin.requested,
+        fallback_reason=origin.fallback_reason,
         cache_hit=cache_hit,
-        cache_key=key,
+        cache_key=origin.key,
     )

@@ -120,6 +120,18 @@ def test_auto_falls_back_to_espeak_and_records_why(edge_unreachable, tmp_path):
     assert (edge.calls, espeak.calls) == (1, 2)
 
 
+def test_auto_with_no_working_provider_names_both_failures(edge_unreachable, tmp_path):
+    from batch_video.errors import TransientError
+
+    missing_espeak = EspeakProvider(binary="espeak-ng-not-installed")
+    with pytest.raises(TransientError) as caught:
+        synthesize_voiceover(TEXT, tmp_path / "v.wav", BatchSettings(tts_provider="auto"), product_id="p7",
+                             providers={"edge": offline_edge(), "espeak": missing_espeak})  # fmt: skip
+    message = str(caught.value)
+    assert message.startswith("product p7") and "edge failed" in message and "espeak-ng-not-installed" in message
+    assert not (tmp_path / "v.wav").exists()
+
+
 def test_auto_tries_edge_again_once_the_outage_cools_down(edge_unreachable, tmp_path):
     edge = CountingProvider(offline_edge())
     providers = {"edge": edge, "espeak": EspeakProvider()}
