@@ -13,7 +13,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from batch_video.feed import read_feed
 from dagster_project.assets import product_record, products_partitions
-from dagster_project.resources import CatalogResource, WorkspaceResource
+from dagster_project.resources import BatchSettingsResource, CatalogResource, WorkspaceResource
 from dagster_project.sensors import (
     CONTENT_HASH_TAG,
     FEED_SCHEDULE_NAME,
@@ -131,7 +131,11 @@ def test_hashes_recorded_by_real_product_record_runs(instance, feed_path, tmp_pa
     catalog = catalog_for(feed_path, tmp_path)
     first = tick(product_feed_sensor, instance, catalog)
     apply(instance, first)
-    resources = {"catalog": catalog, "workspace": WorkspaceResource(data_dir=str(tmp_path / "data"))}
+    resources = {
+        "catalog": catalog,
+        "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")),
+        "batch_settings": BatchSettingsResource(),
+    }
     for key in FEED_KEYS:
         assert dg.materialize([product_record], partition_key=key, instance=instance, resources=resources).success
     assert recorded_hashes(instance) == {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests}
