@@ -16,6 +16,7 @@ from dagster_project.resources import (
     WorkspaceResource,
 )
 from dagster_project.resources.core import SAMPLE_FEED
+from dagster_project.sensors import product_feed_schedule, product_feed_sensor
 
 
 def build_resources() -> dict[str, object]:
@@ -35,7 +36,8 @@ def build_resources() -> dict[str, object]:
 defs = dg.Definitions(
     assets=product_video_assets,
     jobs=[product_video_job],
-    sensors=[record_product_failures],
+    sensors=[record_product_failures, product_feed_sensor],
+    schedules=[product_feed_schedule],
     resources=build_resources(),
     # One process per run and no subprocess per step: ~0.5 s instead of ~10 s per product.
     executor=dg.in_process_executor,
