@@ -108,6 +108,8 @@ def words_from_boundaries(boundaries: Iterable[dict[str, Any]]) -> tuple[WordTim
     """edge-tts `WordBoundary` chunks (offset/duration in ticks) -> word timings in seconds."""
     words = []
     for chunk in boundaries:
+        if not any(char.isalnum() for char in chunk["text"]):
+            continue  # the service may time punctuation too; captions show words
         start = chunk["offset"] / TICKS_PER_SECOND
         end = (chunk["offset"] + chunk["duration"]) / TICKS_PER_SECOND
         words.append(WordTiming(word=chunk["text"], start=round(start, 3), end=round(end, 3)))
@@ -178,6 +180,8 @@ class EdgeProvider:
     def validate(self, voice: str, prosody: Prosody) -> None:
         for field, reason in prosody.problems():
             raise ConfigError(reason, field=field)
+        if voice in KNOWN_EDGE_VOICES:
+            return  # no need to ask the service about the usual voices
         names, complete = self.known_voices()
         if voice in names:
             return

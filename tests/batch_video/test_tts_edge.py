@@ -222,6 +222,17 @@ def test_auto_uses_edge_when_it_answers(edge_service, tmp_path):
     assert voiceover.timings_estimated is False and len(voiceover.words) == 8
 
 
+def test_boundaries_become_seconds_and_punctuation_is_skipped():
+    from batch_video.tts.edge import words_from_boundaries
+
+    words = words_from_boundaries([
+        {"type": "WordBoundary", "offset": 1_000_000, "duration": 2_500_000, "text": "Bună"},
+        {"type": "WordBoundary", "offset": 3_750_000, "duration": 500_000, "text": "?"},
+        {"type": "WordBoundary", "offset": 12_345_678, "duration": 4_000_000, "text": "ziua"},
+    ])  # fmt: skip
+    assert [(w.word, w.start, w.end) for w in words] == [("Bună", 0.1, 0.35), ("ziua", 1.235, 1.635)]
+
+
 def test_retry_reason_recognises_the_library_failures():
     import aiohttp
     from aiohttp.client_reqrep import RequestInfo
