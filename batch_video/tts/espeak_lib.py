@@ -191,6 +191,9 @@ def _synthesize_kwargs(kwargs: dict) -> LibrarySynthesis:
 
 def synthesize_fresh(texts: list[str], *, voice: str = "ro", workers: int = 2) -> list[LibrarySynthesis]:
     """Each text synthesized by a newly started process, as the `espeak-ng` command would."""
-    context = multiprocessing.get_context("spawn")
+    # a fork server imports this module once and forks a clean child per text
+    # (the server itself never synthesizes, so every child starts fresh)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
         return list(pool.map(_synthesize_kwargs, [{"text": text, "voice": voice} for text in texts]))
