@@ -495,3 +495,30 @@ def test_5000_item_feed_parses_in_bounded_memory(tmp_path):
     fat_peak, fat_count = peak_parse_memory(fat)
     assert lean_count == fat_count == 5000
     assert fat_peak - lean_peak < extra_bytes * 0.05, (lean_peak, fat_peak, extra_bytes)
+
+
+def test_csv_with_a_long_description_and_a_nul_byte(tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text(f"id,title,description,price,image_link\n1,T,\"{'x' * 200_000}\",5,https://x/y.jpg\n")
+    assert len(read_feed(path).products[0].description) == 200_000
+    path.write_bytes(b"id,title,price,image_link\n1,T,5,https://x/y.jpg\n2,U\x00\x07,5,https://x/z.jpg\n")
+    assert [p.title for p in read_feed(path).products] == ["T", "U"]  # control characters never reach a video
+
+
+def test_entity_expansion_bomb_is_refused(tmp_path):
+    entities = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "{("&a" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
+    path = tmp_path / "bomb.xml"
+    path.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss xmlns:g="http://base.google.com/ns/1.0"><channel>'
+        "<item><g:id>1</g:id><g:title>&a9;</g:title><g:price>5</g:price><g:image_link>https://x/y.jpg</g:image_link></item>"
+        "</channel></rss>"
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProductDataError) as info:
+            read_feed(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.field == "feed" and "entities" in str(info.value)
+    assert peak < 5_000_000
