@@ -271,10 +271,13 @@ _UNITS: dict[str, tuple[str, str, str, str, str]] = {
     "h": ("oră", "ore", "f", "hour", "hours"),
     "min": ("minut", "minute", "n", "minute", "minutes"),
 }
-_UNIT_AFTER_NUMBER = re.compile(
-    r"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")(?![\w])",
-    re.IGNORECASE,
-)
+# Case matters for short symbols: "5G" and "4K" are not grams or kelvins, "500g" and "65W" are units.
+_CASE_SENSITIVE_UNITS = {"g": ("g",), "l": ("l", "L"), "m": ("m",), "h": ("h",), "w": ("W",), "v": ("V",)}
+_UNIT_PATTERN = (
+    "(?i:" + "|".join(re.escape(u) for u in sorted(set(_UNITS) - set(_CASE_SENSITIVE_UNITS), key=len, reverse=True))
+    + ")|" + "|".join(spelling for spellings in _CASE_SENSITIVE_UNITS.values() for spelling in spellings)
+)  # fmt: skip
+_UNIT_AFTER_NUMBER = re.compile(rf"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?({_UNIT_PATTERN})(?![\w])")
 _RO_ABBREVIATIONS = [
     (r"\bnr\.\s?", "numărul "), (r"\bex\.\s?", "de exemplu "), (r"\betc\.", "etcetera."),
     (r"\bcca\.?\s", "circa "), (r"\baprox\.\s?", "aproximativ "), (r"\bdim\.\s?", "dimensiuni "),
@@ -491,7 +494,9 @@ def render_template(template: str, fields: Mapping[str, str], *, product_id: str
             )
         if any(not fields[name] for name in names):
             continue
-        kept.append(sentence.format_map(fields))
+        filled = sentence.format_map(fields).strip()
+        # a field that opens a sentence ("{availability}.") starts with a capital
+        kept.append(filled[:1].upper() + filled[1:])
     return _tidy(" ".join(kept))
 
 

@@ -94,6 +94,9 @@ def test_numbers_written_either_way(raw, value):
         ("Set 3 buc. Baterie 5000 mAh.", "Set trei bucăți. Baterie cinci mii de miliamperi oră."),
         ("Viteza max. 25 km/h, aprox. 2 ore", "Viteza maxim douăzeci și cinci de kilometri pe oră, aproximativ două ore"),
         ("Cafea & ceai", "Cafea și ceai"),
+        ("Pachet 500g, 65W, 12V, 8GB, 16 Gb", "Pachet cinci sute de grame, șaizeci și cinci de wați, doisprezece volți, "
+                                              "opt gigabaiți, șaisprezece gigabaiți"),
+        ("Telefon 5G, ecran 4K, 2 KG", "Telefon 5G, ecran 4K, două kilograme"),
         ("Ulei de măsline 1 l", "Ulei de măsline un litru"),
         ("Ţesătură de bumbac, cusături fine", "Țesătură de bumbac, cusături fine"),
         ("Căşti ★★★★★ • Bluetooth 5.3", "Căști. Bluetooth 5.3"),
@@ -150,6 +153,11 @@ def test_sale_fields_only_when_on_sale():
 def test_price_in_another_currency_keeps_its_own_currency_words():
     text = build_script(product(price=Decimal("49.9"), currency="EUR"), BatchSettings())
     assert text.endswith("Preț: patruzeci și nouă de euro și nouăzeci de cenți.")
+
+
+def test_a_field_opening_a_sentence_is_capitalized():
+    text = build_script(product(availability="in stock"), BatchSettings(script_template="{title}. {availability}."))
+    assert text == "Căști wireless WH-1000XM5. În stoc."
 
 
 def test_template_fields_availability_and_category():
