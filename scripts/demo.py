@@ -102,7 +102,7 @@ def main() -> int:
     from dagster_project.batch_cli import format_table, progress_bar, wait_for_backfill
     from dagster_project.batch_client import DagsterClient
     from dagster_project.batch_status import STAGES, ProductStatus
-    from dagster_project.sync_ops import sync_feed_partitions
+    from dagster_project.sensors import sync_feed_partitions
 
     port = int(os.environ.get("BATCH_VIDEO_DEMO_PORT", "3000"))
     client = DagsterClient(f"http://127.0.0.1:{port}")
@@ -110,9 +110,9 @@ def main() -> int:
         raise SystemExit(f"something already serves {client.url}; stop it (e.g. `make dev`) or set BATCH_VIDEO_DEMO_PORT")
     feed = os.environ["BATCH_VIDEO_FEED_URL"]
     instance = dg.DagsterInstance.get()
-    report = sync_feed_partitions(instance, feed)
-    print(f"feed {feed}: {report['valid']} products ({len(report['new'])} new partitions), {report['invalid']} invalid")
     catalog = load_catalog(feed)
+    plan, _ = sync_feed_partitions(instance, catalog)
+    print(f"feed {feed}: {len(catalog.products)} products ({len(plan.new)} new partitions), {len(catalog.problems)} invalid")
     to_render, up_to_date = stale_products(instance, catalog, BatchSettings.from_env().settings_hash())
     if up_to_date:
         print(f"{len(up_to_date)} products are up to date (same feed data and settings): not re-rendered")
