@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import httpx
-
 from batch_video.errors import BatchVideoError, ConfigError, TransientError
 from batch_video.settings import BatchSettings
 from dagster_project.batch_status import (
@@ -262,6 +260,8 @@ class DagsterClient:
         self.url = (self.url or webserver_url()).rstrip("/")
 
     def query(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        import httpx  # here, not at module level: the code location imports this module for the tag helpers
+
         try:
             response = httpx.post(
                 f"{self.url}/graphql",
@@ -278,6 +278,8 @@ class DagsterClient:
         return body["data"]
 
     def is_up(self) -> bool:
+        import httpx
+
         try:
             return httpx.get(f"{self.url}/server_info", timeout=2).status_code == 200
         except httpx.HTTPError:

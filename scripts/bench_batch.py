@@ -1,0 +1,198 @@
+"""Orchestration overhead of a real batch: `make bench-batch`.
+
+Generates a feed of N products (default 20), starts `dagster dev` (webserver +
+daemon) on a fresh instance under .bench/batch/, launches one partition
+backfill over the six-stage chain through the webserver's GraphQL API (as
+`batch-video batch launch` does), waits for it, then reads every run's times
+from the instance and prints:
+
+- batch wall time: first run start -> last run end (what the run queue and run
+  workers cost), and launch -> last run end (adds the backfill daemon's first
+  tick, up to 30 s, a fixed cost per batch);
+- the sum of the products' own stage (step) times;
+- orchestration overhead = batch wall time - sum of stage times, as a share of
+  the batch wall time, split into per-run worker overhead (run start -> end
+  minus its steps: process start, imports, loading the code location, event
+  writes) and gaps between runs (queue dequeue + launch);
+- `dagster_project.definitions` import time in a fresh interpreter (paid by
+  every run worker).
+
+Options: --count N, --preset NAME (default tiktok, real size), --provider
+(default espeak, offline), --keep (leave .bench/batch for inspection).
+Figures vary with machine load; compare runs made one after another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_feed(out: Path, count: int) -> Path:
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_sample_catalog.py"), "--count", str(count), "--out", str(out)],
+        check=True, cwd=ROOT,
+    )
+    feed = out / "feed.xml"
+    if not feed.exists():
+        raise SystemExit(f"make_sample_catalog.py wrote no {feed}")
+    return feed
+
+
+def import_seconds(module: str, repeats: int = 3) -> float:
+    """Median wall time of `import module` in a fresh interpreter (what each run worker pays)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=ROOT)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run_figures(instance, backfill_id: str, launched_at: float) -> dict:
+    import dagster as dg
+
+    records = sorted(instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id})),
+                     key=lambda r: r.start_time or 0)
+    runs = []
+    for record in records:
+        steps = instance.get_run_step_stats(record.dagster_run.run_id)
+        step_s = sum((s.end_time - s.start_time) for s in steps if s.start_time and s.end_time)
+        runs.append({
+            "partition": record.dagster_run.tags.get("dagster/partition"),
+            "status": record.dagster_run.status.value,
+            "created": record.create_timestamp.timestamp(),
+            "start": record.start_time,
+            "end": record.end_time,
+            "run_s": (record.end_time - record.start_time) if record.start_time and record.end_time else None,
+            "steps_s": step_s,
+            "steps": {s.step_key: round(s.end_time - s.start_time, 3) for s in steps if s.start_time and s.end_time},
+        })
+    finished = [r for r in runs if r["start"] and r["end"]]
+    first_start = min(r["start"] for r in finished)
+    last_end = max(r["end"] for r in finished)
+    wall = last_end - first_start
+    steps_total = sum(r["steps_s"] for r in finished)
+    worker = [r["run_s"] - r["steps_s"] for r in finished]
+    ordered = sorted(finished, key=lambda r: r["start"])
+    gaps = [b["start"] - a["end"] for a, b in zip(ordered, ordered[1:])]
+    per_stage: dict[str, float] = {}
+    for r in finished:
+        for key, seconds in r["steps"].items():
+            per_stage[key] = per_stage.get(key, 0.0) + seconds
+    return {
+        "runs": len(runs),
+        "statuses": {s: sum(r["status"] == s for r in runs) for s in sorted({r["status"] for r in runs})},
+        "launch_to_first_start_s": first_start - launched_at,
+        "launch_to_last_end_s": last_end - launched_at,
+        "wall_s": wall,
+        "steps_s": steps_total,
+        "overhead_s": wall - steps_total,
+        "overhead_pct": 100.0 * (wall - steps_total) / wall if wall else 0.0,
+        "per_run_worker_overhead_s": {"mean": statistics.mean(worker), "min": min(worker), "max": max(worker)},
+        "gap_between_runs_s": {"mean": statistics.mean(gaps) if gaps else 0.0, "max": max(gaps) if gaps else 0.0},
+        "per_stage_s": {k: round(v, 2) for k, v in per_stage.items()},
+        "per_run": runs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--preset", default="tiktok")
+    parser.add_argument("--provider", default="espeak")
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "batch")
+    parser.add_argument("--keep", action="store_true", help="keep the instance, data and videos")
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args(argv)
+
+    from dagster_project.batch_client import LocalDagster
+    from dagster_project.batch_status import STAGES
+
+    out = args.out.resolve()
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    feed = make_feed(out / "feed", args.count)
+    env = {
+        "BATCH_VIDEO_DATA_DIR": str(out / "data"),
+        "BATCH_VIDEO_OUTPUT_DIR": str(out / "output"),
+        "BATCH_VIDEO_FEED_URL": str(feed),
+        "BATCH_VIDEO_PRESET": args.preset,
+        "BATCH_VIDEO_TTS_PROVIDER": args.provider,
+    }
+    os.environ.update(env)
+    home = out / "dagster_home"
+    os.environ["DAGSTER_HOME"] = str(home)
+
+    print(f"bench-batch: {args.count} products, preset {args.preset}, voice {args.provider}, {os.cpu_count()} cores")
+    definitions_import_s = import_seconds("dagster_project.definitions")
+    dagster_import_s = import_seconds("dagster")
+    print(f"import dagster: {dagster_import_s:.2f} s; import dagster_project.definitions: {definitions_import_s:.2f} s (fresh interpreter, median of 3)")
+
+    server = LocalDagster(home)
+    started = time.monotonic()
+    with server as client:
+        print(f"dagster dev up in {time.monotonic() - started:.1f} s at {client.url}")
+        import dagster as dg
+
+        from dagster_project.sync_ops import sync_feed_partitions
+
+        instance = dg.DagsterInstance.get()
+        report = sync_feed_partitions(instance, str(feed))
+        keys = report["new"] + report["unchanged"]
+        launched_at = time.time()
+        backfill_id = client.launch_backfill(keys, STAGES, title=f"bench-batch {len(keys)} products",
+                                             tags={"batch_video/launched_by": "bench-batch"})
+        print(f"backfill {backfill_id}: {len(keys)} products")
+        last = [""]
+
+        def show(backfill, rows):
+            from dagster_project.batch_cli import progress_bar
+
+            line = progress_bar(rows)
+            if line != last[0]:
+                print("  " + line, flush=True)
+                last[0] = line
+
+        backfill, rows = client.wait_for_backfill(backfill_id, poll_s=2.0, timeout_s=args.timeout, on_poll=show)
+        marked_done_s = time.time() - launched_at
+        figures = run_figures(instance, backfill_id, launched_at)
+    figures.update({
+        "products": len(keys), "preset": args.preset, "provider": args.provider, "cores": os.cpu_count(),
+        "backfill_id": backfill_id, "backfill_status": backfill["status"], "launch_to_backfill_done_s": marked_done_s,
+        "import_dagster_s": dagster_import_s, "import_definitions_s": definitions_import_s,
+    })
+    (out / "results.json").write_text(json.dumps(figures, indent=1))
+
+    print()
+    print(f"runs: {figures['runs']} {figures['statuses']}; backfill {backfill['status'].lower()}")
+    failed = [r for r in rows if r.status != "succeeded"]
+    for row in failed[:5]:
+        print(f"  {row.partition_key}: {row.status} at {row.stage}: {row.error_line}")
+    print(f"batch wall time (first run start -> last run end): {figures['wall_s']:.1f} s")
+    print(f"  launch -> first run start: {figures['launch_to_first_start_s']:.1f} s (backfill daemon tick)")
+    print(f"  launch -> last run end: {figures['launch_to_last_end_s']:.1f} s; backfill marked done after {marked_done_s:.1f} s")
+    print(f"sum of stage (step) times: {figures['steps_s']:.1f} s  " + ", ".join(f"{k} {v:.1f}" for k, v in figures["per_stage_s"].items()))
+    print(f"orchestration overhead: {figures['overhead_s']:.1f} s = {figures['overhead_pct']:.1f}% of the batch wall time (target <= 15%)")
+    worker, gaps = figures["per_run_worker_overhead_s"], figures["gap_between_runs_s"]
+    print(f"  per run: worker overhead {worker['mean']:.2f} s mean ({worker['min']:.2f}-{worker['max']:.2f}); "
+          f"gap between runs {gaps['mean']:.2f} s mean (max {gaps['max']:.2f})")
+    print(f"results: {out / 'results.json'}")
+    if not args.keep:
+        for name in ("data", "output", "feed"):
+            shutil.rmtree(out / name, ignore_errors=True)
+    return 0 if figures["overhead_pct"] <= 15.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
