@@ -101,6 +101,13 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
         assert retried["products"] == [BROKEN]
         child_id = retried["backfill_id"]
         assert child_id != backfill_id
+        assert client.backfill(child_id)["tags"] and {"key": "dagster/parent_backfill_id", "value": backfill_id} in client.backfill(child_id)["tags"]
+
+        # Meanwhile a batch canceled before the daemon picks it up: nothing of it runs.
+        doomed = cli_json(capsys, "batch", "launch", "--products", GOOD, "--json", "--url", client.url)["backfill_id"]
+        capsys.readouterr()
+        assert batch_cli.main(["batch", "cancel", doomed, "--url", client.url]) == 0
+        assert "cancel requested" in capsys.readouterr().out
 
         done_child, _ = follow(capsys, client.url, child_id)
         child_rows = {r["partition_key"]: r for r in done_child["products"]}
@@ -114,4 +121,9 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
 
         published = instance.get_status_by_partition(dg.AssetKey("published_video"), [GOOD, BROKEN], partitions)
         assert published == {GOOD: dg.AssetPartitionStatus.MATERIALIZED, BROKEN: dg.AssetPartitionStatus.MATERIALIZED}
+
+        canceled, _ = follow(capsys, client.url, doomed)
+        assert canceled["status"] == "CANCELED"
+        assert [(r["partition_key"], r["status"]) for r in canceled["products"]] == [(GOOD, "skipped")]
+        assert not instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": doomed}))
         assert (tmp_path / "output" / "videos" / f"{BROKEN}.mp4").exists()
