@@ -191,7 +191,8 @@ def say_amount(amount: Decimal, currency: str, language: str = "ro") -> str:
             return f"{spoken} {' '.join(code)}"
         parts = []
         if whole or not cents:
-            parts.append(ro_count(whole, words.unit[0], words.unit[1], gender=words.unit[2]) if whole else f"zero {words.unit[1]}")
+            singular, plural, gender = words.unit
+            parts.append(ro_count(whole, singular, plural, gender=gender) if whole else f"zero {plural}")
         if cents:
             parts.append(ro_count(cents, words.cents[0], words.cents[1], gender=words.cents[2]))
         return " și ".join(parts)
@@ -376,7 +377,8 @@ def normalize_for_speech(text: str, language: str = "ro", *, default_currency: s
     text = _PRICE_AFTER.sub(price_after, text)
     text = _PRICE_BEFORE.sub(price_before, text)
     text = _PERCENT.sub(percent, text)
-    text = _DIMENSIONS.sub(lambda m: f"{_decimal_words(m.group(1), language)} {'pe' if language == 'ro' else 'by'} ", text)
+    by = "pe" if language == "ro" else "by"
+    text = _DIMENSIONS.sub(lambda m: f"{_decimal_words(m.group(1), language)} {by} ", text)
     text = _UNIT_AFTER_NUMBER.sub(unit, text)
     for pattern, replacement in _RO_ABBREVIATIONS if language == "ro" else _EN_ABBREVIATIONS:
         text = re.sub(pattern, replacement, text, flags=re.IGNORECASE)

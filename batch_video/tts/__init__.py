@@ -130,7 +130,9 @@ def synthesize_voiceover(
     cache_root = Path(cache_dir) if cache_dir is not None else None
     spoken = normalize_text(text)
     if not spoken:
-        raise ProductDataError("the voiceover script is empty", product_id=product_id, field="script", stage="voiceover")
+        raise ProductDataError(
+            "the voiceover script is empty", product_id=product_id, field="script", stage="voiceover"
+        )
     requested = settings.tts_provider.strip().lower()
     if requested not in PROVIDERS:
         raise ConfigError(

@@ -23,7 +23,9 @@ DEFAULT_PITCH = 50  # 0..99
 PITCH_UNITS_PER_HZ = 0.5  # Edge pitch offsets are in Hz; espeak's scale is 0..99
 
 
-def espeak_argv(text_file: Path, out_wav: Path, *, voice: str, prosody: Prosody, binary: str = "espeak-ng") -> list[str]:
+def espeak_argv(
+    text_file: Path, out_wav: Path, *, voice: str, prosody: Prosody, binary: str = "espeak-ng"
+) -> list[str]:
     """espeak-ng arguments; the text is read from a UTF-8 file, never from a shell."""
     speed = int(round(min(max(DEFAULT_WPM * prosody.rate_factor, 80), 450)))
     pitch = int(round(min(max(DEFAULT_PITCH + prosody.pitch_hz * PITCH_UNITS_PER_HZ, 0), 99)))
