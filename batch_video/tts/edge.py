@@ -28,7 +28,8 @@ from edge_tts import exceptions as edge_exceptions
 
 from batch_video.errors import ConfigError, TransientError
 from batch_video.models import WordTiming
-from batch_video.tts.audio import convert_to_wav, temp_path_beside
+from batch_video.tts.alignment import estimate_word_timings
+from batch_video.tts.audio import convert_to_wav, read_wav_mono, temp_path_beside
 from batch_video.tts.base import Prosody, SpeechResult
 from batch_video.tts.edge_voices import KNOWN_EDGE_VOICES
 
@@ -220,9 +221,14 @@ class EdgeProvider:
                 convert_to_wav(mp3, out_wav)
             finally:
                 mp3.unlink(missing_ok=True)
-            return SpeechResult(
-                audio_path=out_wav, words=words_from_boundaries(boundaries), timings_estimated=False, voice=voice
-            )
+            words = words_from_boundaries(boundaries)
+            if words:
+                return SpeechResult(audio_path=out_wav, words=words, timings_estimated=False, voice=voice)
+            # the service occasionally sends audio without boundaries; captions still need timings
+            logger.warning("Edge sent no word boundaries for voice %s; estimating word timings from the audio", voice)
+            samples, rate = read_wav_mono(out_wav)
+            estimated = estimate_word_timings(samples, rate, text)
+            return SpeechResult(audio_path=out_wav, words=estimated, timings_estimated=True, voice=voice)
         raise TransientError(
             f"Edge TTS failed for voice {voice} after {self.retry.attempts} attempts; last error: {last_reason}",
             field="voice", stage="voiceover",

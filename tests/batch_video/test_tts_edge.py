@@ -32,7 +32,7 @@ MP3 = (FIXTURES / SESSION["audio_file"]).read_bytes()
 
 
 class FakeEdgeService:
-    """Serves one scripted behaviour per websocket connection: ok, 403, 503, no_audio, stall."""
+    """Serves one scripted behaviour per connection: ok, 403, 503, no_audio, no_boundaries, stall."""
 
     def __init__(self, behaviours: list[str]) -> None:
         self.behaviours = list(behaviours)
@@ -87,6 +87,10 @@ class FakeEdgeService:
         if behaviour == "stall":
             while not self._stopping.is_set():  # hold the socket open, say nothing
                 await asyncio.sleep(0.05)
+        elif behaviour == "no_boundaries":
+            for frame in SESSION["frames"]:
+                if "Path:audio.metadata" not in frame.get("data", ""):
+                    await self._send(ws, frame)
         elif behaviour == "no_audio":
             header = f"X-RequestId:{SESSION['request_id']}\r\nContent-Type:application/json; charset=utf-8\r\n"
             await ws.send_str(header + "Path:turn.start\r\n\r\n{}")
@@ -170,6 +174,18 @@ def test_word_boundaries_from_service_messages_become_srt_cues(edge_service, tmp
     # the MP3 became a WAV whose duration is measured from the audio
     assert (tmp_path / "v.wav").read_bytes()[:4] == b"RIFF"
     assert 2.8 < wav_duration(tmp_path / "v.wav") < 3.3
+
+
+def test_audio_without_boundaries_gets_estimated_timings(edge_service, tmp_path):
+    edge_service("no_boundaries")
+    result = make_provider().synthesize(SESSION["text"], tmp_path / "v.wav", voice="ro-RO-EmilNeural", prosody=Prosody())
+    assert result.timings_estimated is True
+    assert [w.word for w in result.words] == ["Căști", "wireless", "Sony", "Preț", "o", "mie", "de", "lei"]
+    # the recorded boundaries are the truth the estimate should come close to
+    truth = [json.loads(f["data"].split("\r\n\r\n", 1)[1])["Metadata"][0]["Data"]["Offset"] / 1e7
+             for f in SESSION["frames"] if "Path:audio.metadata" in f.get("data", "")]  # fmt: skip
+    close = [abs(w.start - t) <= 0.15 for w, t in zip(result.words, truth)]
+    assert sum(close) >= 0.8 * len(truth)
 
 
 def test_403_handshake_is_retried_with_backoff_then_succeeds(edge_service, tmp_path):
