@@ -313,11 +313,38 @@ def _speakable_chars(text: str) -> str:
         category = unicodedata.category(char)
         if category.startswith("C") and char not in "\n\t":
             continue
-        if category == "So" or char in "•●▪■□◆★☆✓✔✅❌➤►|_~^*#":  # symbols and bullets
+        if char == "|":  # "Căști | Negru | Bluetooth": a list separator
+            out.append(", ")
+            continue
+        if category == "So" or char in "•●▪■□◆★☆✓✔✅❌➤►_~^*#":  # symbols and bullets
             out.append(" " if char not in "•●▪■►➤" else ". ")
             continue
         out.append(char)
     return "".join(out)
+
+
+_SHORT_WORDS = frozenset(
+    "cu și de la în pe din un o al ale sau ce pt cel cea fie mai nou nouă for and or the with of in on to new".split()
+)
+
+
+def _calm_capitals(text: str) -> str:
+    """Shouted feed text ("CĂȘTI WIRELESS CU ANC") in sentence case; short acronyms stay.
+
+    Engines spell out some all-capital words letter by letter.
+    """
+    letters = [c for c in text if c.isalpha()]
+    if len(text.split()) < 3 or not letters or sum(c.isupper() for c in letters) < 0.7 * len(letters):
+        return text
+
+    def word(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if len(token) <= 4 and token.lower() not in _SHORT_WORDS:
+            return token  # LED, ANC, USB, HDMI
+        return token.lower()
+
+    calmed = re.sub(r"[^\W\d_]+", word, text)
+    return re.sub(r"(^|[.!?]\s+)([a-zăâîșț])", lambda m: m.group(1) + m.group(2).upper(), calmed)
 
 
 def _tidy(text: str) -> str:
@@ -382,7 +409,8 @@ def normalize_for_speech(text: str, language: str = "ro", *, default_currency: s
     text = _UNIT_AFTER_NUMBER.sub(unit, text)
     for pattern, replacement in _RO_ABBREVIATIONS if language == "ro" else _EN_ABBREVIATIONS:
         text = re.sub(pattern, replacement, text, flags=re.IGNORECASE)
-    text = re.sub(r"(?<=\w)/(?=\w)", " ", text)
+    # "negru/alb" is a choice; digits around a slash ("1/2") are left to the engine
+    text = re.sub(r"(?<=[^\W\d_])/(?=[^\W\d_])", " sau " if language == "ro" else " or ", text)
     return _tidy(text)
 
 
@@ -441,11 +469,11 @@ def _present(value: object) -> str:
 def template_fields(product: Product, settings: BatchSettings) -> dict[str, str]:
     """The values a template may use; missing ones are empty strings."""
     language = (settings.language or "ro").split("-")[0].lower()
-    title = _tidy(_speakable_chars(strip_html(_present(product.title))))
+    title = _tidy(_calm_capitals(_speakable_chars(strip_html(_present(product.title)))))
     brand = _present(product.brand)
     if brand and brand.casefold() in title.casefold():
         brand = ""  # "Sony WH-1000XM5. Sony." says the brand twice
-    description = _tidy(strip_html(_present(product.description)))
+    description = _tidy(_calm_capitals(strip_html(_present(product.description))))
     product_type = _present(product.product_type)
     if ">" in product_type:
         product_type = product_type.rsplit(">", 1)[-1].strip()

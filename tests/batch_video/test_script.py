@@ -97,6 +97,7 @@ def test_numbers_written_either_way(raw, value):
         ("Pachet 500g, 65W, 12V, 8GB, 16 Gb", "Pachet cinci sute de grame, șaizeci și cinci de wați, doisprezece volți, "
                                               "opt gigabaiți, șaisprezece gigabaiți"),
         ("Telefon 5G, ecran 4K, 2 KG", "Telefon 5G, ecran 4K, două kilograme"),
+        ("Husă negru/alb | 1/2 preț", "Husă negru sau alb, 1/2 preț"),
         ("Ulei de măsline 1 l", "Ulei de măsline un litru"),
         ("Ţesătură de bumbac, cusături fine", "Țesătură de bumbac, cusături fine"),
         ("Căşti ★★★★★ • Bluetooth 5.3", "Căști. Bluetooth 5.3"),
@@ -153,6 +154,13 @@ def test_sale_fields_only_when_on_sale():
 def test_price_in_another_currency_keeps_its_own_currency_words():
     text = build_script(product(price=Decimal("49.9"), currency="EUR"), BatchSettings())
     assert text.endswith("Preț: patruzeci și nouă de euro și nouăzeci de cenți.")
+
+
+def test_shouted_titles_are_calmed_but_acronyms_stay():
+    text = build_script(product(title="CĂȘTI WIRELESS CU ANC ȘI LED"), BatchSettings(script_template="{title}."))
+    assert text == "Căști wireless cu ANC și LED."
+    # normal capitalization is left alone
+    assert build_script(product(title="Căști JBL Tune"), BatchSettings(script_template="{title}.")) == "Căști JBL Tune."
 
 
 def test_a_field_opening_a_sentence_is_capitalized():
