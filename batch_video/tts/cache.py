@@ -84,6 +84,8 @@ class VoiceoverCache:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             if audio_path.stat().st_size != meta["audio_bytes"]:
                 raise ValueError("audio size differs from meta.json")
+            with contextlib.suppress(OSError):
+                os.utime(meta_path)  # marks the entry as recently used, for prune()
             return CachedVoiceover(
                 key=key,
                 audio_path=audio_path,
@@ -175,6 +177,34 @@ class VoiceoverCache:
             finally:
                 if acquired:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def prune(self, *, max_bytes: int | None = None, older_than_s: float | None = None) -> int:
+        """Delete entries unused for `older_than_s`, then the least recently used past `max_bytes`.
+
+        Returns how many entries went. A hit refreshes an entry's use time. Meant for
+        between batches: an entry pruned while a run copies it out fails that copy.
+        """
+        entries = []
+        for meta in self.root.glob("??/*/meta.json"):
+            try:
+                stat = meta.stat()
+                size = sum(p.stat().st_size for p in meta.parent.iterdir())
+            except OSError:
+                continue
+            entries.append((stat.st_mtime, size, meta.parent))
+        entries.sort()  # oldest use first
+        now = time.time()
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        for used_at, size, entry in entries:
+            too_old = older_than_s is not None and now - used_at > older_than_s
+            too_big = max_bytes is not None and total > max_bytes
+            if not (too_old or too_big):
+                continue
+            self._discard(entry)
+            total -= size
+            removed += 1
+        return removed
 
     def _discard(self, entry: Path) -> None:
         # rename first so that a concurrent reader never sees a half-deleted entry

@@ -242,6 +242,23 @@ def test_concurrent_runs_with_one_script_synthesize_once(tmp_path):
     assert sorted(hit for _, hit in outcomes) == [False, True, True]
 
 
+def test_prune_drops_old_then_least_recently_used_entries(tmp_path):
+    cache = VoiceoverCache(tmp_path / "cache")
+    source = tmp_path / "tone.wav"
+    _write_tone(source, 0.5, 440.0)
+    keys = [f"{i:02d}" + "f" * 62 for i in range(4)]
+    for age, key in zip((4000, 3000, 2000, 1000), keys):
+        cache.put(key, source, provider="espeak", voice="ro", words=(), timings_estimated=True, text=key)
+        meta = tmp_path / "cache" / key[:2] / key / "meta.json"
+        os.utime(meta, (meta.stat().st_atime, meta.stat().st_mtime - age))
+    assert cache.get(keys[1]) is not None  # a hit makes keys[1] the most recently used
+    entry_size = sum(p.stat().st_size for p in (tmp_path / "cache" / keys[1][:2] / keys[1]).iterdir())
+
+    assert cache.prune(older_than_s=3500) == 1  # keys[0], unused for 4000 s
+    assert cache.prune(max_bytes=2 * entry_size) == 1  # keys[2] is now the least recently used
+    assert [cache.get(k) is not None for k in keys] == [False, True, False, True]
+
+
 def test_damaged_cache_entry_is_discarded_and_remade(tmp_path):
     espeak = CountingProvider(EspeakProvider())
     providers = {"espeak": espeak}
