@@ -71,8 +71,14 @@ def _currency_from_token(token: str) -> str:
     raise ValueError(f"unknown currency {token.strip()!r}")
 
 
+_SIMPLE_NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{1,2})?|\d{4,}(?:[.,]\d{1,3})?")
+_NUMBER_SPACES = re.compile(r"[\s'\u00a0\u202f]")
+
+
 def _parse_number(text: str) -> Decimal:
-    digits = re.sub(r"[\s'\u00a0\u202f]", "", text)
+    if _SIMPLE_NUMBER.fullmatch(text):  # the common `249.99` / `249,99` / `1249,000`: one mark, no grouping possible
+        return Decimal(text.replace(",", "."))
+    digits = _NUMBER_SPACES.sub("", text)
     if not digits:
         raise ValueError("no number")
     last_dot, last_comma = digits.rfind("."), digits.rfind(",")
@@ -211,7 +217,7 @@ _TAG = re.compile(r"<[^>]{0,2000}>")
 _BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/h\d)\b[^>]*>", re.IGNORECASE)
 
 
-_CONTROL_CHARS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(raw: str | None) -> str:
@@ -219,7 +225,7 @@ def clean_text(raw: str | None) -> str:
     if not raw:
         return ""
     text = html.unescape(raw) if "&" in raw else raw
-    text = text.translate(_CONTROL_CHARS)
+    text = _CONTROL_CHARS.sub("", text)
     if "<" in text:
         text = _BLOCK_TAG.sub(" ", text)
         text = _TAG.sub("", text)
@@ -486,11 +492,21 @@ _XML_FIELDS = {
 }
 
 
+_TAG_NAMES: dict[str, tuple[str, str]] = {}
+
+
 def _local_name(tag: str) -> tuple[str, str]:
-    if tag.startswith("{"):
-        ns, _, name = tag[1:].partition("}")
-        return ns, name
-    return "", tag
+    """`"{ns}name"` -> `("ns", "name")`, memoized: a feed repeats the same dozen tags."""
+    found = _TAG_NAMES.get(tag)
+    if found is None:
+        if tag.startswith("{"):
+            ns, _, name = tag[1:].partition("}")
+            found = (ns, name)
+        else:
+            found = ("", tag)
+        if len(_TAG_NAMES) < 10_000:
+            _TAG_NAMES[tag] = found
+    return found
 
 
 def iter_xml_items(stream: BinaryIO) -> Iterator[RawItem]:
