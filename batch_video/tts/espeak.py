@@ -6,6 +6,7 @@ audio (`alignment.estimate_word_timings`) and marked estimated.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import subprocess
@@ -36,29 +37,29 @@ def espeak_argv(
     ]  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4)
+def _voices_of(binary: str) -> frozenset[str]:
+    completed = subprocess.run([binary, "--voices"], capture_output=True, text=True, timeout=30, check=False)
+    names: set[str] = set()
+    for line in completed.stdout.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 5:
+            names.add(parts[1])  # language code, e.g. "ro"
+            names.add(parts[3])  # voice name, e.g. "Romanian"
+            names.add(parts[4].rsplit("/", 1)[-1])  # file, e.g. "ro"
+    return frozenset(names)
+
+
 class EspeakProvider:
     name = "espeak"
 
     def __init__(self, *, binary: str = "espeak-ng", timeout_s: float = 120.0) -> None:
         self.binary = binary
         self.timeout_s = timeout_s
-        self._voices: set[str] | None = None
 
-    def available_voices(self) -> set[str]:
+    def available_voices(self) -> frozenset[str]:
         """Voice and language names espeak-ng accepts (`espeak-ng --voices`)."""
-        if self._voices is None:
-            completed = subprocess.run(
-                [self.binary, "--voices"], capture_output=True, text=True, timeout=30, check=False
-            )
-            names: set[str] = set()
-            for line in completed.stdout.splitlines()[1:]:
-                parts = line.split()
-                if len(parts) >= 5:
-                    names.add(parts[1])  # language code, e.g. "ro"
-                    names.add(parts[3])  # voice name, e.g. "Romanian"
-                    names.add(parts[4].rsplit("/", 1)[-1])  # file, e.g. "ro"
-            self._voices = names
-        return self._voices
+        return _voices_of(self.binary)
 
     def validate(self, voice: str, prosody: Prosody) -> None:
         if shutil.which(self.binary) is None:
