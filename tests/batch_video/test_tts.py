@@ -255,7 +255,8 @@ def test_prune_drops_old_then_least_recently_used_entries(tmp_path):
     entry_size = sum(p.stat().st_size for p in (tmp_path / "cache" / keys[1][:2] / keys[1]).iterdir())
 
     assert cache.prune(older_than_s=3500) == 1  # keys[0], unused for 4000 s
-    assert cache.prune(max_bytes=2 * entry_size) == 1  # keys[2] is now the least recently used
+    # room for two entries (their meta.json sizes differ by a few bytes)
+    assert cache.prune(max_bytes=2 * entry_size + 64) == 1  # keys[2] is now the least recently used
     assert [cache.get(k) is not None for k in keys] == [False, True, False, True]
 
 
