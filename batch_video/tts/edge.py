@@ -194,7 +194,7 @@ class EdgeProvider:
 
     # -- synthesis ------------------------------------------------------
     def synthesize(self, text: str, out_wav: Path, *, voice: str, prosody: Prosody) -> SpeechResult:
-        last_reason = "no attempt made"
+        reasons: list[str] = []
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 audio, boundaries = _run_coroutine(lambda: self._one_attempt(text, voice, prosody))
@@ -205,7 +205,7 @@ class EdgeProvider:
                         f"Edge TTS failed for voice {voice} ({type(exc).__name__}: {exc}); not retried",
                         field="voice", stage="voiceover",
                     ) from exc  # fmt: skip
-                last_reason = reason
+                reasons.append(reason)
                 self.attempt_log.append(f"attempt {attempt}: {reason}")
                 if attempt < self.retry.attempts:
                     delay = self.retry.delay(attempt - 1, self.rng)
@@ -229,8 +229,10 @@ class EdgeProvider:
             samples, rate = read_wav_mono(out_wav)
             estimated = estimate_word_timings(samples, rate, text)
             return SpeechResult(audio_path=out_wav, words=estimated, timings_estimated=True, voice=voice)
+        history = f" (attempts: {'; '.join(reasons)})" if len(set(reasons)) > 1 else ""
         raise TransientError(
-            f"Edge TTS failed for voice {voice} after {self.retry.attempts} attempts; last error: {last_reason}",
+            f"Edge TTS failed for voice {voice} after {self.retry.attempts} attempts; "
+            f"last error: {reasons[-1] if reasons else 'none'}{history}",
             field="voice", stage="voiceover",
         )  # fmt: skip
 
