@@ -213,7 +213,8 @@ def test_edge_alone_fails_with_a_clear_error_after_its_retries(edge_service, tmp
         )  # fmt: skip
     message = str(caught.value)
     assert "product SKU-42" in message and "ro-RO-EmilNeural" in message
-    assert "after 4 attempts" in message and "timed out" in message
+    assert "after 4 attempts; last error: timed out" in message
+    assert "(attempts: no audio received; HTTP 503; no audio received; timed out)" in message
     assert service.connections == ["no_audio", "503", "no_audio", "stall"]
     assert provider.attempt_log == [
         "attempt 1: no audio received",
