@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from batch_video.tts.base import Prosody, SpeechProvider, SpeechResult
 from batch_video.tts.cache import CachedVoiceover, VoiceoverCache, cache_key, normalize_text
 from batch_video.tts.edge import EdgeProvider, RetryPolicy, fetch_live_voice_names
 from batch_video.tts.espeak import EspeakProvider
+from batch_video.tts.fit import fit_voiceover
 
 __all__ = [
     "EdgeProvider",
@@ -145,6 +147,8 @@ def synthesize_voiceover(
     outage = EdgeOutage(cache_root, cooldown_s=edge_cooldown_s)
     plan = ["edge", "espeak"] if requested == "auto" else [requested]
     fallback_reason: str | None = None
+    # speech plus the tail must fit in the longest video; the cache keeps the full audio
+    max_speech_s = settings.duration_max_s - settings.tail_s if settings.duration_max_s > settings.tail_s else None
 
     try:
         for name in plan:
@@ -160,7 +164,7 @@ def synthesize_voiceover(
                 raise TransientError(f"{fallback_reason}; and {name} cannot speak: {exc.message}",
                                      field=exc.field) from exc  # fmt: skip
             key = cache_key(name, voice, prosody, spoken)
-            origin = _Origin(requested=requested, fallback_reason=fallback_reason, key=key)
+            origin = _Origin(requested=requested, fallback_reason=fallback_reason, key=key, max_speech_s=max_speech_s)
 
             if cache is not None and (hit := cache.get(key)) is not None:
                 return _deliver(hit, out_path, origin, cache_hit=True)
@@ -188,6 +192,7 @@ class _Origin:
     requested: str
     fallback_reason: str | None
     key: str
+    max_speech_s: float | None = None
 
 
 def _synthesize(
@@ -220,13 +225,23 @@ def _synthesize(
 
 
 def _deliver(audio: CachedVoiceover, out_path: Path, origin: _Origin, *, cache_hit: bool) -> Voiceover:
-    atomic_copy(audio.audio_path, out_path)
+    words = tuple(audio.words)
+    if origin.max_speech_s is not None and audio.duration_s > origin.max_speech_s:
+        scratch = temp_path_beside(out_path, ".wav")
+        try:
+            shutil.copyfile(audio.audio_path, scratch)
+            words = fit_voiceover(scratch, words, audio.duration_s, origin.max_speech_s)
+            scratch.replace(out_path)
+        finally:
+            scratch.unlink(missing_ok=True)
+    else:
+        atomic_copy(audio.audio_path, out_path)
     return Voiceover(
         audio_path=out_path,
         duration_s=wav_duration(out_path),
         provider=audio.provider,
         voice=audio.voice,
-        words=tuple(audio.words),
+        words=words,
         timings_estimated=audio.timings_estimated,
         requested_provider=origin.requested,
         fallback_reason=origin.fallback_reason,

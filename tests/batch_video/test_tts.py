@@ -310,3 +310,32 @@ def test_auto_fallback_voiceover_still_renders(edge_unreachable, tmp_path):
     kinds = sorted(s["codec_type"] for s in probe["streams"])
     assert kinds == ["audio", "video"]
     assert video.duration_s == pytest.approx(voiceover.duration_s + settings.tail_s, abs=0.1)
+
+
+def test_cut_point_prefers_a_pause_then_a_word_end():
+    from batch_video.models import WordTiming as W
+    from batch_video.tts.fit import cut_point
+
+    words = [W("a", 0.0, 1.0), W("b", 1.0, 2.0), W("c", 2.6, 3.4), W("d", 3.4, 4.3), W("e", 4.3, 5.0)]
+    assert cut_point(words, 5.2, 6.0) is None
+    # the pause after "b" (0.6 s) ends speech if it keeps enough of the allowed time
+    assert cut_point(words, 5.2, 3.2).words_kept == 2 and cut_point(words, 5.2, 3.2).at_s == pytest.approx(2.15)
+    # too early a pause: end after the last whole word instead
+    late = cut_point(words, 5.2, 4.5)
+    assert late.words_kept == 4 and 4.3 <= late.at_s <= 4.5
+    # no word fits at all: hard cut at the limit
+    assert cut_point(words, 5.2, 0.5).words_kept == 0 and cut_point(words, 5.2, 0.5).at_s == 0.5
+
+
+def test_voiceover_longer_than_the_video_allows_is_cut_after_a_word(tmp_path):
+    long_text = " ".join(["Această propoziție este destul de lungă pentru a depăși limita."] * 4)
+    settings = BatchSettings(tts_provider="espeak", duration_max_s=6.0, tail_s=1.0)
+    espeak = CountingProvider(EspeakProvider())
+    voiceover = synthesize_voiceover(long_text, tmp_path / "v.wav", settings, cache_dir=tmp_path / "c",
+                                     providers={"espeak": espeak})  # fmt: skip
+    assert voiceover.duration_s <= 5.0 and voiceover.duration_s == pytest.approx(wav_duration(tmp_path / "v.wav"))
+    assert 0 < len(voiceover.words) < 40 and voiceover.words[-1].end <= voiceover.duration_s
+    # the cache keeps the full audio: a longer limit gets more words without a new synthesis
+    roomy = synthesize_voiceover(long_text, tmp_path / "w.wav", settings.merged({"duration_max_s": 60}),
+                                 cache_dir=tmp_path / "c", providers={"espeak": espeak})  # fmt: skip
+    assert espeak.calls == 1 and roomy.cache_hit and len(roomy.words) == 40 and roomy.duration_s > 10
