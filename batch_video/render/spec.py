@@ -323,10 +323,18 @@ def build_spec(
         )
     return RenderSpec(
         width=preset.width, height=preset.height, fps=preset.fps, frames=frames, preset=preset,
-        background=Background("color" if image.has_alpha else "blur"), photo=photo, texts=tuple(texts),
+        background=_background(image.has_alpha, accent), photo=photo, texts=tuple(texts),
         images=tuple(images), captions=captions, audio=audio, font_path=font_path, layout=layout,
         warnings=tuple(notes),
     )
+
+
+def _background(has_alpha: bool, accent: tuple[int, int, int, int]) -> Background:
+    """A cut-out photo has no scenery to blur: use a deep shade of the brand colour instead."""
+    if not has_alpha:
+        return Background("blur")
+    r, g, b = (int(c * 0.3 + 12) for c in accent[:3])
+    return Background("color", color=(r, g, b, 255))
 
 
 def _text_on(color: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

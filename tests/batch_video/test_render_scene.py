@@ -197,3 +197,18 @@ def test_other_layouts_compose(tmp_path, preset):
     scene = Scene(build_spec(product(), photo, None, BatchSettings(preset=preset), cues=CUES, duration_s=1))
     rgb = scene.frame_rgb(3)
     assert rgb.shape == (scene.spec.height, scene.spec.width, 3)
+
+
+def test_sale_badge_is_drawn_on_the_photo_corner(tmp_path):
+    photo = textured(tmp_path / "p.jpg")
+    settings = BatchSettings(preset="preview", accent_color="#00C040")
+    accent = np.array([0, 192, 64])
+
+    def accent_pixels(prod: Product) -> int:
+        scene = Scene(build_spec(prod, photo, None, settings, duration_s=1))
+        box = scene.box
+        corner = scene.frame_rgb(0)[box.y:box.y + box.h // 3, box.x:box.x + box.w // 2].reshape(-1, 3)
+        return int((np.abs(corner.astype(int) - accent).sum(axis=1) < 40).sum())
+
+    assert accent_pixels(product()) > 200  # the -17% pill
+    assert accent_pixels(product(sale_price=None)) < 20
