@@ -271,6 +271,12 @@ _UNITS: dict[str, tuple[str, str, str, str, str]] = {
     "ore": ("oră", "ore", "f", "hour", "hours"),
     "h": ("oră", "ore", "f", "hour", "hours"),
     "min": ("minut", "minute", "n", "minute", "minutes"),
+    "m²": ("metru pătrat", "metri pătrați", "m", "square meter", "square meters"),
+    "mp": ("metru pătrat", "metri pătrați", "m", "square meter", "square meters"),
+    "m2": ("metru pătrat", "metri pătrați", "m", "square meter", "square meters"),
+    "m³": ("metru cub", "metri cubi", "m", "cubic meter", "cubic meters"),
+    "°c": ("grad Celsius", "grade Celsius", "n", "degree Celsius", "degrees Celsius"),
+    "°": ("grad", "grade", "n", "degree", "degrees"),
 }
 # Case matters for short symbols: "5G" and "4K" are not grams or kelvins, "500g" and "65W" are units.
 _CASE_SENSITIVE_UNITS = {"g": ("g",), "l": ("l", "L"), "m": ("m",), "h": ("h",), "w": ("W",), "v": ("V",)}
@@ -284,6 +290,7 @@ _RO_ABBREVIATIONS = [
     (r"\bcca\.?\s", "circa "), (r"\baprox\.\s?", "aproximativ "), (r"\bdim\.\s?", "dimensiuni "),
     (r"\bmax\.\s?", "maxim "), (r"\bmin\.\s?", "minim "), (r"\bincl\.\s?", "inclusiv "),
     (r"\bbuc\.", "bucăți"), (r"\bkm/h\b", "kilometri pe oră"), (r"\s&\s", " și "), (r"\s\+\s", " plus "),
+    (r"\bpt\.?\s", "pentru "), (r"\bstr\.\s?", "strada "), (r"\btel\.\s?", "telefon "),
 ]  # fmt: skip
 _EN_ABBREVIATIONS = [
     (r"\bno\.\s?(?=\d)", "number "), (r"\be\.g\.\s?", "for example "), (r"\betc\.", "et cetera."),
@@ -316,7 +323,7 @@ def _speakable_chars(text: str) -> str:
         if char == "|":  # "Căști | Negru | Bluetooth": a list separator
             out.append(", ")
             continue
-        if category == "So" or char in "•●▪■□◆★☆✓✔✅❌➤►_~^*#":  # symbols and bullets
+        if (category == "So" and char != "°") or char in "•●▪■□◆★☆✓✔✅❌➤►_~^*#":  # symbols and bullets
             out.append(" " if char not in "•●▪■►➤" else ". ")
             continue
         out.append(char)

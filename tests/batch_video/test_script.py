@@ -98,6 +98,7 @@ def test_numbers_written_either_way(raw, value):
                                               "opt gigabaiți, șaisprezece gigabaiți"),
         ("Telefon 5G, ecran 4K, 2 KG", "Telefon 5G, ecran 4K, două kilograme"),
         ("Husă negru/alb | 1/2 preț", "Husă negru sau alb, 1/2 preț"),
+        ("Covor 6 m², pt. living, spălare la 30°C", "Covor șase metri pătrați, pentru living, spălare la treizeci de grade Celsius"),
         ("Ulei de măsline 1 l", "Ulei de măsline un litru"),
         ("Ţesătură de bumbac, cusături fine", "Țesătură de bumbac, cusături fine"),
         ("Căşti ★★★★★ • Bluetooth 5.3", "Căști. Bluetooth 5.3"),
