@@ -113,6 +113,7 @@ def _parse_number(text: str) -> Decimal:
 
 
 _PLAIN_NUMBER = re.compile(r"\d+(\.\d+)?")
+_NO_CENTS = re.compile(r"(?<=\d)[.,]-(?!\d)")  # `249,- lei`: a whole amount
 
 
 def parse_price(raw: str, default_currency: str = "RON") -> tuple[Decimal, str]:
@@ -125,6 +126,7 @@ def parse_price(raw: str, default_currency: str = "RON") -> tuple[Decimal, str]:
     text = (raw or "").strip()
     if not text:
         raise ValueError("empty price")
+    text = _NO_CENTS.sub("", text)
     match = _PRICE_PATTERN.match(text)
     if not match:
         raise ValueError(f"cannot read a price from {text!r}")
@@ -620,7 +622,12 @@ def iter_csv_items(stream: BinaryIO) -> Iterator[RawItem]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         header_line = text.readline()
-        delimiter = _sniff_delimiter(header_line)
+        if header_line.lower().startswith("sep=") and len(header_line.strip()) == 5:
+            # Excel's hint line (`sep=;`) names the delimiter; the header follows it.
+            delimiter = header_line.strip()[4]
+            header_line = text.readline()
+        else:
+            delimiter = _sniff_delimiter(header_line)
         headers = next(csv.reader([header_line], delimiter=delimiter))
         mapping = map_headers(headers)
         missing = [f for f in REQUIRED_FIELDS if f not in mapping.values()]

@@ -51,6 +51,7 @@ def problems_by_id(result) -> dict[str, list[tuple[str, str]]]:
         ("$1,249.99", "1249.99", "USD"),
         ("1.249.999,5 Lei", "1249999.5", "RON"),
         ("12.5eur", "12.5", "EUR"),
+        ("249,- lei", "249", "RON"),
     ],
 )
 def test_parse_price_reads_the_forms_feeds_write(raw, amount, currency):
@@ -309,6 +310,13 @@ def test_csv_header_variants(tmp_path, headers):
     path.write_text(f"{headers}\nP1,Ceainic,\"19,90\",https://x/p.jpg\n", encoding="utf-8")
     (product,) = read_feed(path).products
     assert (product.id, product.title, product.price) == ("P1", "Ceainic", Decimal("19.90"))
+
+
+def test_csv_with_excel_separator_hint(tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text("sep=;\ncod;denumire;pret;imagine\nP1;Ceainic, fontă;19,90;https://x/p.jpg\n", encoding="utf-8-sig")
+    (product,) = read_feed(path).products
+    assert (product.id, product.title, product.price) == ("P1", "Ceainic, fontă", Decimal("19.90"))
 
 
 def test_csv_without_a_required_column_names_it(tmp_path):
