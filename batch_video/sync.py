@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
 from batch_video.feed import slugify_key
 from batch_video.models import FeedProblem, FeedReadResult
@@ -202,11 +202,14 @@ def select_runs(
     requested: Mapping[str, str],
     *,
     max_runs: int,
+    busy: Collection[str] = (),
 ) -> RunSelection:
     """This tick's runs: the plan's `to_run` minus those already requested for the same hash, capped.
 
-    Returns the new `requested` map: entries whose hash has since been
-    materialized, or whose key left the feed, are dropped.
+    Keys in `busy` (a run of that partition is queued or running) wait in the
+    backlog, so two runs never write one partition's files at once. Returns
+    the new `requested` map: entries whose hash has since been materialized,
+    or whose key left the feed, are dropped.
     """
     still_pending = {
         key: digest
@@ -214,10 +217,14 @@ def select_runs(
         if key in plan.hashes and previous_hashes.get(key) != digest
     }
     candidates = [key for key in plan.to_run if still_pending.get(key) != plan.hashes[key]]
-    run_now = tuple(candidates[: max(max_runs, 0)])
+    busy = set(busy)
+    runnable = [key for key in candidates if key not in busy]
+    deferred = [key for key in candidates if key in busy]
+    run_now = tuple(runnable[: max(max_runs, 0)])
     for key in run_now:
         still_pending[key] = plan.hashes[key]
-    return RunSelection(run_now=run_now, backlog=tuple(candidates[len(run_now) :]), requested=still_pending)
+    backlog = tuple(runnable[len(run_now) :]) + tuple(deferred)
+    return RunSelection(run_now=run_now, backlog=backlog, requested=still_pending)
 
 
 def run_key(partition_key: str, digest: str) -> str:

@@ -198,7 +198,8 @@ def evaluate_feed_sensor(
 
     plan, previous = current_plan(context.instance, result)
     _log_plan(context.log, source, plan, options.delete_removed)
-    selection = sync.select_runs(plan, previous, cursor.requested, max_runs=options.max_runs_per_tick)
+    busy = partitions_in_flight(context.instance) if plan.to_run else set()
+    selection = sync.select_runs(plan, previous, cursor.requested, max_runs=options.max_runs_per_tick, busy=busy)
     if selection.backlog:
         context.log.info(f"{len(selection.backlog)} runs carried over to the next tick (cap {options.max_runs_per_tick})")
 
@@ -256,8 +257,8 @@ def evaluate_feed_schedule(
     _log_plan(context.log, catalog.feed_url, plan, options.delete_removed)
     # A schedule cannot return partition requests, so it changes the partitions itself.
     apply_partition_changes(instance, plan, delete_removed=options.delete_removed)
-    busy = partitions_in_flight(instance)
-    to_run = [key for key in plan.to_run if key not in busy][: max(options.max_runs_per_tick, 0)]
+    selection = sync.select_runs(plan, {}, {}, max_runs=options.max_runs_per_tick, busy=partitions_in_flight(instance))
+    to_run = selection.run_now
     if not to_run:
         return dg.SkipReason(f"no product needs a run ({plan.summary()})")
     return _run_requests(plan, to_run, "feed_schedule")

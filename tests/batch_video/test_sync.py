@@ -151,3 +151,11 @@ def test_sync_report_lists_counts_and_keys():
     assert text.splitlines()[0].startswith("1 new, 1 changed, 0 unchanged, 1 removed")
     assert "new: a" in text and "changed: b" in text and "removed: c" in text
     assert "--delete-removed" in text and "dry run" in text and "product X: field price" in text
+
+
+def test_select_runs_defers_busy_partitions_to_the_backlog():
+    plan = diff_partitions({"a": "h1", "b": "h2", "c": "h3"}, [], {})
+    selection = select_runs(plan, {}, {}, max_runs=1, busy={"a"})
+    assert selection.run_now == ("b",)
+    assert selection.backlog == ("c", "a")
+    assert "a" not in selection.requested  # asked again once its running run is over

@@ -145,6 +145,25 @@ def test_hashes_recorded_by_real_product_record_runs(instance, feed_path, tmp_pa
     assert requested(second) == ["sku-004"]
 
 
+def test_changed_product_with_a_run_in_flight_waits_for_it(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    apply(instance, first)
+    record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests})
+    running = dg.DagsterRun(job_name="product_video_job", run_id="running-2", status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": "sku-002"})
+    instance.add_run(running)
+
+    edit_feed(feed_path, "<g:price>49.99 RON</g:price>", "<g:price>44.99 RON</g:price>")
+    second = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert requested(second) == []  # a run of sku-002 is still writing its files
+    third = tick(product_feed_sensor, instance, catalog, second.cursor)  # same feed, but work is left
+    assert requested(third) == []
+    instance.handle_run_event(running.run_id, dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name="product_video_job"))
+    fourth = tick(product_feed_sensor, instance, catalog, third.cursor)
+    assert requested(fourth) == ["sku-002"]
+    assert isinstance(tick(product_feed_sensor, instance, catalog, fourth.cursor), dg.SkipReason)
+
+
 def test_removed_product_is_reported_and_kept_by_default(instance, feed_path, tmp_path):
     catalog = catalog_for(feed_path, tmp_path)
     first = tick(product_feed_sensor, instance, catalog)
