@@ -1,0 +1,76 @@
+"""Partition keys from feed ids: safe characters for Dagster's UI and backfills, stable, collision-free."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from typing import Iterable
+
+KEY_MAX_LENGTH = 64
+KEY_HASH_LENGTH = 8
+
+_FOLD_EXTRA = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i"})
+
+
+def fold_ascii(text: str) -> str:
+    """`"Șosete Mărime"` -> `"Sosete Marime"`: diacritics dropped, other non-ASCII removed."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD_EXTRA))
+    return decomposed.encode("ascii", "ignore").decode("ascii")
+
+
+def _short_hash(text: str, length: int = KEY_HASH_LENGTH) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def slugify_key(product_id: str) -> str:
+    """A partition key for a feed id: `[a-z0-9._-]`, at most 64 characters, never empty.
+
+    Diacritics are folded, letters lowercased and any run of other characters
+    becomes `-`. A long id is cut and gets a hash of the full id, so two long ids
+    sharing a prefix still get different keys. Ids that only differ in case or
+    punctuation slug alike; `assign_partition_keys` separates those.
+    """
+    slug = fold_ascii(str(product_id)).lower()
+    slug = re.sub(r"[^a-z0-9._-]+", "-", slug)
+    slug = re.sub(r"\.{2,}", ".", slug)  # "..." is Dagster's partition range syntax
+    slug = re.sub(r"-{2,}", "-", slug).strip("-.")
+    if not slug:
+        return f"id-{_short_hash(str(product_id))}"
+    if len(slug) > KEY_MAX_LENGTH:
+        keep = KEY_MAX_LENGTH - KEY_HASH_LENGTH - 1
+        slug = f"{slug[:keep].rstrip('-.')}-{_short_hash(str(product_id))}"
+    return slug
+
+
+def assign_partition_keys(ids: Iterable[str]) -> dict[str, str]:
+    """Map each distinct feed id to a unique partition key, whatever the feed order.
+
+    Ids whose slugs collide are resolved the same way every time: the id equal to
+    its slug keeps it (else the smallest id does), the others get `-<hash of id>`.
+    """
+    ids_list = list(ids)
+    by_slug: dict[str, list[str]] = {}
+    for product_id in dict.fromkeys(ids_list):
+        by_slug.setdefault(slugify_key(product_id), []).append(product_id)
+    keys: dict[str, str] = {}
+    taken = set(by_slug)
+    order = list(dict.fromkeys(ids_list))
+    for slug, members in by_slug.items():
+        if len(members) == 1:
+            keys[members[0]] = slug
+            continue
+        owner = slug if slug in members else min(members)
+        keys[owner] = slug
+        for product_id in sorted(m for m in members if m != owner):
+            length = KEY_HASH_LENGTH
+            while True:
+                suffix = _short_hash(product_id, length)
+                base = slug[: KEY_MAX_LENGTH - len(suffix) - 1].rstrip("-.")
+                candidate = f"{base}-{suffix}"
+                if candidate not in taken:
+                    break
+                length += 4
+            taken.add(candidate)
+            keys[product_id] = candidate
+    return {product_id: keys[product_id] for product_id in order}
