@@ -9,6 +9,10 @@ stays flat in the size of the feed apart from the products kept. Remote feeds
 are streamed to a temporary file with a size cap (which also bounds a gzip bomb).
 Titles and descriptions are stored with HTML tags and entities removed and
 whitespace collapsed; the script stage does its own speech normalization.
+
+Modules: `prices` (parse_price), `keys` (slugify_key, assign_partition_keys),
+`fields` (validation, cleanup, content hash), `merchant` (RSS/Atom), `exports`
+(CSV/TSV), `fetch` (paths and URLs), `rows` (Supabase `products` rows).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Iterator
 
 from batch_video.errors import ProductDataError
 from batch_video.feed.exports import iter_csv_items, map_headers, normalize_header
-from batch_video.feed.fetch import DEFAULT_MAX_BYTES, FetchedFeed, fetch_feed, file_sha256, is_remote
+from batch_video.feed.fetch import DEFAULT_MAX_BYTES, FetchedFeed, _open_decoded, fetch_feed, file_sha256, is_remote
 from batch_video.feed.fields import (
     REQUIRED_FIELDS,
     RawItem,
@@ -32,7 +36,6 @@ from batch_video.feed.fields import (
     resolve_link,
     validate_fields,
 )
-from batch_video.feed.fetch import _open_decoded
 from batch_video.feed.keys import KEY_HASH_LENGTH, KEY_MAX_LENGTH, assign_partition_keys, fold_ascii, slugify_key
 from batch_video.feed.merchant import GOOGLE_NS, iter_xml_items
 from batch_video.feed.prices import parse_price
@@ -73,6 +76,7 @@ __all__ = [
     "sniff_format",
     "validate_fields",
 ]
+
 
 def sniff_format(stream: io.BufferedReader) -> str:
     """`"xml"` or `"csv"` from the first bytes (after a BOM and whitespace)."""
