@@ -6,6 +6,7 @@ prepares a Dagster instance (SQLite, as `dagster dev` uses) already holding
 they count as changed), then measures, each phase in a fresh subprocess so its
 peak RSS is its own:
 
+- the parse alone, in a process without dagster (the reader's own footprint);
 - parse + diff of each feed (read_feed, recorded hashes, plan_sync);
 - a full sensor tick on the RSS feed (fingerprint, parse, diff, run selection);
 - adding the 1,000 missing keys to the instance.
@@ -138,6 +139,16 @@ def phase_parse_diff(args) -> dict:
     }
 
 
+def phase_parse_only(args) -> dict:
+    """The parse alone, in a process that never imports dagster: the feed reader's own footprint."""
+    from batch_video.feed import read_feed
+
+    baseline = peak_rss_mb()
+    started = time.perf_counter()
+    result = read_feed(args.feed)
+    return {"seconds": time.perf_counter() - started, "products": len(result.products), "rss_before_mb": baseline}
+
+
 def phase_sensor_tick(args) -> dict:
     import dagster as dg
 
@@ -175,7 +186,7 @@ def phase_add_keys(args) -> dict:
     return {"added": len(new_keys), "seconds": seconds, "total_keys": total}
 
 
-PHASES = {"prepare": phase_prepare, "parse-diff": phase_parse_diff, "sensor-tick": phase_sensor_tick, "add-keys": phase_add_keys}
+PHASES = {"prepare": phase_prepare, "parse-only": phase_parse_only, "parse-diff": phase_parse_diff, "sensor-tick": phase_sensor_tick, "add-keys": phase_add_keys}
 
 
 def run_phase(name: str, feed: Path, home: Path) -> dict:
@@ -249,6 +260,9 @@ def main() -> int:
         home = workdir / f"instance-{kind}"
         shutil.rmtree(home, ignore_errors=True)
         shutil.copytree(template, home)
+        alone = run_phase("parse-only", feed, home)
+        rows.append((f"{kind} parse alone", alone["seconds"], alone["peak_rss_mb"], None))
+        print(f"[{kind}] parse alone (no dagster imported): {alone['seconds']:.2f} s, peak RSS {alone['peak_rss_mb']:.0f} MB (after imports {alone['rss_before_mb']:.0f} MB)")
         figures = run_phase("parse-diff", feed, home)
         meets = figures["seconds"] <= TARGET_SECONDS and figures["peak_rss_mb"] <= TARGET_RSS_MB
         ok &= meets
