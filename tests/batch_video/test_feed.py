@@ -219,6 +219,16 @@ def test_missing_fields_are_all_reported():
     assert {p.raw_value for p in result.problems if p.field == "price"} == {"abc"}
 
 
+def test_xml_in_a_declared_legacy_encoding(tmp_path):
+    path = tmp_path / "feed.xml"
+    path.write_bytes(
+        '<?xml version="1.0" encoding="windows-1250"?><rss xmlns:g="http://base.google.com/ns/1.0"><channel>'
+        "<item><g:id>1</g:id><g:title>Ţesătură şi încălţăminte</g:title><g:price>5 lei</g:price>"
+        "<g:image_link>https://x/y.jpg</g:image_link></item></channel></rss>".encode("cp1250")
+    )
+    assert read_feed(path).products[0].title == "Ţesătură şi încălţăminte"
+
+
 def test_malformed_xml_raises_a_feed_error(tmp_path):
     path = tmp_path / "broken.xml"
     path.write_text('<rss xmlns:g="http://base.google.com/ns/1.0"><channel><item><g:id>1</g:id></channel>')
