@@ -255,8 +255,11 @@ def evaluate_feed_schedule(
     instance = context.instance
     plan, _ = current_plan(instance, result)
     _log_plan(context.log, catalog.feed_url, plan, options.delete_removed)
-    # A schedule cannot return partition requests, so it changes the partitions itself.
+    # A schedule cannot return partition requests or asset events, so it writes them itself.
     apply_partition_changes(instance, plan, delete_removed=options.delete_removed)
+    if not options.delete_removed:
+        for observation in removed_observations(plan, catalog.feed_url):
+            instance.report_runless_asset_event(observation)
     selection = sync.select_runs(plan, {}, {}, max_runs=options.max_runs_per_tick, busy=partitions_in_flight(instance))
     to_run = selection.run_now
     if not to_run:

@@ -260,6 +260,14 @@ def test_schedule_adds_partitions_and_requests_runs_once(persistent_instance, fe
     again = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
     assert isinstance(again, dg.SkipReason)
 
+    edit_feed(feed_path, "<g:id>SKU-001</g:id>", "<g:id>SKU-101</g:id>")
+    third = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
+    assert [r.partition_key for r in third] == ["sku-101"]
+    assert "sku-001" in instance.get_dynamic_partitions(products_partitions.name)  # kept, only reported
+    (observation,) = instance.fetch_observations(product_record.key, limit=10).records
+    assert observation.partition_key == "sku-001"
+    assert observation.asset_observation.metadata["status"].value == "removed_from_feed"
+
 
 def test_schedule_leaves_out_partitions_with_a_run_in_flight(persistent_instance, feed_path, tmp_path):
     instance = persistent_instance
