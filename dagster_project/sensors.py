@@ -196,6 +196,8 @@ def evaluate_feed_sensor(
         context.log.error(f"cannot read feed {source}: {err}")
         return dg.SkipReason(f"cannot read feed {source}: {err}")
 
+    # Ticks that only work off the backlog see the same feed: do not report removals again.
+    feed_changed = not (cursor.source == source and cursor.version.same_as(version))
     plan, previous = current_plan(context.instance, result)
     _log_plan(context.log, source, plan, options.delete_removed)
     busy = partitions_in_flight(context.instance) if plan.to_run else set()
@@ -212,9 +214,9 @@ def evaluate_feed_sensor(
     return dg.SensorResult(
         run_requests=_run_requests(plan, selection.run_now, "feed_sensor"),
         dynamic_partitions_requests=partition_requests,
-        asset_events=[] if options.delete_removed else removed_observations(plan, source),
+        asset_events=removed_observations(plan, source) if feed_changed and not options.delete_removed else [],
         cursor=new_cursor.to_json(),
-        skip_reason=None if (selection.run_now or partition_requests) else f"feed changed, but no product needs a run ({plan.summary()})",
+        skip_reason=None if (selection.run_now or partition_requests) else f"no product can run now ({plan.summary()}; {len(selection.backlog)} waiting)",
     )
 
 

@@ -177,6 +177,7 @@ def test_removed_product_is_reported_and_kept_by_default(instance, feed_path, tm
     (observation,) = second.asset_events
     assert observation.partition == "sku-001"
     assert observation.metadata["status"].value == "removed_from_feed"
+    assert isinstance(tick(product_feed_sensor, instance, catalog, second.cursor), dg.SkipReason)
 
 
 def test_removed_product_partition_is_deleted_when_configured(instance, feed_path, tmp_path):
@@ -214,6 +215,18 @@ def test_run_cap_carries_the_rest_over_even_if_the_feed_is_unchanged(instance, f
     assert requested(second) == FEED_KEYS[3:]
     third = tick(sensor, instance, catalog, second.cursor)
     assert isinstance(third, dg.SkipReason)
+
+
+def test_backlog_ticks_do_not_report_removals_again(instance, feed_path, tmp_path):
+    catalog = catalog_for(feed_path, tmp_path)
+    sensor = sensor_with(max_runs_per_tick=1)
+    first = tick(sensor, instance, catalog)
+    apply(instance, first)
+    edit_feed(feed_path, "<g:id>SKU/003 [XL]</g:id>", "<g:id>SKU-103</g:id>")
+    changed = tick(sensor, instance, catalog, first.cursor)
+    assert [e.partition for e in changed.asset_events] == ["sku-003-xl"]
+    backlog_tick = tick(sensor, instance, catalog, changed.cursor)
+    assert backlog_tick.run_requests and not backlog_tick.asset_events
 
 
 def test_unreadable_feed_skips_the_tick_and_keeps_the_cursor(instance, feed_path, tmp_path):
