@@ -258,6 +258,8 @@ class DagsterClient:
 
     def __post_init__(self) -> None:
         self.url = (self.url or webserver_url()).rstrip("/")
+        # A finished run's failure never changes: read its logs once, not on every poll.
+        self._failures: dict[str, str] = {}
 
     def query(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         import httpx  # here, not at module level: the code location imports this module for the tag helpers
@@ -348,10 +350,13 @@ class DagsterClient:
         return runs
 
     def run_failure(self, run_id: str) -> str:
+        if run_id in self._failures:
+            return self._failures[run_id]
         result = self.query(RUN_FAILURE, {"runId": run_id})["logsForRun"]
         if result["__typename"] != "EventConnection":
             return ""
-        return failure_from_events(result["events"])
+        self._failures[run_id] = failure_from_events(result["events"])
+        return self._failures[run_id]
 
     def product_statuses(self, backfill_id: str) -> tuple[dict[str, Any], list[ProductStatus]]:
         """(the backfill, one row per product) as the webserver sees them now."""

@@ -135,7 +135,8 @@ def build_failure_sensor(publishing_resource_key: str = "publishing") -> dg.Sens
         name="record_product_failures",
         description="Records each failed product (key, product id, stage, reason) where apps read video records.",
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=5,
+        # Failures are recorded for apps, not raced: a slow tick keeps the daemon off the CPU the renders need.
+        minimum_interval_seconds=15,
     )
     def record_product_failures(context: dg.RunFailureSensorContext, publishing: PublishingResource) -> None:
         run = context.dagster_run
