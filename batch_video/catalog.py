@@ -1,7 +1,9 @@
-"""Feed reads with a small on-disk cache, so a batch of N runs parses a feed once.
+"""Catalog reads with a small on-disk cache, so a batch of N runs parses a feed once.
 
-A local feed is cached by path, size and mtime; a remote one for `ttl_s`
-seconds (a 5,000-product batch must not download the feed 5,000 times).
+A source is a feed path, an http(s) feed URL, or `supabase:products` (the
+shop's Supabase `products` table, read through a rows callable). A local feed
+is cached by path, size and mtime; a remote source for `ttl_s` seconds (a
+5,000-product batch must not download the feed 5,000 times).
 """
 
 from __future__ import annotations
@@ -13,37 +15,77 @@ import pickle
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
 
 from batch_video import feed
+from batch_video.errors import ConfigError
 from batch_video.models import FeedReadResult
 
 logger = logging.getLogger(__name__)
+
+
+SUPABASE_SOURCE = "supabase:products"
+
+RowsLoader = Callable[[], Iterable[Mapping[str, Any]]]
 
 
 def is_remote(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+def is_supabase(source: str) -> bool:
+    return source.startswith("supabase:")
+
+
+def catalog_digest(result: FeedReadResult) -> str:
+    """A version of the catalog's content (for sources without ETags, like a table)."""
+    digest = hashlib.sha256()
+    for product in sorted(result.products, key=lambda p: p.key):
+        digest.update(f"{product.key}={product.content_hash};".encode())
+    for problem in result.problems:
+        digest.update(f"!{problem.product_id}:{problem.field}:{problem.raw_value};".encode())
+    return digest.hexdigest()
+
+
 def _cache_id(source: str) -> str:
-    if is_remote(source):
+    if is_remote(source) or is_supabase(source):
         return hashlib.sha256(source.encode()).hexdigest()[:20]
     stat = Path(source).stat()
     ident = f"{Path(source).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
 
-def load_catalog(source: str, cache_dir: Path | None = None, *, ttl_s: float = 600.0, timeout_s: float = 30.0) -> FeedReadResult:
-    """Parse `source` (path or URL), reusing a cached parse when it is still valid."""
-    if cache_dir is None or (not is_remote(source) and not Path(source).exists()):
+def load_catalog(
+    source: str,
+    cache_dir: Path | None = None,
+    *,
+    ttl_s: float = 600.0,
+    timeout_s: float = 30.0,
+    rows: RowsLoader | None = None,
+) -> FeedReadResult:
+    """Read `source`, reusing a cached parse while it is still valid.
+
+    `rows` loads the table rows for a `supabase:` source.
+    """
+    if is_supabase(source) and rows is None:
+        raise ConfigError(f"catalog source {source!r} needs Supabase settings (SUPABASE_URL, key, BATCH_VIDEO_PROFILE_ID)", field="feed_url")
+
+    def read() -> FeedReadResult:
+        if is_supabase(source):
+            return feed.products_from_rows(rows(), source=source)  # type: ignore[misc]
         return feed.read_feed(source, timeout_s=timeout_s)
+
+    remote = is_remote(source) or is_supabase(source)
+    if cache_dir is None or (not remote and not Path(source).exists()):
+        return read()
     cache_path = Path(cache_dir) / f"{_cache_id(source)}.pickle"
-    if cache_path.exists() and (not is_remote(source) or time.time() - cache_path.stat().st_mtime < ttl_s):
+    if cache_path.exists() and (not remote or time.time() - cache_path.stat().st_mtime < ttl_s):
         try:
             with open(cache_path, "rb") as handle:
                 return pickle.load(handle)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError) as err:
             logger.warning("ignoring unreadable feed cache %s: %s", cache_path, err)
-    result = feed.read_feed(source, timeout_s=timeout_s)
+    result = read()
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache_path.parent, suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:

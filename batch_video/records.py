@@ -588,6 +588,27 @@ class SupabaseRecords:
         values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
         return self._upsert_video(values, feed)
 
+    def iter_product_rows(self, *, feed: str | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """The profile's `products` rows (optionally one feed's), page by page in external_id order.
+
+        This is the catalog source for shops whose products live in Supabase
+        (`batch_video.feed.products_from_rows` turns the rows into Products).
+        """
+        feed_id = self._resolve_feed(feed) if feed else None
+        start = 0
+        while True:
+            def page(start: int = start) -> Any:
+                query = self.client.table("products").select("*").eq("profile_id", self.profile_id)
+                if feed_id:
+                    query = query.eq("feed_id", feed_id)
+                return query.order("external_id").range(start, start + page_size - 1)
+
+            rows = self._run(page, f"reading products {start}-{start + page_size - 1}")
+            yield from rows
+            if len(rows) < page_size:
+                return
+            start += page_size
+
     def list_failures(self, *, limit: int = 100) -> list[VideoRecord]:
         """The profile's failed products, newest first (served by the partial index on failed rows)."""
         data = self._run(

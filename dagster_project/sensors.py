@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import dagster as dg
@@ -33,7 +32,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilt
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from batch_video import feed, sync
-from batch_video.catalog import is_remote, load_catalog
+from batch_video.catalog import catalog_digest, is_remote, is_supabase
 from batch_video.errors import BatchVideoError
 from batch_video.models import FeedReadResult
 from dagster_project.assets import product_record, product_video_job, products_partitions
@@ -159,8 +158,8 @@ def _log_plan(log: logging.Logger, source: str, plan: sync.SyncPlan, delete_remo
 
 
 def _read_catalog(catalog: CatalogResource) -> FeedReadResult:
-    # ttl 0 refreshes the catalog cache the runs read, so they see this version of the feed.
-    return load_catalog(catalog.feed_url, Path(catalog.cache_dir), ttl_s=0.0, timeout_s=catalog.timeout_s)
+    # A fresh read refreshes the catalog cache the runs read, so they see this version of the feed.
+    return catalog.read(max_age_s=0.0)
 
 
 def feed_version(source: str, previous: sync.SyncCursor, *, timeout_s: float) -> sync.FeedVersion:
@@ -187,10 +186,16 @@ def evaluate_feed_sensor(
     source = catalog.feed_url
     cursor = sync.SyncCursor.from_json(context.cursor)
     try:
-        version = feed_version(source, cursor, timeout_s=catalog.timeout_s)
+        if is_supabase(source):
+            # A table has no ETag: its version is the digest of what it holds.
+            result = _read_catalog(catalog)
+            version = sync.FeedVersion(sha256=catalog_digest(result))
+        else:
+            version = feed_version(source, cursor, timeout_s=catalog.timeout_s)
         if cursor.unchanged(source, version):
             return dg.SkipReason(f"feed {source} unchanged since the last tick ({version.sha256[:12] or version.etag})")
-        result = _read_catalog(catalog)
+        if not is_supabase(source):
+            result = _read_catalog(catalog)
     except BatchVideoError as err:
         # A feed that cannot be read now is a skipped tick, not a failed sensor; the cursor stays.
         context.log.error(f"cannot read feed {source}: {err}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from batch_video.catalog import load_catalog
+from batch_video.catalog import is_supabase, load_catalog
 from batch_video.models import FeedReadResult
 from batch_video.settings import BatchSettings
 from batch_video.workspace import ProductWorkspace
@@ -36,15 +36,29 @@ class WorkspaceResource(dg.ConfigurableResource):
 
 
 class CatalogResource(dg.ConfigurableResource):
-    """The product feed (path or http/https URL) the `products` partitions come from."""
+    """The catalog the `products` partitions come from: a feed path or URL, or `supabase:products`."""
 
     feed_url: str = SAMPLE_FEED
     cache_dir: str = "data/cache/feeds"
     remote_ttl_s: float = 600.0
     timeout_s: float = 30.0
 
-    def read(self) -> FeedReadResult:
-        return load_catalog(self.feed_url, Path(self.cache_dir), ttl_s=self.remote_ttl_s, timeout_s=self.timeout_s)
+    def read(self, *, max_age_s: float | None = None) -> FeedReadResult:
+        """The parsed catalog; `max_age_s=0` forces a fresh read of a remote source."""
+        return load_catalog(
+            self.feed_url,
+            Path(self.cache_dir),
+            ttl_s=self.remote_ttl_s if max_age_s is None else max_age_s,
+            timeout_s=self.timeout_s,
+            rows=self._supabase_rows if is_supabase(self.feed_url) else None,
+        )
+
+    def _supabase_rows(self):
+        # The table lives in the same project the videos are published to: same settings.
+        from dagster_project.resources.publishing import PublishingResource
+
+        publishing = PublishingResource.from_env().model_copy(update={"backend": "supabase"})
+        return publishing.records().iter_product_rows()
 
 
 class BatchSettingsResource(dg.ConfigurableResource):
