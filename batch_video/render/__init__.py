@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -25,7 +27,9 @@ from batch_video.render.spec import (
     Loudness,
     RenderSpec,
     build_spec,
+    LIMITER_PROBE_STEPS_DB,
     encode_argv,
+    limiter_probe_argv,
     measure_argv,
     video_duration,
 )
@@ -56,7 +60,28 @@ def measure_loudness(audio: AudioSpec, *, timeout_s: float | None = 120.0) -> Lo
         raise FFmpegError(f"could not read the loudness measurement: {exc}", stderr=stderr, stage="render") from exc
     if not math.isfinite(result.input_i) or result.input_i < -70:
         return None
+    if result.needs_limiter(audio.target_lufs):
+        result = replace(result, limiter_gain_db=_limiter_gain(audio, result, timeout_s=timeout_s))
     return result
+
+
+def _limiter_gain(audio: AudioSpec, measured: Loudness, *, timeout_s: float | None) -> float:
+    """Gain that lands on the target after the peak limiter, interpolated from a few probes."""
+    base = audio.target_lufs - measured.input_i
+    stderr = run_ffmpeg(limiter_probe_argv(audio, base), timeout_s=timeout_s)
+    found = {int(i): float(v) for i, v in re.findall(r"\[ebur128@g(\d+) @ [^\]]*\] Summary:.*?I:\s+(-?[\d.]+) LUFS",
+                                                     stderr, flags=re.S)}
+    points = sorted((base + LIMITER_PROBE_STEPS_DB[i], loud) for i, loud in found.items())
+    if len(points) < 2:
+        raise FFmpegError("could not read the limiter loudness probe", stderr=stderr, stage="render")
+    target = audio.target_lufs
+    for (g0, l0), (g1, l1) in zip(points, points[1:]):
+        if l0 <= target <= l1 or (g1, l1) == points[-1]:
+            if abs(l1 - l0) < 1e-6:
+                return g1
+            gain = g0 + (target - l0) * (g1 - g0) / (l1 - l0)
+            return max(points[0][0], min(gain, points[-1][0] + 6.0))
+    return points[0][0]
 
 
 def render_video(
@@ -129,6 +154,7 @@ def render_video(
             "x264_preset": x264_preset or spec.preset.x264_preset,
             "crf": crf if crf is not None else spec.preset.crf,
             "loudness_input_i": spec.audio.measured.input_i if spec.audio and spec.audio.measured else None,
+            "limiter_gain_db": spec.audio.measured.limiter_gain_db if spec.audio and spec.audio.measured else None,
             "encode_wall_s": round(figures["wall_s"], 3),
             "compose_s": round(figures["produce_s"], 3),
             "box": [scene.box.x, scene.box.y, scene.box.w, scene.box.h],
@@ -137,8 +163,6 @@ def render_video(
 
 
 def _with_loudness(spec: RenderSpec, loudness: Loudness | None) -> RenderSpec:
-    from dataclasses import replace
-
     return replace(spec, audio=replace(spec.audio, measured=loudness))
 
 

@@ -136,6 +136,12 @@ class Loudness:
     input_lra: float
     input_thresh: float
     target_offset: float
+    # Set when a linear gain to the target would push peaks over the true-peak
+    # ceiling (typical of TTS): the gain to use before a peak limiter instead.
+    limiter_gain_db: float | None = None
+
+    def needs_limiter(self, target_lufs: float = LOUDNESS_TARGET_LUFS) -> bool:
+        return self.input_tp + (target_lufs - self.input_i) > TRUE_PEAK_DBTP
 
 
 @dataclass(frozen=True)
@@ -370,7 +376,9 @@ def audio_filter(audio: AudioSpec) -> str:
     if audio.source_duration_s > d:
         parts.append(f"afade=t=out:st={max(0.0, d - AUDIO_FADE_S):.6f}:d={AUDIO_FADE_S}")
     m = audio.measured
-    if m is not None and math.isfinite(m.input_i) and m.input_i > -70:
+    if m is not None and m.limiter_gain_db is not None:
+        parts += [f"volume={m.limiter_gain_db:.3f}dB", LIMITER]
+    elif m is not None and math.isfinite(m.input_i) and m.input_i > -70:
         parts.append(
             f"loudnorm=I={audio.target_lufs}:TP={TRUE_PEAK_DBTP}:LRA={LOUDNESS_RANGE_LU}"
             f":measured_I={m.input_i}:measured_TP={m.input_tp}:measured_LRA={m.input_lra}"
@@ -379,6 +387,32 @@ def audio_filter(audio: AudioSpec) -> str:
         # loudnorm works at 192 kHz internally; come back to the delivery rate.
         parts.append(f"aresample={audio.sample_rate}")
     return ",".join(parts)
+
+
+# Sample-peak ceiling a little under the true-peak target (AAC adds a bit of overshoot).
+LIMITER = "alimiter=limit=0.794:attack=5:release=50:level=false:latency=true"
+LIMITER_PROBE_STEPS_DB = (0.0, 3.0, 6.0, 9.0)
+
+
+def _timeline(audio: AudioSpec) -> list[str]:
+    d = audio.duration_s
+    chain = [f"aresample={audio.sample_rate}", "apad", f"atrim=0:{d:.6f}"]
+    if audio.source_duration_s > d:
+        chain.append(f"afade=t=out:st={max(0.0, d - AUDIO_FADE_S):.6f}:d={AUDIO_FADE_S}")
+    return chain
+
+
+def limiter_probe_argv(audio: AudioSpec, base_gain_db: float) -> list[str]:
+    """One pass measuring the loudness after gain+limiter at a few gains (limiting eats loudness)."""
+    steps = LIMITER_PROBE_STEPS_DB
+    branches = "".join(f"[s{i}]" for i in range(len(steps)))
+    graph = [f"[0:a]{','.join(_timeline(audio))},asplit={len(steps)}{branches}"]
+    for i, step in enumerate(steps):
+        graph.append(f"[s{i}]volume={base_gain_db + step:.3f}dB,{LIMITER},ebur128@g{i}=framelog=verbose[o{i}]")
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-i", _ff_path(audio.path), "-filter_complex", ";".join(graph)]
+    for i in range(len(steps)):
+        argv += ["-map", f"[o{i}]", "-f", "null", "-"]
+    return argv
 
 
 def measure_argv(audio: AudioSpec) -> list[str]:

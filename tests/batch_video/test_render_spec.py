@@ -12,7 +12,16 @@ from batch_video.errors import ConfigError
 from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming
 from batch_video.render import PRESETS, build_spec, encode_argv, video_duration
 from batch_video.render.motion import DIRECTIONS, Motion, choose_direction, cover_window, ease, inverse_affine
-from batch_video.render.spec import Loudness, Rect, audio_filter, compute_layout, fit_box, measure_argv
+from batch_video.render.spec import (
+    LIMITER_PROBE_STEPS_DB,
+    Loudness,
+    Rect,
+    audio_filter,
+    compute_layout,
+    fit_box,
+    limiter_probe_argv,
+    measure_argv,
+)
 from batch_video.settings import BatchSettings
 
 HOSTILE = "Pantofi \"sport\" 'x' : 100% %{pts} \\ back; [in] -vf drawtext=text=a,b\n"
@@ -106,6 +115,19 @@ def test_audio_filter_pads_trims_and_fades_only_when_trimmed():
     assert any("trimmed" in w for w in spec.warnings)
     short = build_spec(product(), image(), voiceover(3.0), BatchSettings())
     assert "afade" not in audio_filter(short.audio) and "atrim=0:5.000000" in audio_filter(short.audio)
+
+
+def test_peaky_audio_uses_gain_and_limiter():
+    measured = Loudness(-20.5, 0.0, 3.3, -30.6, 1.8)
+    assert measured.needs_limiter() and not Loudness(-30.0, -20.0, 3.0, -40.0, 0.0).needs_limiter()
+    spec = build_spec(product(), image(), voiceover(), BatchSettings(),
+                      loudness=Loudness(-20.5, 0.0, 3.3, -30.6, 1.8, limiter_gain_db=9.75))
+    graph = audio_filter(spec.audio)
+    assert "volume=9.750dB" in graph and "alimiter=limit=0.794" in graph and "loudnorm" not in graph
+    probe_argv = limiter_probe_argv(spec.audio, 6.5)
+    graph = probe_argv[probe_argv.index("-filter_complex") + 1]
+    assert graph.count("ebur128@g") == len(LIMITER_PROBE_STEPS_DB) and "volume=12.500dB" in graph
+    assert probe_argv.count("-map") == len(LIMITER_PROBE_STEPS_DB)
 
 
 def test_silence_skips_loudnorm_instead_of_dividing_by_minus_infinity():

@@ -30,10 +30,16 @@ def assets(tmp_path_factory):
     tone = folder / "voice.wav"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
                     "sine=frequency=330:duration=3,volume=0.05,tremolo=f=4", "-ar", "22050", str(tone)], check=True)
+    # Quiet body with full-scale clicks, like TTS: a plain gain to -14 LUFS would clip,
+    # so this one goes through the gain + peak limiter path.
+    peaky = folder / "peaky.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "aevalsrc=0.08*sin(2*PI*220*t)+0.95*lt(mod(t\\,0.25)\\,0.002):s=22050:d=3",
+                    str(peaky)], check=True)
     silence = folder / "silence.wav"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono",
                     "-t", "2", str(silence)], check=True)
-    return {"image": image, "tone": tone, "silence": silence}
+    return {"image": image, "tone": tone, "silence": silence, "peaky": peaky}
 
 
 def product(**kw) -> Product:
@@ -91,12 +97,26 @@ def test_real_render_per_preset(tmp_path, assets, name):
     head = result.video_path.read_bytes()[:4096]
     assert b"moov" in head and (b"mdat" not in head or head.index(b"moov") < head.index(b"mdat"))
     assert abs(integrated_loudness(result.video_path) + 14.0) <= 1.0
+    assert result.extra["limiter_gain_db"] is None  # the quiet tone takes the exact linear path
     with Image.open(result.poster_path) as poster:
         assert poster.format == "JPEG" and poster.size == (preset.width, preset.height)
     assert calls[-1] == (result.extra["frames"], result.extra["frames"])
     assert [a for a, _ in calls] == sorted(a for a, _ in calls)
     # Only the published names remain: no partial files.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jpg", "v.mp4"]
+
+
+@pytest.mark.slow
+def test_peaky_voiceover_is_limited_and_still_reaches_the_target(tmp_path, assets):
+    settings = BatchSettings(preset="preview", duration_min_s=2.0, duration_max_s=2.0, tail_s=0)
+    result = render_video(product(), assets["image"], voice(assets["peaky"], 3.0), tmp_path / "v.mp4",
+                          tmp_path / "p.jpg", settings)
+    assert result.extra["limiter_gain_db"] is not None
+    assert abs(integrated_loudness(result.video_path) + 14.0) <= 1.0
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(result.video_path), "-af",
+                          "ebur128=peak=true", "-f", "null", "-"], capture_output=True, text=True).stderr
+    peak = float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", out[out.rfind("Summary:"):]).group(1))
+    assert peak <= -1.0
 
 
 @pytest.mark.slow
