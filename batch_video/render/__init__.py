@@ -228,7 +228,6 @@ def contact_sheet(
 
 
 def _grab_frame(video: Path, at: float, height: int, timeout_s: float) -> Image.Image:
-    import subprocess
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

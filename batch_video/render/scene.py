@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from batch_video.errors import ConfigError, ProductDataError
 from batch_video.render import text as txt
-from batch_video.render.motion import cover_window, inverse_affine
+from batch_video.render.motion import Window, cover_window, inverse_affine
 from batch_video.render.spec import CaptionTrack, ImageLayer, Rect, RenderSpec, TextLayer
-from batch_video.render.yuv import Overlay, blend_overlay, make_overlay, rgb_to_i420
+from batch_video.render.yuv import Overlay, blend_overlay, i420_to_rgb, make_overlay, rgb_to_i420
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +194,7 @@ class CaptionRenderer:
     def render_strip(self, state: CaptionState) -> Image.Image:
         """RGBA image of the caption rect: words centred, the current one highlighted."""
         track, rect = self.track, self.track.rect
-        words = [w for w in self._words[state.cue]]
-        shown = [(w, j == state.word) for j, w in enumerate(words) if w]
+        shown = [(w, j == state.word) for j, w in enumerate(self._words[state.cue]) if w]
         image = Image.new("RGBA", (rect.w, rect.h), (0, 0, 0, 0))
         if not shown:
             return image
@@ -204,8 +203,6 @@ class CaptionRenderer:
         fitted = txt.fit_text(text, self.font_path, rect.w - 4 * stroke, 2, track.size_max, track.size_min)
         font = txt.load_font(self.font_path, fitted.size)
         lh = txt.line_height(font)
-        from PIL import ImageDraw
-
         draw = ImageDraw.Draw(image)
         space = font.getlength(" ")
         word_iter = iter(shown)
@@ -246,8 +243,7 @@ class Scene:
                 self.warnings.append(f"{layer.role} text did not fit: shortened with an ellipsis")
             self._place(canvas, image, layer.rect.x, layer.rect.y)
         for layer in spec.images:
-            self._place(canvas, render_image_layer(layer), layer.rect.x,
-                        layer.rect.y)
+            self._place(canvas, render_image_layer(layer), layer.rect.x, layer.rect.y)
         canvas_rgb = np.asarray(canvas.convert("RGB"), dtype=np.uint8)
         self.canvas_planes = rgb_to_i420(canvas_rgb)
         del canvas, canvas_rgb
@@ -261,8 +257,7 @@ class Scene:
         canvas_rect = Rect(0, 0, w, h)
         dirty = [Rect(o.x, o.y, o.width, o.height) for o in self.box_overlays]
         if self.captions is not None:
-            r = spec.captions.rect.even()
-            dirty.append(Rect(r.x, r.y, r.w + 2 * (r.w % 2), r.h))
+            dirty.append(spec.captions.rect.even())
         self.dirty_rects = [_clip(r, canvas_rect) for r in dirty]
         logger.debug("scene: canvas %dx%d box %s source %dx%d", w, h, box, self.src_w, self.src_h)
 
@@ -315,8 +310,6 @@ class Scene:
         window = cover_window(self.src_w, self.src_h, box.w, box.h, zoom, ox, oy)
         luma = np.array(inverse_affine(window, box.w, box.h), np.float64)
         # Chroma is the same picture at half size: same window, halved.
-        from batch_video.render.motion import Window
-
         half_window = Window(window.center_x / 2, window.center_y / 2, window.width / 2, window.height / 2)
         chroma = np.array(inverse_affine(half_window, box.w // 2, box.h // 2), np.float64)
         return luma, chroma
@@ -350,8 +343,6 @@ class Scene:
 
     def frame_rgb(self, n: int, *, captions: bool = True) -> np.ndarray:
         """One frame as RGB (for posters, stills and tests)."""
-        from batch_video.render.yuv import i420_to_rgb
-
         buf = self.new_buffer()
         self.compose(n, buf, captions=captions)
         return i420_to_rgb(*self.planes(buf))

@@ -18,7 +18,7 @@ from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover
 from batch_video.money import format_amount
 from batch_video.render.motion import Motion, choose_direction
 from batch_video.render.presets import Preset, get_preset
-from batch_video.render.text import parse_color, resolve_font_path
+from batch_video.render.text import parse_color, readable_on, resolve_font_path
 from batch_video.settings import BatchSettings
 
 LOUDNESS_TARGET_LUFS = -14.0
@@ -344,8 +344,6 @@ def _background(has_alpha: bool, accent: tuple[int, int, int, int]) -> Backgroun
 
 
 def _text_on(color: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    from batch_video.render.text import readable_on
-
     return readable_on(color)
 
 
