@@ -212,3 +212,28 @@ def test_sale_badge_is_drawn_on_the_photo_corner(tmp_path):
 
     assert accent_pixels(product()) > 200  # the -17% pill
     assert accent_pixels(product(sale_price=None)) < 20
+
+
+@pytest.mark.parametrize("size", [(2400, 400), (400, 2400)])
+def test_extreme_aspect_photos_are_cropped_into_a_sane_box(tmp_path, size):
+    photo = textured(tmp_path / "p.jpg", size=size)
+    scene = Scene(build_spec(product(), photo, None, BatchSettings(preset="preview", motion="pan_left"),
+                             duration_s=1))
+    assert 0.6 - 0.02 <= scene.box.w / scene.box.h <= 1.8 + 0.02
+    first, last = scene.frame_rgb(0), scene.frame_rgb(scene.spec.frames - 1)
+    box = scene.box
+    assert not np.array_equal(first[box.y:box.bottom, box.x:box.right], last[box.y:box.bottom, box.x:box.right])
+
+
+def test_logo_is_drawn_in_the_header(tmp_path):
+    photo = textured(tmp_path / "p.jpg")
+    logo = tmp_path / "logo.png"
+    Image.new("RGBA", (300, 100), (0, 255, 255, 255)).save(logo)
+    spec = build_spec(product(), photo, None, BatchSettings(preset="tiktok", logo_path=str(logo)), duration_s=1)
+    (layer,) = spec.images
+    assert spec.layout.safe.contains(layer.rect)
+    brand = next(t for t in spec.texts if t.role == "brand")
+    assert brand.rect.x >= layer.rect.right  # the brand name moves over to make room
+    rgb = Scene(spec).frame_rgb(0)
+    region = rgb[layer.rect.y:layer.rect.bottom, layer.rect.x:layer.rect.right].reshape(-1, 3).astype(int)
+    assert (np.abs(region - [0, 255, 255]).sum(axis=1) < 30).sum() > 1000
