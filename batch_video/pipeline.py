@@ -16,6 +16,7 @@ from typing import Callable
 from batch_video import captions, feed, images, render, script, tts
 from batch_video.errors import ProductDataError
 from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, RenderedVideo, Voiceover
+from batch_video.publish import file_sha256
 from batch_video.settings import BatchSettings
 from batch_video.workspace import ProductWorkspace, StageOutputMissing
 
@@ -90,8 +91,8 @@ def render_inputs_hash(product: Product, image: PreparedImage, voiceover: Voiceo
     for part in (
         RENDER_VERSION,
         product.content_hash or repr(product.to_dict()),
-        _file_digest(image.path),
-        _file_digest(voiceover.audio_path),
+        file_sha256(image.path),
+        file_sha256(voiceover.audio_path),
         repr(voiceover.words),
         settings.settings_hash(),
     ):
@@ -155,14 +156,6 @@ def render_product(
     text = script_stage(ws, product, settings)
     voiceover, cues = voiceover_stage(ws, product, text, settings, cache_dir)
     return render_stage(ws, product, image, voiceover, cues, settings, force=force)
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def text_digest(text: str) -> str:
