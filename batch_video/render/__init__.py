@@ -7,10 +7,9 @@ Public API: `render_video`, `probe`, `contact_sheet`, `PRESETS`; the pieces
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -19,7 +18,7 @@ from PIL import Image
 
 from batch_video.errors import BatchVideoError, FFmpegError, ProductDataError
 from batch_video.models import CaptionCue, PreparedImage, Product, RenderedVideo, Voiceover
-from batch_video.render.ffmpeg import FFmpegTimeoutError, parse_loudnorm_json, probe, run_ffmpeg, run_piped
+from batch_video.render.ffmpeg import FFmpegTimeoutError, parse_ebur128_summary, probe, run_ffmpeg, run_piped
 from batch_video.render.presets import PRESETS, Preset, get_preset
 from batch_video.render.scene import Scene
 from batch_video.render.spec import (
@@ -48,17 +47,14 @@ FRAME_BUFFERS = 3
 
 
 def measure_loudness(audio: AudioSpec, *, timeout_s: float | None = 120.0) -> Loudness | None:
-    """First loudnorm pass; None for silence (nothing to normalize)."""
+    """Loudness and peak of the final audio timeline; None for silence (nothing to normalize)."""
     stderr = run_ffmpeg(measure_argv(audio), timeout_s=timeout_s)
     try:
-        data = parse_loudnorm_json(stderr)
-        result = Loudness(
-            input_i=float(data["input_i"]), input_tp=float(data["input_tp"]), input_lra=float(data["input_lra"]),
-            input_thresh=float(data["input_thresh"]), target_offset=float(data["target_offset"]),
-        )
-    except (ValueError, KeyError) as exc:
+        integrated, peak = parse_ebur128_summary(stderr)
+    except ValueError as exc:
         raise FFmpegError(f"could not read the loudness measurement: {exc}", stderr=stderr, stage="render") from exc
-    if not math.isfinite(result.input_i) or result.input_i < -70:
+    result = Loudness(integrated, peak if peak is not None else 0.0)
+    if result.is_silent:
         return None
     if result.needs_limiter(audio.target_lufs):
         result = replace(result, limiter_gain_db=_limiter_gain(audio, result, timeout_s=timeout_s))
@@ -67,11 +63,14 @@ def measure_loudness(audio: AudioSpec, *, timeout_s: float | None = 120.0) -> Lo
 
 def _limiter_gain(audio: AudioSpec, measured: Loudness, *, timeout_s: float | None) -> float:
     """Gain that lands on the target after the peak limiter, interpolated from a few probes."""
-    base = audio.target_lufs - measured.input_i
+    base = measured.gain_db(audio.target_lufs)
     stderr = run_ffmpeg(limiter_probe_argv(audio, base), timeout_s=timeout_s)
-    found = {int(i): float(v) for i, v in re.findall(r"\[ebur128@g(\d+) @ [^\]]*\] Summary:.*?I:\s+(-?[\d.]+) LUFS",
-                                                     stderr, flags=re.S)}
-    points = sorted((base + LIMITER_PROBE_STEPS_DB[i], loud) for i, loud in found.items())
+    points = []
+    for i, step in enumerate(LIMITER_PROBE_STEPS_DB):
+        try:
+            points.append((base + step, parse_ebur128_summary(stderr, f"g{i}")[0]))
+        except ValueError:
+            continue
     if len(points) < 2:
         raise FFmpegError("could not read the limiter loudness probe", stderr=stderr, stage="render")
     target = audio.target_lufs
@@ -114,14 +113,19 @@ def render_video(
                                field="voiceover", stage="render")
     try:
         spec = build_spec(product, image, voiceover, settings, cues=tuple(cues), duration_s=duration_s)
-        if spec.audio is not None:
-            loudness = measure_loudness(spec.audio, timeout_s=timeout_s)
-            spec = _with_loudness(spec, loudness)
-        scene = Scene(spec)
         tmp_video = out_path.with_name(f".{out_path.stem}.{os.getpid()}.partial.mp4")
         tmp_poster = poster_path.with_name(f".{poster_path.stem}.{os.getpid()}.partial.jpg")
         try:
-            _write_poster(scene, tmp_poster)
+            # The audio analysis (an ffmpeg child) runs while this process draws the
+            # static canvas and the poster: two cores, two jobs, before the encoder needs both.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                loudness = (pool.submit(measure_loudness, spec.audio, timeout_s=timeout_s)
+                            if spec.audio is not None else None)
+                scene = Scene(spec)
+                _write_poster(scene, tmp_poster)
+                measured = loudness.result() if loudness is not None else None
+            if spec.audio is not None:
+                spec = _with_loudness(spec, measured)
             argv = encode_argv(spec, tmp_video, x264_preset=x264_preset, crf=crf)
             remaining = None if timeout_s is None else max(1.0, timeout_s - (time.monotonic() - started))
             figures = run_piped(argv, scene.compose, [scene.new_buffer() for _ in range(FRAME_BUFFERS)],
@@ -153,7 +157,7 @@ def render_video(
             "motion": spec.photo.motion.direction,
             "x264_preset": x264_preset or spec.preset.x264_preset,
             "crf": crf if crf is not None else spec.preset.crf,
-            "loudness_input_i": spec.audio.measured.input_i if spec.audio and spec.audio.measured else None,
+            "loudness_input_lufs": spec.audio.measured.integrated_lufs if spec.audio and spec.audio.measured else None,
             "limiter_gain_db": spec.audio.measured.limiter_gain_db if spec.audio and spec.audio.measured else None,
             "encode_wall_s": round(figures["wall_s"], 3),
             "compose_s": round(figures["produce_s"], 3),

@@ -7,6 +7,7 @@ import fcntl
 import json
 import logging
 import queue
+import re
 import subprocess
 import threading
 import time
@@ -231,10 +232,18 @@ def probe(path: str | Path, *, timeout_s: float = 30.0) -> dict:
     return json.loads(out.decode("utf-8"))
 
 
-def parse_loudnorm_json(stderr: str) -> dict:
-    """The JSON block loudnorm prints at the end of a print_format=json pass."""
-    end = stderr.rfind("}")
-    start = stderr.rfind("{", 0, end)
-    if start < 0 or end < 0:
-        raise ValueError("no loudnorm JSON in ffmpeg output")
-    return json.loads(stderr[start:end + 1])
+def parse_ebur128_summary(stderr: str, instance: str = "") -> tuple[float, float | None]:
+    """(integrated LUFS, sample peak dBFS or None) from an ebur128 filter's summary.
+
+    `instance` picks one named filter (`ebur128@name`) when several ran.
+    """
+    marker = re.escape(f"ebur128@{instance}") if instance else r"Parsed_ebur128_\d+|ebur128@\w+"
+    match = re.search(r"\[(?:%s) @ [^\]]*\] Summary:(.*?)(?=\n\[|\Z)" % marker, stderr, flags=re.S)
+    if match is None:
+        raise ValueError("no ebur128 summary in ffmpeg output")
+    body = match.group(1)
+    integrated = re.search(r"I:\s+(-?(?:[\d.]+|inf)) LUFS", body)
+    if integrated is None:
+        raise ValueError("no integrated loudness in the ebur128 summary")
+    peak = re.search(r"Sample peak:\s*\n\s*Peak:\s+(-?(?:[\d.]+|inf)) dBFS", body)
+    return float(integrated.group(1)), (float(peak.group(1)) if peak else None)

@@ -22,8 +22,11 @@ from batch_video.render.text import parse_color, readable_on, resolve_font_path
 from batch_video.settings import BatchSettings
 
 LOUDNESS_TARGET_LUFS = -14.0
-TRUE_PEAK_DBTP = -1.5
-LOUDNESS_RANGE_LU = 11.0
+# Sample-peak ceiling: 0.5 dB under a -1.5 dBTP true-peak budget leaves room for
+# inter-sample peaks from resampling and AAC.
+PEAK_CEILING_DBFS = -2.0
+# Quieter than this is silence or hiss: amplifying it to the target would only make noise.
+SILENCE_LUFS = -60.0
 # A trimmed voiceover fades out over this long instead of clicking.
 AUDIO_FADE_S = 0.08
 # Photo boxes never get more extreme than these aspect ratios; wider/taller photos are cropped.
@@ -129,19 +132,23 @@ class CaptionTrack:
 
 @dataclass(frozen=True)
 class Loudness:
-    """ffmpeg loudnorm first-pass measurement of the (trimmed, padded) voiceover."""
+    """EBU R128 measurement of exactly the (trimmed, padded) audio the video will carry."""
 
-    input_i: float
-    input_tp: float
-    input_lra: float
-    input_thresh: float
-    target_offset: float
-    # Set when a linear gain to the target would push peaks over the true-peak
-    # ceiling (typical of TTS): the gain to use before a peak limiter instead.
+    integrated_lufs: float
+    sample_peak_dbfs: float
+    # Set when a plain gain to the target would push peaks over the ceiling
+    # (typical of TTS): the gain to use in front of the peak limiter instead.
     limiter_gain_db: float | None = None
 
+    @property
+    def is_silent(self) -> bool:
+        return not math.isfinite(self.integrated_lufs) or self.integrated_lufs <= SILENCE_LUFS
+
+    def gain_db(self, target_lufs: float = LOUDNESS_TARGET_LUFS) -> float:
+        return target_lufs - self.integrated_lufs
+
     def needs_limiter(self, target_lufs: float = LOUDNESS_TARGET_LUFS) -> bool:
-        return self.input_tp + (target_lufs - self.input_i) > TRUE_PEAK_DBTP
+        return self.sample_peak_dbfs + self.gain_db(target_lufs) > PEAK_CEILING_DBFS
 
 
 @dataclass(frozen=True)
@@ -364,44 +371,47 @@ def _ff_path(path: Path | str) -> str:
     return "file:" + str(Path(path).resolve())
 
 
-def audio_filter(audio: AudioSpec) -> str:
-    """Pad/trim to the video length, fade a trimmed end, normalize to the target loudness.
-
-    Only numbers go into this graph, never product text.
-    """
+def _timeline(audio: AudioSpec, *, resample: bool = True) -> list[str]:
+    """Pad with silence / trim to the video length; a trimmed end fades instead of clicking."""
     d = audio.duration_s
-    parts = [f"aresample={audio.sample_rate}", "apad", f"atrim=0:{d:.6f}"]
-    if audio.source_duration_s > d:
-        parts.append(f"afade=t=out:st={max(0.0, d - AUDIO_FADE_S):.6f}:d={AUDIO_FADE_S}")
-    m = audio.measured
-    if m is not None and m.limiter_gain_db is not None:
-        parts += [f"volume={m.limiter_gain_db:.3f}dB", LIMITER]
-    elif m is not None and math.isfinite(m.input_i) and m.input_i > -70:
-        parts.append(
-            f"loudnorm=I={audio.target_lufs}:TP={TRUE_PEAK_DBTP}:LRA={LOUDNESS_RANGE_LU}"
-            f":measured_I={m.input_i}:measured_TP={m.input_tp}:measured_LRA={m.input_lra}"
-            f":measured_thresh={m.input_thresh}:offset={m.target_offset}:linear=true"
-        )
-        # loudnorm works at 192 kHz internally; come back to the delivery rate.
-        parts.append(f"aresample={audio.sample_rate}")
-    return ",".join(parts)
-
-
-# Sample-peak ceiling a little under the true-peak target (AAC adds a bit of overshoot).
-LIMITER = "alimiter=limit=0.794:attack=5:release=50:level=false:latency=true"
-LIMITER_PROBE_STEPS_DB = (0.0, 3.0, 6.0, 9.0)
-
-
-def _timeline(audio: AudioSpec) -> list[str]:
-    d = audio.duration_s
-    chain = [f"aresample={audio.sample_rate}", "apad", f"atrim=0:{d:.6f}"]
+    chain = [f"aresample={audio.sample_rate}"] if resample else []
+    chain += ["apad", f"atrim=0:{d:.6f}"]
     if audio.source_duration_s > d:
         chain.append(f"afade=t=out:st={max(0.0, d - AUDIO_FADE_S):.6f}:d={AUDIO_FADE_S}")
     return chain
 
 
+# A sample-peak limiter at the ceiling (-2 dBFS), compensating its own lookahead delay.
+LIMITER = "alimiter=limit=0.794:attack=5:release=50:level=false:latency=true"
+LIMITER_PROBE_STEPS_DB = (0.0, 3.0, 6.0, 9.0)
+
+
+def audio_filter(audio: AudioSpec) -> str:
+    """Pad/trim to the video length and bring it to the target loudness.
+
+    A plain gain when the peaks allow it (exact, like loudnorm's linear mode but
+    without its 192 kHz resampling), else gain + peak limiter. Only numbers go
+    into this graph, never product text.
+    """
+    parts = _timeline(audio)
+    m = audio.measured
+    if m is not None and not m.is_silent:
+        if m.limiter_gain_db is not None:
+            parts += [f"volume={m.limiter_gain_db:.3f}dB", LIMITER]
+        else:
+            parts.append(f"volume={m.gain_db(audio.target_lufs):.3f}dB")
+    return ",".join(parts)
+
+
+def measure_argv(audio: AudioSpec) -> list[str]:
+    """Integrated loudness and sample peak, at the source rate (cheap), of the final timeline."""
+    chain = _timeline(audio, resample=False) + ["ebur128=peak=sample:framelog=verbose"]
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-i", _ff_path(audio.path), "-af", ",".join(chain),
+            "-f", "null", "-"]
+
+
 def limiter_probe_argv(audio: AudioSpec, base_gain_db: float) -> list[str]:
-    """One pass measuring the loudness after gain+limiter at a few gains (limiting eats loudness)."""
+    """One pass measuring the loudness after gain + limiter at a few gains (limiting eats loudness)."""
     steps = LIMITER_PROBE_STEPS_DB
     branches = "".join(f"[s{i}]" for i in range(len(steps)))
     graph = [f"[0:a]{','.join(_timeline(audio))},asplit={len(steps)}{branches}"]
@@ -411,17 +421,6 @@ def limiter_probe_argv(audio: AudioSpec, base_gain_db: float) -> list[str]:
     for i in range(len(steps)):
         argv += ["-map", f"[o{i}]", "-f", "null", "-"]
     return argv
-
-
-def measure_argv(audio: AudioSpec) -> list[str]:
-    """First loudnorm pass over exactly the audio the video will carry."""
-    d = audio.duration_s
-    chain = [f"aresample={audio.sample_rate}", "apad", f"atrim=0:{d:.6f}"]
-    if audio.source_duration_s > d:
-        chain.append(f"afade=t=out:st={max(0.0, d - AUDIO_FADE_S):.6f}:d={AUDIO_FADE_S}")
-    chain.append(f"loudnorm=I={audio.target_lufs}:TP={TRUE_PEAK_DBTP}:LRA={LOUDNESS_RANGE_LU}:print_format=json")
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-i", _ff_path(audio.path), "-af", ",".join(chain),
-            "-f", "null", "-"]
 
 
 def video_codec_args(preset: Preset, *, x264_preset: str | None = None, crf: int | None = None) -> list[str]:

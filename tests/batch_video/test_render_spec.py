@@ -11,6 +11,7 @@ import pytest
 from batch_video.errors import ConfigError
 from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming
 from batch_video.render import PRESETS, build_spec, encode_argv, video_duration
+from batch_video.render.ffmpeg import parse_ebur128_summary
 from batch_video.render.motion import DIRECTIONS, Motion, choose_direction, cover_window, ease, inverse_affine
 from batch_video.render.spec import (
     LIMITER_PROBE_STEPS_DB,
@@ -61,7 +62,7 @@ def test_duration_limits_must_make_sense():
 def test_encode_argv_for_each_preset(name):
     preset = PRESETS[name]
     spec = build_spec(product(), image(), voiceover(8.0), BatchSettings(preset=name), cues=(cue(),),
-                      loudness=Loudness(-20.0, -3.0, 5.0, -30.0, 0.1))
+                      loudness=Loudness(-20.0, -9.0))
     argv = encode_argv(spec, Path("/tmp/out.mp4"))
     joined = " ".join(argv)
     assert argv[0] == "ffmpeg"
@@ -80,7 +81,7 @@ def test_encode_argv_for_each_preset(name):
     assert argv[argv.index("-c:a") + 1] == "aac"
     assert "+faststart" in argv and argv[argv.index("-pix_fmt", argv.index("-c:v")) + 1] == "yuv420p"
     assert argv[argv.index("-frames:v") + 1] == str(spec.frames) and spec.frames == round(9.0 * preset.fps)
-    assert "loudnorm=I=-14.0" in joined and "linear=true" in joined
+    assert "volume=6.000dB" in joined and "alimiter" not in joined
     assert argv[-1] == "file:/tmp/out.mp4"
     assert preset.max_bytes > 10_000_000
 
@@ -117,24 +118,54 @@ def test_audio_filter_pads_trims_and_fades_only_when_trimmed():
     assert "afade" not in audio_filter(short.audio) and "atrim=0:5.000000" in audio_filter(short.audio)
 
 
+def test_plain_gain_when_the_peaks_allow_it():
+    quiet = Loudness(-30.0, -20.0)
+    assert not quiet.needs_limiter() and quiet.gain_db() == pytest.approx(16.0)
+    spec = build_spec(product(), image(), voiceover(), BatchSettings(), loudness=quiet)
+    assert audio_filter(spec.audio).endswith("volume=16.000dB")
+
+
 def test_peaky_audio_uses_gain_and_limiter():
-    measured = Loudness(-20.5, 0.0, 3.3, -30.6, 1.8)
-    assert measured.needs_limiter() and not Loudness(-30.0, -20.0, 3.0, -40.0, 0.0).needs_limiter()
+    assert Loudness(-20.5, 0.0).needs_limiter()
+    assert Loudness(-20.5, -8.4).needs_limiter() and not Loudness(-20.5, -8.4).needs_limiter(-15.0)
     spec = build_spec(product(), image(), voiceover(), BatchSettings(),
-                      loudness=Loudness(-20.5, 0.0, 3.3, -30.6, 1.8, limiter_gain_db=9.75))
+                      loudness=Loudness(-20.5, 0.0, limiter_gain_db=9.75))
     graph = audio_filter(spec.audio)
-    assert "volume=9.750dB" in graph and "alimiter=limit=0.794" in graph and "loudnorm" not in graph
+    assert "volume=9.750dB" in graph and "alimiter=limit=0.794" in graph
     probe_argv = limiter_probe_argv(spec.audio, 6.5)
     graph = probe_argv[probe_argv.index("-filter_complex") + 1]
     assert graph.count("ebur128@g") == len(LIMITER_PROBE_STEPS_DB) and "volume=12.500dB" in graph
     assert probe_argv.count("-map") == len(LIMITER_PROBE_STEPS_DB)
 
 
-def test_silence_skips_loudnorm_instead_of_dividing_by_minus_infinity():
-    spec = build_spec(product(), image(), voiceover(), BatchSettings(),
-                      loudness=Loudness(float("-inf"), float("-inf"), 0.0, -70.0, 0.0))
-    assert "loudnorm" not in audio_filter(spec.audio)
-    assert "print_format=json" in " ".join(measure_argv(spec.audio))
+def test_silence_gets_no_gain_instead_of_infinite_gain():
+    for silent in (Loudness(float("-inf"), float("-inf")), Loudness(-70.0, -60.0)):
+        spec = build_spec(product(), image(), voiceover(), BatchSettings(), loudness=silent)
+        assert silent.is_silent and "volume" not in audio_filter(spec.audio)
+    spec = build_spec(product(), image(), voiceover(), BatchSettings())
+    assert "ebur128=peak=sample" in " ".join(measure_argv(spec.audio))
+
+
+def test_ebur128_summary_parsing():
+    stderr = """[Parsed_ebur128_2 @ 0x55] t: 1.0 M: -20.0
+[Parsed_ebur128_2 @ 0x55] Summary:
+
+  Integrated loudness:
+    I:         -20.7 LUFS
+    Threshold: -30.7 LUFS
+
+  Sample peak:
+    Peak:       -0.3 dBFS
+[ebur128@g1 @ 0x66] Summary:
+
+  Integrated loudness:
+    I:         -14.3 LUFS
+"""
+    assert parse_ebur128_summary(stderr) == (-20.7, -0.3)
+    assert parse_ebur128_summary(stderr, "g1") == (-14.3, None)
+    with pytest.raises(ValueError):
+        parse_ebur128_summary(stderr, "g7")
+    assert parse_ebur128_summary("[Parsed_ebur128_0 @ 0x1] Summary:\n I:  -inf LUFS")[0] == float("-inf")
 
 
 def _inside(outer: Rect, inner: Rect) -> bool:

@@ -135,7 +135,7 @@ def test_silent_voiceover_still_renders(tmp_path, assets):
     settings = BatchSettings(preset="preview", duration_min_s=1.0, duration_max_s=1.0, tail_s=0)
     result = render_video(product(sale_price=None), assets["image"], voice(assets["silence"], 2.0),
                           tmp_path / "v.mp4", tmp_path / "p.jpg", settings, cues=CUES)
-    assert result.extra["loudness_input_i"] is None
+    assert result.extra["loudness_input_lufs"] is None
     assert audio_stream(probe(result.video_path))["codec_name"] == "aac"
 
 
