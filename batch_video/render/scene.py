@@ -47,8 +47,9 @@ def render_text_layer(layer: TextLayer, font_path: str) -> tuple[Image.Image, bo
         return image, fitted.truncated
     stroke = max(1, layer.size_max // 22)
     shadow = max(1, layer.size_max // 18)
-    fitted = txt.fit_text(clean, font_path, rect.w - 2 * (stroke + shadow + 2), layer.max_lines,
-                          layer.size_max, layer.size_min)
+    pad = stroke + shadow + 2
+    fitted = txt.fit_text(clean, font_path, rect.w - 2 * pad, layer.max_lines,
+                          layer.size_max, layer.size_min, max_height=rect.h - 2 * pad)
     font = txt.load_font(font_path, fitted.size)
     image = txt.draw_lines(fitted.lines, font, rect.w, fill=layer.color, align=layer.align, stroke=stroke,
                            stroke_fill=(0, 0, 0, 200), shadow=shadow, strike=layer.style == "strike")

@@ -131,17 +131,30 @@ class FittedText:
     truncated: bool
 
 
-def fit_text(text: str, font_path: str, max_width: float, max_lines: int, size_max: int, size_min: int) -> FittedText:
-    """Largest font size (down to size_min) whose wrap fits max_lines; else ellipsize at size_min."""
+def fit_text(
+    text: str,
+    font_path: str,
+    max_width: float,
+    max_lines: int,
+    size_max: int,
+    size_min: int,
+    *,
+    max_height: float | None = None,
+) -> FittedText:
+    """Largest font size (down to size_min) whose wrap fits max_lines and max_height; else ellipsize at size_min."""
     size_min = max(1, min(size_min, size_max))
     size = size_max
     while True:
         font = load_font(font_path, size)
+        allowed = max_lines
+        if max_height is not None:
+            # Whole lines only: a clipped descender (g, ț, ș) reads as a rendering bug.
+            allowed = max(1, min(max_lines, int(max_height // line_height(font))))
         lines = wrap_words(text, font, max_width)
-        if len(lines) <= max_lines:
+        if len(lines) <= allowed:
             return FittedText(tuple(lines), size, False)
         if size <= size_min:
-            kept = lines[:max_lines]
+            kept = lines[:allowed]
             kept[-1] = ellipsize(kept[-1], font, max_width)
             return FittedText(tuple(kept), size, True)
         size = max(size_min, int(size * 0.92))

@@ -116,3 +116,20 @@ def test_hostile_titles_render_a_frame(photo, title):
                          photo, BatchSettings(preset="preview", cta_text=title or "Cumpără"))
     drew_text = not np.array_equal(frame[50:160], blank[50:160])
     assert drew_text == bool(txt.clean_text(title, FONT))
+
+
+@pytest.mark.parametrize("title", [
+    "Căști over-ear wireless cu anulare activă a zgomotului",
+    "Ghiveci de teracotă pentru grădină, cu tăviță și găuri de drenaj, gri antracit, 45 cm",
+])
+def test_title_lines_fit_whole_without_clipping_descenders(title):
+    rect = Rect(65, 200, 864, 250)
+    layer = TextLayer("title", title, rect, 68, 40, 3)
+    pad = max(1, 68 // 22) + max(1, 68 // 18) + 2
+    fitted = txt.fit_text(title, FONT, rect.w - 2 * pad, 3, 68, 40, max_height=rect.h - 2 * pad)
+    font = txt.load_font(FONT, fitted.size)
+    assert txt.line_height(font) * len(fitted.lines) + 2 * pad <= rect.h
+    image, _ = render_text_layer(layer, FONT)
+    # The drawn lines (ink included) end inside the layer: nothing was cropped away.
+    assert image.getchannel("A").getbbox()[3] < image.height
+    assert image.height <= rect.h
