@@ -23,7 +23,7 @@ from batch_video.workspace import ProductWorkspace, StageOutputMissing
 logger = logging.getLogger(__name__)
 
 # Bump when the renderer's output changes for the same inputs.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
 
 def find_product(catalog: FeedReadResult, key: str) -> Product:
