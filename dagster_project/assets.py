@@ -274,6 +274,7 @@ def published_video(
             "duration_s": round(video.duration_s, 3),
             "provider": voiceover.provider,
             "content_hash": product.content_hash,
+            "render_version": pipeline.RENDER_VERSION,
             "preview": dg.MetadataValue.md(thumbnail_markdown(video.poster_path, product.title)),
             **provenance(context, settings),
         },

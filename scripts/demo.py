@@ -74,8 +74,10 @@ def wait_until_up(client, process: subprocess.Popen, timeout_s: float = 180) -> 
 
 
 def stale_products(instance, catalog, settings_hash: str) -> tuple[list[str], list[str]]:
-    """Split product keys into (to render, up to date) by the last published content and settings."""
+    """Split product keys into (to render, up to date) by the last published content, settings and renderer."""
     import dagster as dg
+
+    from batch_video.pipeline import RENDER_VERSION
 
     to_render, up_to_date = [], []
     for product in catalog.products:
@@ -88,6 +90,8 @@ def stale_products(instance, catalog, settings_hash: str) -> tuple[list[str], li
             and meta["content_hash"].value == product.content_hash
             and meta.get("settings_hash") is not None
             and meta["settings_hash"].value == settings_hash
+            and meta.get("render_version") is not None
+            and meta["render_version"].value == RENDER_VERSION
         )
         (up_to_date if same else to_render).append(product.key)
     return to_render, up_to_date
