@@ -124,6 +124,8 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
 
         canceled, _ = follow(capsys, client.url, doomed)
         assert canceled["status"] == "CANCELED"
-        assert [(r["partition_key"], r["status"]) for r in canceled["products"]] == [(GOOD, "skipped")]
-        assert not instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": doomed}))
+        # Skipped: never started. Canceled: only if the daemon's tick slipped in between launch and cancel.
+        assert [(r["partition_key"], r["status"]) for r in canceled["products"]] in ([(GOOD, "skipped")], [(GOOD, "canceled")])
+        assert all(r.dagster_run.status == dg.DagsterRunStatus.CANCELED
+                   for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": doomed})))
         assert (tmp_path / "output" / "videos" / f"{BROKEN}.mp4").exists()
