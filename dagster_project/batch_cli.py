@@ -32,7 +32,7 @@ def format_table(rows: list[ProductStatus]) -> str:
     lines = [f"{'product':<{width}}  {'status':<10}  {'stage':<16}  {'seconds':>7}  video / error"]
     for row in rows:
         seconds = f"{row.seconds:.1f}" if row.seconds is not None else "-"
-        detail = row.video if row.status == "succeeded" else row.error_line
+        detail = row.error_line if row.status == "failed" else row.video
         lines.append(f"{row.partition_key:<{width}}  {row.status:<10}  {row.stage:<16}  {seconds:>7}  {detail}".rstrip())
     lines.append(format_totals(rows))
     return "\n".join(lines)

@@ -105,7 +105,7 @@ def main() -> int:
     from batch_video.settings import BatchSettings
     from dagster_project.batch_cli import format_table, progress_bar, wait_for_backfill
     from dagster_project.batch_client import DagsterClient
-    from dagster_project.batch_status import STAGES, ProductStatus
+    from dagster_project.batch_status import STAGES, ProductStatus, published_location
     from dagster_project.sensors import sync_feed_partitions
 
     port = int(os.environ.get("BATCH_VIDEO_DEMO_PORT", "3000"))
@@ -142,7 +142,10 @@ def main() -> int:
             rows = wait_for_backfill(instance, backfill_id, on_poll=show, timeout_s=1800)
         finally:
             stop_dagster(process)
-    rows += [ProductStatus(key, "skipped", "published_video", video="(up to date)") for key in up_to_date]
+    rows += [
+        ProductStatus(key, "skipped", "published_video", video=f"{published_location(instance, key)} (up to date)")
+        for key in up_to_date
+    ]
     print()
     print(format_table(rows))
 
