@@ -14,7 +14,7 @@ import time
 from dataclasses import fields
 from typing import Any, Callable, Sequence
 
-from batch_video.errors import BatchVideoError, ConfigError
+from batch_video.errors import ConfigError
 from batch_video.settings import BatchSettings
 from dagster_project.batch_client import DagsterClient, settings_tags
 from dagster_project.batch_status import STAGES, TERMINAL, ProductStatus, all_finished, product_statuses, totals
@@ -315,19 +315,3 @@ def add_batch_commands(sub: argparse._SubParsersAction) -> None:
     cancel.add_argument("backfill_id")
     _add_common(cancel)
     cancel.set_defaults(func=cmd_cancel)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m dagster_project.batch_cli ...` (same as `batch-video batch ...`)."""
-    parser = argparse.ArgumentParser(prog="batch-video")
-    add_batch_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except BatchVideoError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -147,11 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dagster dev up in {time.monotonic() - started:.1f} s at {client.url}")
         import dagster as dg
 
-        from dagster_project.sync_ops import sync_feed_partitions
+        from batch_video.catalog import load_catalog
+        from dagster_project.sensors import sync_feed_partitions
 
         instance = dg.DagsterInstance.get()
-        report = sync_feed_partitions(instance, str(feed))
-        keys = report["new"] + report["unchanged"]
+        catalog = load_catalog(str(feed))
+        sync_feed_partitions(instance, catalog)
+        keys = [product.key for product in catalog.products]
         launched_at = time.time()
         backfill_id = client.launch_backfill(keys, STAGES, title=f"bench-batch {len(keys)} products",
                                              tags={"batch_video/launched_by": "bench-batch"})

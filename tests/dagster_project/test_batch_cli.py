@@ -10,7 +10,7 @@ import respx
 
 from batch_video.errors import ConfigError
 from batch_video.settings import BatchSettings
-from dagster_project import batch_cli
+from dagster_project import batch_cli, cli
 from dagster_project.batch_client import (
     DagsterApiError,
     DagsterClient,
@@ -205,15 +205,15 @@ def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
 
     route = respx.post(f"{URL}/graphql").mock(side_effect=answer)
     monkeypatch.setenv("BATCH_VIDEO_BATCH_CAP", "3")
-    assert batch_cli.main(["batch", "launch", "--all", "--preset", "preview", "--url", URL]) == 2
+    assert cli.main(["batch", "launch", "--all", "--preset", "preview", "--url", URL]) == 2
     assert "add --yes" in capsys.readouterr().err
     launched = [c for c in route.calls if b"launchPartitionBackfill" in c.request.content]
     assert not launched
-    assert batch_cli.main(["batch", "launch", "--all", "--preset", "preview", "--url", URL, "--yes"]) == 0
+    assert cli.main(["batch", "launch", "--all", "--preset", "preview", "--url", URL, "--yes"]) == 0
     out = capsys.readouterr().out
     assert "backfill new1: 4 products" in out and f"{URL}/runs/b/new1" in out
 
 
 def test_unreachable_webserver_is_a_clear_error(capsys):
-    assert batch_cli.main(["batch", "status", "abc", "--url", "http://127.0.0.1:9"]) == 2
+    assert cli.main(["batch", "status", "abc", "--url", "http://127.0.0.1:9"]) == 2
     assert "cannot reach the Dagster webserver at http://127.0.0.1:9" in capsys.readouterr().err

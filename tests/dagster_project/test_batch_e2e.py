@@ -13,10 +13,11 @@ import time
 import dagster as dg
 import pytest
 
+from batch_video.catalog import load_catalog
 from batch_video.feed import slugify_key
-from dagster_project import batch_cli
+from dagster_project import cli
 from dagster_project.batch_client import LocalDagster
-from dagster_project.sync_ops import sync_feed_partitions
+from dagster_project.sensors import sync_feed_partitions
 from tests.dagster_project.conftest import write_photo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -27,7 +28,7 @@ VALID = {"queued", "running", "succeeded", "failed", "skipped", "canceled"}
 
 def cli_json(capsys, *argv: str) -> dict:
     capsys.readouterr()
-    assert batch_cli.main(list(argv)) == 0
+    assert cli.main(list(argv)) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -64,7 +65,7 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with server as client:
         instance = dg.DagsterInstance.get()
-        sync_feed_partitions(instance, str(tiny_feed))
+        sync_feed_partitions(instance, load_catalog(str(tiny_feed)))
 
         launched = cli_json(capsys, "batch", "launch", "--all", "--cta-text", "Hai acum!", "--json", "--url", client.url)
         backfill_id = launched["backfill_id"]
@@ -106,7 +107,7 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
         # Meanwhile a batch canceled before the daemon picks it up: nothing of it runs.
         doomed = cli_json(capsys, "batch", "launch", "--products", GOOD, "--json", "--url", client.url)["backfill_id"]
         capsys.readouterr()
-        assert batch_cli.main(["batch", "cancel", doomed, "--url", client.url]) == 0
+        assert cli.main(["batch", "cancel", doomed, "--url", client.url]) == 0
         assert "cancel requested" in capsys.readouterr().out
 
         done_child, _ = follow(capsys, client.url, child_id)
