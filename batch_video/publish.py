@@ -99,31 +99,28 @@ def resolve_content_hash(content_hash: str, video_path: Path, key: str) -> str:
     return content_hash
 
 
-def check_video_file(path: Path, key: str) -> int:
-    """Size of a plausible MP4 (an `ftyp` box up front); raises naming the product otherwise."""
+def _check_file(path: Path, key: str, *, field: str, kind: str, head_bytes: int, looks_right: Callable[[bytes], bool]) -> int:
+    """Size of a readable file whose first bytes match its format; raises naming the product otherwise."""
     path = Path(path)
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
-            head = handle.read(12)
+            head = handle.read(head_bytes)
     except OSError as exc:
-        raise ProductDataError(f"video file {path} is not readable: {exc}", product_id=key, field="video_path", stage=STAGE) from None
-    if size < 12 or head[4:8] != b"ftyp":
-        raise ProductDataError(f"{path} is not an MP4 file (size {size} bytes)", product_id=key, field="video_path", stage=STAGE)
+        raise ProductDataError(f"{kind} file {path} is not readable: {exc}", product_id=key, field=field, stage=STAGE) from None
+    if not looks_right(head):
+        raise ProductDataError(f"{path} is not a {kind} file (size {size} bytes)", product_id=key, field=field, stage=STAGE)
     return size
+
+
+def check_video_file(path: Path, key: str) -> int:
+    """Size of a plausible MP4 (an `ftyp` box up front)."""
+    return _check_file(path, key, field="video_path", kind="MP4", head_bytes=12, looks_right=lambda head: head[4:8] == b"ftyp")
 
 
 def check_poster_file(path: Path, key: str) -> int:
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            head = handle.read(3)
-    except OSError as exc:
-        raise ProductDataError(f"poster file {path} is not readable: {exc}", product_id=key, field="poster_path", stage=STAGE) from None
-    if head != b"\xff\xd8\xff":
-        raise ProductDataError(f"{path} is not a JPEG file", product_id=key, field="poster_path", stage=STAGE)
-    return size
+    """Size of a plausible JPEG (its SOI marker up front)."""
+    return _check_file(path, key, field="poster_path", kind="JPEG", head_bytes=3, looks_right=lambda head: head == b"\xff\xd8\xff")
 
 
 def _json_safe(metadata: Mapping[str, Any]) -> dict[str, Any]:
