@@ -273,7 +273,51 @@ CREATE INDEX IF NOT EXISTS product_videos_product_idx ON product_videos (product
 """
 
 
-class SQLiteRecords:
+class _VideoRowWriter:
+    """record_video/record_failure for both backends: build the row, then the backend upserts it."""
+
+    def _upsert_video(self, values: dict[str, Any], feed: str | None) -> VideoRecord:
+        raise NotImplementedError
+
+    def record_video(
+        self,
+        key: str,
+        product_id: str,
+        published: PublishedVideo,
+        *,
+        duration_s: float | None = None,
+        settings_hash: str = "",
+        provider: str = "",
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        feed: str | None = None,
+    ) -> VideoRecord:
+        values = video_row(
+            key, product_id, published, duration_s=duration_s, settings_hash=settings_hash, provider=provider,
+            run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
+        )
+        record = self._upsert_video(values, feed)
+        logger.info("product %s: recorded published video %s", product_id, record.storage_path)
+        return record
+
+    def record_failure(
+        self,
+        key: str,
+        product_id: str,
+        stage: str,
+        message: str,
+        *,
+        run_id: str | None = None,
+        backfill_id: str | None = None,
+        feed: str | None = None,
+    ) -> VideoRecord:
+        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
+        record = self._upsert_video(values, feed)
+        logger.info("product %s: recorded failure at stage %s", product_id, stage)
+        return record
+
+
+class SQLiteRecords(_VideoRowWriter):
     """Records in one SQLite file (WAL; each call its own short transaction, so
     several processes can write at once)."""
 
@@ -404,43 +448,6 @@ class SQLiteRecords:
             ).fetchone()
         return row["id"] if row else None
 
-    def record_video(
-        self,
-        key: str,
-        product_id: str,
-        published: PublishedVideo,
-        *,
-        duration_s: float | None = None,
-        settings_hash: str = "",
-        provider: str = "",
-        run_id: str | None = None,
-        backfill_id: str | None = None,
-        feed: str | None = None,
-    ) -> VideoRecord:
-        values = video_row(
-            key, product_id, published, duration_s=duration_s, settings_hash=settings_hash, provider=provider,
-            run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
-        )
-        record = self._upsert_video(values, feed)
-        logger.info("product %s: recorded published video %s", product_id, record.storage_path)
-        return record
-
-    def record_failure(
-        self,
-        key: str,
-        product_id: str,
-        stage: str,
-        message: str,
-        *,
-        run_id: str | None = None,
-        backfill_id: str | None = None,
-        feed: str | None = None,
-    ) -> VideoRecord:
-        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
-        record = self._upsert_video(values, feed)
-        logger.info("product %s: recorded failure at stage %s", product_id, stage)
-        return record
-
     def get_video(self, key: str) -> VideoRecord | None:
         with self._connect() as conn:
             row = conn.execute(
@@ -470,7 +477,7 @@ class SQLiteRecords:
 # Supabase (PostgREST)
 
 
-class SupabaseRecords:
+class SupabaseRecords(_VideoRowWriter):
     """The same records through PostgREST with the service-role client.
 
     Writes are upserts on the tables' unique keys (`on_conflict=...` with
@@ -554,39 +561,6 @@ class SupabaseRecords:
             product_id=values["external_id"],
         )
         return VideoRecord.from_row(data[0]) if data else VideoRecord.from_row(row)
-
-    def record_video(
-        self,
-        key: str,
-        product_id: str,
-        published: PublishedVideo,
-        *,
-        duration_s: float | None = None,
-        settings_hash: str = "",
-        provider: str = "",
-        run_id: str | None = None,
-        backfill_id: str | None = None,
-        feed: str | None = None,
-    ) -> VideoRecord:
-        values = video_row(
-            key, product_id, published, duration_s=duration_s, settings_hash=settings_hash, provider=provider,
-            run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
-        )
-        return self._upsert_video(values, feed)
-
-    def record_failure(
-        self,
-        key: str,
-        product_id: str,
-        stage: str,
-        message: str,
-        *,
-        run_id: str | None = None,
-        backfill_id: str | None = None,
-        feed: str | None = None,
-    ) -> VideoRecord:
-        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
-        return self._upsert_video(values, feed)
 
     def iter_product_rows(self, *, feed: str | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         """The profile's `products` rows (optionally one feed's), page by page in external_id order.
