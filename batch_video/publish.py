@@ -123,6 +123,15 @@ def check_poster_file(path: Path, key: str) -> int:
     return _check_file(path, key, field="poster_path", kind="JPEG", head_bytes=3, looks_right=lambda head: head == b"\xff\xd8\xff")
 
 
+def checked_inputs(key: str, video_path: Path, poster_path: Path, content_hash: str) -> tuple[str, Path, Path, int, int, str]:
+    """What every backend checks before publishing: (key, video, poster, video size, poster size, content hash)."""
+    key = check_partition_key(key)
+    video_path, poster_path = Path(video_path), Path(poster_path)
+    size = check_video_file(video_path, key)
+    poster_size = check_poster_file(poster_path, key)
+    return key, video_path, poster_path, size, poster_size, resolve_content_hash(content_hash, video_path, key)
+
+
 def _json_safe(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(metadata), default=str))
 
@@ -180,11 +189,7 @@ class LocalStorage:
         content_hash: str,
         metadata: Mapping[str, Any] | None = None,
     ) -> PublishedVideo:
-        key = check_partition_key(key)
-        video_path, poster_path = Path(video_path), Path(poster_path)
-        size = check_video_file(video_path, key)
-        check_poster_file(poster_path, key)
-        content_hash = resolve_content_hash(content_hash, video_path, key)
+        key, video_path, poster_path, size, _, content_hash = checked_inputs(key, video_path, poster_path, content_hash)
         self.videos_dir.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temp_files(key)
 
@@ -596,11 +601,9 @@ class SupabaseStorage:
         content_hash: str,
         metadata: Mapping[str, Any] | None = None,
     ) -> PublishedVideo:
-        key = check_partition_key(key)
-        video_path, poster_path = Path(video_path), Path(poster_path)
-        size = check_video_file(video_path, key)
-        poster_size = check_poster_file(poster_path, key)
-        content_hash = resolve_content_hash(content_hash, video_path, key)
+        key, video_path, poster_path, size, poster_size, content_hash = checked_inputs(
+            key, video_path, poster_path, content_hash
+        )
         video_object = self.object_path(key, content_hash, "mp4")
         poster_object = self.object_path(key, content_hash, "jpg")
         object_metadata = {k: str(v) for k, v in _json_safe(metadata or {}).items()}
