@@ -9,10 +9,7 @@ Exit 0 when every product succeeded except the sample's deliberately broken one.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,40 +34,6 @@ def configure_environment() -> None:
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text() != (ROOT / "dagster.yaml").read_text():
         config.write_text((ROOT / "dagster.yaml").read_text())
-
-
-def start_dagster(port: int) -> subprocess.Popen:
-    log = open(Path(os.environ["DAGSTER_HOME"]) / "dagster-dev.log", "ab")
-    dagster = Path(sys.executable).with_name("dagster")
-    return subprocess.Popen(
-        [str(dagster), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # so stopping it stops the daemon and code server too
-    )
-
-
-def stop_dagster(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def wait_until_up(client, process: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"dagster dev exited early; see {os.environ['DAGSTER_HOME']}/dagster-dev.log")
-        if client.is_up():
-            return
-        time.sleep(0.5)
-    raise SystemExit("the Dagster webserver did not come up in time")
 
 
 def stale_products(instance, catalog, settings_hash: str) -> tuple[list[str], list[str]]:
@@ -104,7 +67,7 @@ def main() -> int:
     from batch_video.catalog import load_catalog
     from batch_video.settings import BatchSettings
     from dagster_project.batch_cli import format_table, progress_bar, wait_for_backfill
-    from dagster_project.batch_client import DagsterClient
+    from dagster_project.batch_client import DagsterClient, LocalDagster
     from dagster_project.batch_status import STAGES, ProductStatus, published_location
     from dagster_project.sensors import sync_feed_partitions
 
@@ -124,9 +87,7 @@ def main() -> int:
     rows: list[ProductStatus] = []
     if to_render:
         print("starting Dagster (webserver + daemon)...")
-        process = start_dagster(port)
-        try:
-            wait_until_up(client, process)
+        with LocalDagster(os.environ["DAGSTER_HOME"], port=port) as client:
             backfill_id = client.launch_backfill(
                 to_render, STAGES, title="demo batch", tags={"batch_video/launched_by": "make-demo"}
             )
@@ -140,8 +101,6 @@ def main() -> int:
                     last[0] = line
 
             rows = wait_for_backfill(instance, backfill_id, on_poll=show, timeout_s=1800)
-        finally:
-            stop_dagster(process)
     rows += [
         ProductStatus(key, "skipped", "published_video", video=f"{published_location(instance, key)} (up to date)")
         for key in up_to_date
