@@ -160,7 +160,8 @@ def phase_sensor_tick(args) -> dict:
     catalog = CatalogResource(feed_url=args.feed, cache_dir=str(Path(args.home) / "feed-cache"))
     baseline = peak_rss_mb()
     started = time.perf_counter()
-    result = sensor(dg.build_sensor_context(instance=instance, resources={"catalog": catalog}))
+    with dg.build_sensor_context(instance=instance, resources={"catalog": catalog}) as context:
+        result = sensor(context)
     seconds = time.perf_counter() - started
     cursor_bytes = len(result.cursor or "")
     return {

@@ -1,12 +1,29 @@
-"""A tiny two-product feed (one good, one with a missing photo) for Dagster tests."""
+"""Dagster tests: a tiny two-product feed (one good, one with a missing photo), and no leaked instance context."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
 import pytest
+from dagster._core.storage.defs_state.base import DefsStateStorage
 from PIL import Image
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_instance_context():
+    """Fail the test that leaves a Dagster instance entered.
+
+    An instance context that is never exited (e.g. a `build_schedule_context()` not used in `with`) keeps its state
+    storage in a context variable after the instance is garbage collected; a later test that loads definitions
+    then fails with "Attempted to resolve undefined DagsterInstance weakref", far from the cause.
+    """
+    assert DefsStateStorage.get() is None, "a Dagster instance context was already entered before this test"
+    yield
+    gc.collect()  # a context kept alive by a reference cycle exits (and resets the variable) only when collected
+    assert DefsStateStorage.get() is None, "this test left a Dagster instance context entered (use `with`)"
+
 
 FEED_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:g="http://base.google.com/ns/1.0">

@@ -52,8 +52,14 @@ def catalog_for(feed: str | Path, tmp_path: Path) -> CatalogResource:
 
 
 def tick(sensor, instance, catalog, cursor=None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"catalog": catalog})
-    return sensor(context)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"catalog": catalog}) as context:
+        return sensor(context)
+
+
+def schedule_tick(instance, catalog):
+    # A schedule context enters an instance reopened from the ref; `with` exits it before the next test.
+    with dg.build_schedule_context(instance=instance, resources={"catalog": catalog}) as context:
+        return product_feed_schedule(context)
 
 
 def apply(instance, result: dg.SensorResult) -> None:
@@ -266,15 +272,15 @@ def persistent_instance():
 def test_schedule_adds_partitions_and_requests_runs_once(persistent_instance, feed_path, tmp_path):
     instance = persistent_instance
     catalog = catalog_for(feed_path, tmp_path)
-    first = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
+    first = schedule_tick(instance, catalog)
     assert sorted(r.partition_key for r in first) == FEED_KEYS
     assert sorted(instance.get_dynamic_partitions(products_partitions.name)) == FEED_KEYS
     record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first})
-    again = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
+    again = schedule_tick(instance, catalog)
     assert isinstance(again, dg.SkipReason)
 
     edit_feed(feed_path, "<g:id>SKU-001</g:id>", "<g:id>SKU-101</g:id>")
-    third = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
+    third = schedule_tick(instance, catalog)
     assert [r.partition_key for r in third] == ["sku-101"]
     assert "sku-001" in instance.get_dynamic_partitions(products_partitions.name)  # kept, only reported
     (observation,) = instance.fetch_observations(product_record.key, limit=10).records
@@ -290,7 +296,7 @@ def test_schedule_leaves_out_partitions_with_a_run_in_flight(persistent_instance
         dg.DagsterRun(job_name="product_video_job", run_id="running-1", status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": "sku-002"})
     )
     assert partitions_in_flight(instance) == {"sku-002"}
-    runs = product_feed_schedule(dg.build_schedule_context(instance=instance, resources={"catalog": catalog}))
+    runs = schedule_tick(instance, catalog)
     assert sorted(r.partition_key for r in runs) == ["sku-001", "sku-003-xl", "sku-004"]
 
 

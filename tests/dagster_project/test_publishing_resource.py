@@ -67,8 +67,8 @@ def test_supabase_key_falls_back_to_SUPABASE_KEY(supabase_env, monkeypatch):
 def test_missing_supabase_setting_is_named_at_startup(supabase_env, monkeypatch, missing):
     monkeypatch.delenv(missing)
     resource = PublishingResource.from_env()
-    with pytest.raises(ConfigError) as info:
-        resource.setup_for_execution(dg.build_init_resource_context())
+    with dg.build_init_resource_context() as context, pytest.raises(ConfigError) as info:
+        resource.setup_for_execution(context)
     assert info.value.field == missing
     assert f"{missing}" in str(info.value) and "is not set" in str(info.value)
     with pytest.raises(ConfigError):
