@@ -11,8 +11,9 @@ import re
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -64,43 +65,52 @@ class _ProgressReader:
                 self.ended = True
 
 
-def _popen(argv: list[str], *, stdin: int | None) -> subprocess.Popen:
+@contextmanager
+def _started(argv: list[str], *, stdin: int | None) -> Iterator[subprocess.Popen]:
+    """Start the command; kill it if the caller leaves early (error, timeout, a canceled run's interrupt)."""
     try:
-        return subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise FFmpegError(f"{argv[0]} is not installed: {exc}", argv=argv, stage="render") from exc
+    try:
+        yield proc
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise
 
 
 def run_ffmpeg(argv: list[str], *, timeout_s: float | None = None, total_frames: int = 0,
                progress: ProgressFn | None = None) -> str:
     """Run a command that reads nothing from us; -> stderr text. Raises FFmpegError."""
-    proc = _popen(argv, stdin=subprocess.DEVNULL)
-    tail = _StderrTail(proc.stderr)
-    reader = _ProgressReader(proc.stdout) if "-progress" in argv else None
-    out_chunks: list[bytes] = []
-    if reader is None:
-        threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True).start()
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    last = -1
-    while True:
-        try:
-            proc.wait(timeout=0.1)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        if reader is not None and progress is not None and reader.frame != last:
-            last = reader.frame
-            progress(min(last, total_frames or last), total_frames)
-        if deadline is not None and time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            raise FFmpegTimeoutError(f"{Path(argv[0]).name} timed out after {timeout_s:.0f}s",
-                                     argv=argv, stderr=tail.text(), stage="render")
-    stderr = tail.text()
-    if proc.returncode != 0:
-        raise FFmpegError(f"{Path(argv[0]).name} failed with exit code {proc.returncode}",
-                          argv=argv, stderr=stderr, stage="render")
-    return stderr
+    with _started(argv, stdin=subprocess.DEVNULL) as proc:
+        tail = _StderrTail(proc.stderr)
+        reader = _ProgressReader(proc.stdout) if "-progress" in argv else None
+        out_chunks: list[bytes] = []
+        if reader is None:
+            threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True).start()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        last = -1
+        while True:
+            try:
+                proc.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if reader is not None and progress is not None and reader.frame != last:
+                last = reader.frame
+                progress(min(last, total_frames or last), total_frames)
+            if deadline is not None and time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise FFmpegTimeoutError(f"{Path(argv[0]).name} timed out after {timeout_s:.0f}s",
+                                         argv=argv, stderr=tail.text(), stage="render")
+        stderr = tail.text()
+        if proc.returncode != 0:
+            raise FFmpegError(f"{Path(argv[0]).name} failed with exit code {proc.returncode}",
+                              argv=argv, stderr=stderr, stage="render")
+        return stderr
 
 
 def run_piped(
@@ -122,111 +132,108 @@ def run_piped(
     for buf in buffers:
         pool.put(buf)
     ready: queue.Queue = queue.Queue()
-    proc = _popen(argv, stdin=subprocess.PIPE)
-    try:
-        fcntl.fcntl(proc.stdin.fileno(), _F_SETPIPE_SZ, 1 << 20)
-    except OSError:
-        pass
-    tail = _StderrTail(proc.stderr)
-    reader = _ProgressReader(proc.stdout)
-    write_error: list[BaseException] = []
-
-    def writer() -> None:
-        while True:
-            item = ready.get()
-            if item is None:
-                break
-            try:
-                if not write_error:
-                    proc.stdin.write(memoryview(item))
-            except (BrokenPipeError, OSError, ValueError) as exc:
-                write_error.append(exc)
-            pool.put(item)
+    with _started(argv, stdin=subprocess.PIPE) as proc:
         try:
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
+            fcntl.fcntl(proc.stdin.fileno(), _F_SETPIPE_SZ, 1 << 20)
+        except OSError:
             pass
+        tail = _StderrTail(proc.stderr)
+        reader = _ProgressReader(proc.stdout)
+        write_error: list[BaseException] = []
 
-    thread = threading.Thread(target=writer, name="ffmpeg-stdin", daemon=True)
-    thread.start()
-    started = time.monotonic()
-    deadline = None if timeout_s is None else started + timeout_s
-    produce_s = 0.0
-    last_reported = -1
-
-    def fail_timeout() -> None:
-        proc.kill()
-        ready.put(None)
-        proc.wait()
-        raise FFmpegTimeoutError(f"render timed out after {timeout_s:.0f}s", argv=argv,
-                                 stderr=tail.text(), stage="render")
-
-    try:
-        for n in range(total_frames):
-            if write_error or proc.poll() is not None:
-                break
+        def writer() -> None:
             while True:
-                try:
-                    buf = pool.get(timeout=0.5)
+                item = ready.get()
+                if item is None:
                     break
-                except queue.Empty:
-                    if deadline is not None and time.monotonic() > deadline:
-                        fail_timeout()
-                    if proc.poll() is not None:
-                        buf = None
-                        break
-            if buf is None:
-                break
-            t0 = time.perf_counter()
-            produce(n, buf)
-            produce_s += time.perf_counter() - t0
-            ready.put(buf)
-            if progress is not None and reader.frame != last_reported:
-                last_reported = reader.frame
-                progress(last_reported, total_frames)
-            if deadline is not None and time.monotonic() > deadline:
-                fail_timeout()
-        ready.put(None)
-        while True:
+                try:
+                    if not write_error:
+                        proc.stdin.write(memoryview(item))
+                except (BrokenPipeError, OSError, ValueError) as exc:
+                    write_error.append(exc)
+                pool.put(item)
             try:
-                proc.wait(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
+                proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+
+        thread = threading.Thread(target=writer, name="ffmpeg-stdin", daemon=True)
+        thread.start()
+        started = time.monotonic()
+        deadline = None if timeout_s is None else started + timeout_s
+        produce_s = 0.0
+        last_reported = -1
+
+        def fail_timeout() -> None:
+            proc.kill()
+            ready.put(None)
+            proc.wait()
+            raise FFmpegTimeoutError(f"render timed out after {timeout_s:.0f}s", argv=argv,
+                                     stderr=tail.text(), stage="render")
+
+        try:
+            for n in range(total_frames):
+                if write_error or proc.poll() is not None:
+                    break
+                while True:
+                    try:
+                        buf = pool.get(timeout=0.5)
+                        break
+                    except queue.Empty:
+                        if deadline is not None and time.monotonic() > deadline:
+                            fail_timeout()
+                        if proc.poll() is not None:
+                            buf = None
+                            break
+                if buf is None:
+                    break
+                t0 = time.perf_counter()
+                produce(n, buf)
+                produce_s += time.perf_counter() - t0
+                ready.put(buf)
                 if progress is not None and reader.frame != last_reported:
                     last_reported = reader.frame
                     progress(last_reported, total_frames)
                 if deadline is not None and time.monotonic() > deadline:
                     fail_timeout()
-    except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        ready.put(None)
-        raise
-    thread.join(timeout=5)
-    reader.thread.join(timeout=2)
-    stderr = tail.text()
-    if proc.returncode != 0:
-        raise FFmpegError(f"ffmpeg failed with exit code {proc.returncode}", argv=argv, stderr=stderr, stage="render")
-    if write_error:
-        raise FFmpegError(f"ffmpeg stopped reading frames: {write_error[0]}", argv=argv, stderr=stderr,
-                          stage="render")
-    if progress is not None:
-        progress(total_frames, total_frames)
-    return {"wall_s": time.monotonic() - started, "produce_s": produce_s, "stderr": stderr}
+            ready.put(None)
+            while True:
+                try:
+                    proc.wait(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if progress is not None and reader.frame != last_reported:
+                        last_reported = reader.frame
+                        progress(last_reported, total_frames)
+                    if deadline is not None and time.monotonic() > deadline:
+                        fail_timeout()
+        except BaseException:
+            ready.put(None)  # the writer thread stops; `_started` kills ffmpeg
+            raise
+        thread.join(timeout=5)
+        reader.thread.join(timeout=2)
+        stderr = tail.text()
+        if proc.returncode != 0:
+            raise FFmpegError(f"ffmpeg failed with exit code {proc.returncode}", argv=argv, stderr=stderr, stage="render")
+        if write_error:
+            raise FFmpegError(f"ffmpeg stopped reading frames: {write_error[0]}", argv=argv, stderr=stderr,
+                              stage="render")
+        if progress is not None:
+            progress(total_frames, total_frames)
+        return {"wall_s": time.monotonic() - started, "produce_s": produce_s, "stderr": stderr}
 
 
 def probe(path: str | Path, *, timeout_s: float = 30.0) -> dict:
     """ffprobe's JSON for the file's streams and format."""
     argv = ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
             "file:" + str(Path(path).resolve())]
-    proc = _popen(argv, stdin=subprocess.DEVNULL)
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise FFmpegTimeoutError(f"ffprobe timed out on {path}", argv=argv, stderr=err.decode("utf-8", "replace"))
+    with _started(argv, stdin=subprocess.DEVNULL) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            raise FFmpegTimeoutError(f"ffprobe timed out on {path}", argv=argv, stderr=err.decode("utf-8", "replace"))
     if proc.returncode != 0:
         raise FFmpegError(f"ffprobe failed on {path}", argv=argv, stderr=err.decode("utf-8", "replace"))
     return json.loads(out.decode("utf-8"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import _thread
 import re
 import subprocess
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from PIL import Image
 from batch_video.errors import FFmpegError, ProductDataError
 from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming
 from batch_video.render import PRESETS, contact_sheet, probe, render_video
-from batch_video.render.ffmpeg import FFmpegTimeoutError, run_ffmpeg
+from batch_video.render import ffmpeg
+from batch_video.render.ffmpeg import FFmpegTimeoutError, run_ffmpeg, run_piped
 from batch_video.settings import BatchSettings
 
 
@@ -161,6 +164,41 @@ def test_ffmpeg_error_carries_stderr(tmp_path):
         run_ffmpeg(["ffmpeg", "-hide_banner", "-i", str(tmp_path / "missing.wav"), "-f", "null", "-"])
     assert "missing.wav" in err.value.stderr and "missing.wav" in str(err.value)
     assert not err.value.retryable
+
+
+@pytest.fixture
+def started_processes(monkeypatch) -> list[subprocess.Popen]:
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(ffmpeg.subprocess, "Popen", popen)
+    return started
+
+
+def test_an_interrupt_while_waiting_kills_the_command(started_processes):
+    # A canceled run's SIGINT arrives as an exception in the main thread, wherever it is waiting.
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_ffmpeg(["sleep", "30"])
+    assert started_processes[0].poll() is not None
+
+
+def test_an_interrupt_between_frames_kills_the_encoder(tmp_path, started_processes):
+    argv = ["ffmpeg", "-hide_banner", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "16x16", "-r", "10", "-i", "pipe:0",
+            "-progress", "pipe:1", "-y", str(tmp_path / "out.mkv")]
+
+    def produce(n: int, buf: np.ndarray) -> None:
+        if n == 5:
+            raise KeyboardInterrupt
+        buf[:] = n
+
+    with pytest.raises(KeyboardInterrupt):
+        run_piped(argv, produce, [np.zeros((16, 16), np.uint8) for _ in range(3)], total_frames=100)
+    assert started_processes[0].poll() is not None
 
 
 def test_probe_of_a_non_video_raises(tmp_path):
