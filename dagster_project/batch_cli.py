@@ -213,7 +213,21 @@ def cmd_retry(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     client = _client(args)
     client.cancel_backfill(args.backfill_id)
-    print(f"backfill {args.backfill_id}: cancel requested (running products finish their current run)")
+    # The daemon acts on a canceled backfill on its next pass (every 30 s), and meanwhile the queue keeps
+    # starting products: cancel the queued runs and stop the running one now.
+    runs = [r for r in client.backfill_runs(args.backfill_id, with_failures=False) if r.status in ("QUEUED", "STARTED")]
+    refused = client.terminate_runs([r.run_id for r in runs])
+    queued = sorted(r.partition_key for r in runs if r.status == "QUEUED" and r.run_id not in refused)
+    stopping = sorted(r.partition_key for r in runs if r.status == "STARTED" and r.run_id not in refused)
+    not_stopped = {r.partition_key: refused[r.run_id] for r in runs if r.run_id in refused}
+    if args.json:
+        print(json.dumps({"backfill_id": args.backfill_id, "canceled_queued": queued, "stopping": stopping,
+                          "not_stopped": not_stopped}))
+        return 0
+    print(f"backfill {args.backfill_id}: canceled; {len(queued)} queued products will not start"
+          + (f", stopping {', '.join(stopping)}" if stopping else ""))
+    for key, reason in sorted(not_stopped.items()):
+        print(f"  {key}: not stopped: {reason}")
     return 0
 
 
@@ -311,7 +325,7 @@ def add_batch_commands(sub: argparse._SubParsersAction) -> None:
     _add_common(retry)
     retry.set_defaults(func=cmd_retry)
 
-    cancel = batch_sub.add_parser("cancel", help="cancel a backfill (queued products are not started)")
+    cancel = batch_sub.add_parser("cancel", help="cancel a backfill: queued products are not started, running ones are stopped")
     cancel.add_argument("backfill_id")
     _add_common(cancel)
     cancel.set_defaults(func=cmd_cancel)

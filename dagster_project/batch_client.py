@@ -76,6 +76,25 @@ mutation CancelBatch($backfillId: String!) {
 }
 """
 
+TERMINATE_RUNS = """
+mutation TerminateBatchRuns($runIds: [String!]!) {
+  terminateRuns(runIds: $runIds) {
+    __typename
+    ... on TerminateRunsResult {
+      terminateRunResults {
+        __typename
+        ... on TerminateRunSuccess { run { runId } }
+        ... on TerminateRunFailure { message run { runId } }
+        ... on RunNotFoundError { message runId }
+        ... on PythonError { message }
+        ... on UnauthorizedError { message }
+      }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
 # A child backfill (retry from failure) may target a product at a later stage
 # only, so the products are the union of every stage's targeted partitions.
 _TARGETED = "\n".join(
@@ -321,6 +340,18 @@ class DagsterClient:
         result = self.query(CANCEL_BACKFILL, {"backfillId": backfill_id})["cancelPartitionBackfill"]
         if result["__typename"] != "CancelBackfillSuccess":
             raise DagsterApiError(f"backfill {backfill_id} was not canceled ({result['__typename']}): {result.get('message')}")
+
+    def terminate_runs(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Cancel queued runs and stop running ones; the runs that could not be, with Dagster's reason."""
+        if not run_ids:
+            return {}
+        result = self.query(TERMINATE_RUNS, {"runIds": list(run_ids)})["terminateRuns"]
+        if result["__typename"] != "TerminateRunsResult":
+            raise DagsterApiError(f"runs were not terminated ({result['__typename']}): {result.get('message')}")
+        # One result per requested run, in order.
+        return {run_id: item.get("message") or item["__typename"]
+                for run_id, item in zip(run_ids, result["terminateRunResults"])
+                if item["__typename"] != "TerminateRunSuccess"}
 
     # -- queries ---------------------------------------------------------------
 

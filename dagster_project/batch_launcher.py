@@ -7,8 +7,10 @@ launcher starts the worker for the next run ahead of time, with dagster and
 `preload_modules` already imported, and hands it the run when the queue
 dequeues it; then it warms the following one. Runs still execute one process
 per run through the body of Dagster's own `dagster api execute_run` (a private
-function: pinned dagster 1.13), so run monitoring, logs and cancellation
-behave as with the default launcher.
+function: pinned dagster 1.13), so run monitoring and logs behave as with
+the default launcher. Cancellation goes further than the default launcher's
+single interrupt, which the in-process executor can turn into a step retry
+(see `terminate`).
 
 Opt-in, in dagster.yaml:
 
@@ -29,6 +31,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Mapping, Sequence
 
 from dagster import Field, _check as check
@@ -57,6 +60,9 @@ with capture_interrupts():
 """
 # Let a run start alone before the next worker loads (both would fight for the two cores).
 WARM_UP_DELAY_S = 3.0
+# A canceled run is interrupted this often until it stops, and its worker killed if it has not stopped by then.
+INTERRUPT_EVERY_S = 0.5
+KILL_AFTER_S = 20.0
 
 
 def worker_argv(preload_modules: Sequence[str], python: str | None = None) -> list[str]:
@@ -140,12 +146,39 @@ class WarmWorkerRunLauncher(RunLauncher, ConfigurableClass):
         if not run or run.is_finished or pid is None:
             return False
         self._instance.report_run_canceling(run)
-        try:
-            # The run worker turns SIGINT into a clean cancellation of the run.
-            os.kill(pid, signal.SIGINT)
-        except ProcessLookupError:
+        if not interrupt(pid):
             return False
+        threading.Thread(target=self._see_cancel_through, args=(run_id, pid), name=f"cancel-{run_id[:8]}",
+                         daemon=True).start()
         return True
+
+    def _see_cancel_through(self, run_id: str, pid: int) -> None:
+        """Interrupt the run until it stops; kill its worker if it will not.
+
+        The run worker turns SIGINT into a clean cancellation, except that with the in-process
+        executor an interrupt landing inside a step that has a RetryPolicy becomes a retry of that
+        step (dagster-io/dagster#15026) and the run goes on. An interrupt landing between steps
+        (e.g. while that retry waits) stops the run as canceled, so keep interrupting.
+        """
+        deadline = time.monotonic() + KILL_AFTER_S
+        while time.monotonic() < deadline:
+            time.sleep(INTERRUPT_EVERY_S)
+            if self._finished(run_id) or not interrupt(pid):
+                break
+        run = self._instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the worker leads its own process group, ffmpeg included
+        except ProcessLookupError:
+            pass
+        self._instance.report_run_canceled(
+            run, message=f"Run worker (pid {pid}) did not stop within {KILL_AFTER_S:.0f} s of the cancel request; killed it."
+        )
+
+    def _finished(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id)
+        return run is None or run.is_finished
 
     @property
     def supports_check_run_worker_health(self) -> bool:
@@ -174,3 +207,12 @@ class WarmWorkerRunLauncher(RunLauncher, ConfigurableClass):
                 self._warm.kill()
                 self._warm.wait()
             self._warm = None
+
+
+def interrupt(pid: int) -> bool:
+    """SIGINT to a run worker; False when it is gone."""
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return False
+    return True

@@ -186,6 +186,46 @@ def test_client_status_retry_and_cancel_over_graphql():
 
 
 @respx.mock
+def test_cancel_stops_the_queued_and_running_runs_at_once(capsys):
+    def run(run_id, key, status):
+        return {"runId": run_id, "status": status, "creationTime": 1.0, "startTime": None, "endTime": None,
+                "tags": [{"key": "dagster/partition", "value": key}], "stepStats": [], "assetMaterializations": []}
+
+    terminated = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        query = body["query"]
+        if "cancelPartitionBackfill" in query:
+            assert body["variables"] == {"backfillId": "b1"}
+            data = {"cancelPartitionBackfill": {"__typename": "CancelBackfillSuccess", "backfillId": "b1"}}
+        elif "runsOrError" in query:
+            data = {"runsOrError": {"__typename": "Runs", "results": [
+                run("r1", "a", "SUCCESS"), run("r2", "b", "STARTED"), run("r3", "c", "QUEUED"), run("r4", "d", "QUEUED")]}}
+        elif "terminateRuns" in query:
+            terminated.extend(body["variables"]["runIds"])
+            data = {"terminateRuns": {"__typename": "TerminateRunsResult", "terminateRunResults": [
+                {"__typename": "TerminateRunSuccess", "run": {"runId": "r2"}},
+                {"__typename": "TerminateRunSuccess", "run": {"runId": "r3"}},
+                {"__typename": "TerminateRunFailure", "message": "Run r4 could not be terminated due to having status SUCCESS.",
+                 "run": {"runId": "r4"}},
+            ]}}
+        else:
+            raise AssertionError(query)
+        return httpx.Response(200, json={"data": data})
+
+    respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    assert cli.main(["batch", "cancel", "b1", "--json", "--url", URL]) == 0
+    assert terminated == ["r2", "r3", "r4"]  # the finished run is left alone
+    assert json.loads(capsys.readouterr().out) == {
+        "backfill_id": "b1", "canceled_queued": ["c"], "stopping": ["b"],
+        "not_stopped": {"d": "Run r4 could not be terminated due to having status SUCCESS."}}
+    assert cli.main(["batch", "cancel", "b1", "--url", URL]) == 0
+    out = capsys.readouterr().out
+    assert "b1: canceled; 1 queued products will not start, stopping b" in out and "d: not stopped" in out
+
+
+@respx.mock
 def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
     keys = {f"p{i}": "missing" for i in range(4)}
 

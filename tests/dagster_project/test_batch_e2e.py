@@ -8,6 +8,7 @@ GraphQL; the asset grid read from the instance must agree with it.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import dagster as dg
@@ -108,7 +109,7 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
         doomed = cli_json(capsys, "batch", "launch", "--products", GOOD, "--json", "--url", client.url)["backfill_id"]
         capsys.readouterr()
         assert cli.main(["batch", "cancel", doomed, "--url", client.url]) == 0
-        assert "cancel requested" in capsys.readouterr().out
+        assert f"backfill {doomed}: canceled" in capsys.readouterr().out
 
         done_child, _ = follow(capsys, client.url, child_id)
         child_rows = {r["partition_key"]: r for r in done_child["products"]}
@@ -130,3 +131,55 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
         assert all(r.dagster_run.status == dg.DagsterRunStatus.CANCELED
                    for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": doomed})))
         assert (tmp_path / "output" / "videos" / f"{BROKEN}.mp4").exists()
+
+
+def started_steps(instance, run_id: str) -> list[str]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
+    return [r.event_log_entry.dagster_event.step_key for r in records]
+
+
+def test_cancel_stops_the_running_product_and_the_queued_one_never_starts(tiny_feed, tmp_path, monkeypatch, capsys):
+    write_photo(tiny_feed.parent / "images" / "does-not-exist.jpg")  # both products render
+    env = {
+        "BATCH_VIDEO_DATA_DIR": str(tmp_path / "data"),
+        "BATCH_VIDEO_OUTPUT_DIR": str(tmp_path / "output"),
+        "BATCH_VIDEO_FEED_URL": str(tiny_feed),
+        "BATCH_VIDEO_TTS_PROVIDER": "espeak",
+        "BATCH_VIDEO_DURATION_MIN_S": "40",  # a full-size render long enough to be caught mid-way
+    }
+    home = tmp_path / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with LocalDagster(home, env=env) as client:
+        instance = dg.DagsterInstance.get()
+        sync_feed_partitions(instance, load_catalog(str(tiny_feed)))
+        backfill_id = cli_json(capsys, "batch", "launch", "--all", "--json", "--url", client.url)["backfill_id"]
+
+        deadline = time.monotonic() + 120
+        running = None
+        while running is None:
+            assert time.monotonic() < deadline, "no product reached rendered_video"
+            for record in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id})):
+                if "rendered_video" in started_steps(instance, record.dagster_run.run_id):
+                    running = record.dagster_run
+            time.sleep(0.2)
+        queued = GOOD if running.tags["dagster/partition"] == BROKEN else BROKEN
+
+        canceled_at = time.monotonic()
+        answer = cli_json(capsys, "batch", "cancel", backfill_id, "--json", "--url", client.url)
+        assert answer["stopping"] == [running.tags["dagster/partition"]] and answer["canceled_queued"] == [queued]
+
+        while not instance.get_run_by_id(running.run_id).is_finished:
+            assert time.monotonic() - canceled_at < 30, "the running product was not stopped"
+            time.sleep(0.2)
+        stopped_s = time.monotonic() - canceled_at
+        print(f"running product stopped {stopped_s:.1f} s after the cancel")
+        assert instance.get_run_by_id(running.run_id).status == dg.DagsterRunStatus.CANCELED
+        runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        other = next(r for r in runs if r.dagster_run.tags["dagster/partition"] == queued)
+        assert other.dagster_run.status == dg.DagsterRunStatus.CANCELED and other.start_time is None
+        assert not list((tmp_path / "output").glob("videos/*.mp4"))
+        # Nothing of the run is left working on the product (the encoder writes into the data folder).
+        deadline = time.monotonic() + 5
+        while left := subprocess.run(["pgrep", "-af", str(tmp_path / "data")], capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline, f"processes of the canceled run are still alive: {left}"
+            time.sleep(0.2)
