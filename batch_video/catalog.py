@@ -62,8 +62,12 @@ def load_catalog(
     ttl_s: float = 600.0,
     timeout_s: float = 30.0,
     rows: RowsLoader | None = None,
+    fetched: feed.FetchedFeed | None = None,
 ) -> FeedReadResult:
     """Read `source`, reusing a cached parse while it is still valid.
+
+    `fetched` is a copy of the feed the caller has just downloaded: it is parsed and
+    refreshes the cache instead of a second download.
 
     `rows` loads the table rows for a `supabase:` source.
     """
@@ -71,6 +75,8 @@ def load_catalog(
         raise ConfigError(f"catalog source {source!r} needs Supabase settings (SUPABASE_URL, key, BATCH_VIDEO_PROFILE_ID)", field="feed_url")
 
     def read() -> FeedReadResult:
+        if fetched is not None:
+            return feed.read_feed_file(fetched, source=source)
         if is_supabase(source):
             return feed.products_from_rows(rows(), source=source)  # type: ignore[misc]
         return feed.read_feed(source, timeout_s=timeout_s)
@@ -79,7 +85,7 @@ def load_catalog(
     if cache_dir is None or (not remote and not Path(source).exists()):
         return read()
     cache_path = Path(cache_dir) / f"{_cache_id(source)}.pickle"
-    if cache_path.exists() and (not remote or time.time() - cache_path.stat().st_mtime < ttl_s):
+    if fetched is None and cache_path.exists() and (not remote or time.time() - cache_path.stat().st_mtime < ttl_s):
         try:
             with open(cache_path, "rb") as handle:
                 return pickle.load(handle)

@@ -162,8 +162,8 @@ def _read_catalog(catalog: CatalogResource) -> FeedReadResult:
     return catalog.read(max_age_s=0.0)
 
 
-def feed_version(source: str, previous: sync.SyncCursor, *, timeout_s: float) -> sync.FeedVersion:
-    """This feed's version, asking a server with the previous validators (304 keeps the old version)."""
+def fetch_if_changed(source: str, previous: sync.SyncCursor, *, timeout_s: float) -> tuple[sync.FeedVersion, feed.FetchedFeed | None]:
+    """This feed's version and its bytes, asking a server with the previous validators (304: old version, no bytes)."""
     same_source = previous.source == source
     fetched = feed.fetch_feed(
         source,
@@ -172,9 +172,8 @@ def feed_version(source: str, previous: sync.SyncCursor, *, timeout_s: float) ->
         last_modified=previous.version.last_modified if same_source and is_remote(source) else "",
     )
     if fetched is None:
-        return previous.version
-    fetched.discard()
-    return sync.FeedVersion(sha256=fetched.sha256, etag=fetched.etag, last_modified=fetched.last_modified)
+        return previous.version, None
+    return sync.FeedVersion(sha256=fetched.sha256, etag=fetched.etag, last_modified=fetched.last_modified), fetched
 
 
 # --------------------------------------------------------------------------- sensor
@@ -190,12 +189,18 @@ def evaluate_feed_sensor(
             # A table has no ETag: its version is the digest of what it holds.
             result = _read_catalog(catalog)
             version = sync.FeedVersion(sha256=catalog_digest(result))
+            if cursor.unchanged(source, version):
+                return dg.SkipReason(f"feed {source} unchanged since the last tick ({version.sha256[:12]})")
         else:
-            version = feed_version(source, cursor, timeout_s=catalog.timeout_s)
-        if cursor.unchanged(source, version):
-            return dg.SkipReason(f"feed {source} unchanged since the last tick ({version.sha256[:12] or version.etag})")
-        if not is_supabase(source):
-            result = _read_catalog(catalog)
+            version, fetched = fetch_if_changed(source, cursor, timeout_s=catalog.timeout_s)
+            try:
+                if cursor.unchanged(source, version):
+                    return dg.SkipReason(f"feed {source} unchanged since the last tick ({version.sha256[:12] or version.etag})")
+                # Parsing the copy just fetched also refreshes the catalog cache the runs read: one download per tick.
+                result = catalog.read(fetched=fetched) if fetched is not None else catalog.read()
+            finally:
+                if fetched is not None:
+                    fetched.discard()
     except BatchVideoError as err:
         # A feed that cannot be read now is a skipped tick, not a failed sensor; the cursor stays.
         context.log.error(f"cannot read feed {source}: {err}")

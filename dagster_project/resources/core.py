@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from batch_video.catalog import is_supabase, load_catalog
+from batch_video.feed import FetchedFeed
 from batch_video.models import FeedReadResult
 from batch_video.settings import BatchSettings
 from batch_video.workspace import ProductWorkspace
@@ -43,14 +44,15 @@ class CatalogResource(dg.ConfigurableResource):
     remote_ttl_s: float = 600.0
     timeout_s: float = 30.0
 
-    def read(self, *, max_age_s: float | None = None) -> FeedReadResult:
-        """The parsed catalog; `max_age_s=0` forces a fresh read of a remote source."""
+    def read(self, *, max_age_s: float | None = None, fetched: FetchedFeed | None = None) -> FeedReadResult:
+        """The parsed catalog; `max_age_s=0` forces a fresh read of a remote source, `fetched` is one just downloaded."""
         return load_catalog(
             self.feed_url,
             Path(self.cache_dir),
             ttl_s=self.remote_ttl_s if max_age_s is None else max_age_s,
             timeout_s=self.timeout_s,
             rows=self._supabase_rows if is_supabase(self.feed_url) else None,
+            fetched=fetched,
         )
 
     def _supabase_rows(self):

@@ -332,3 +332,24 @@ def test_cli_sync_helpers(instance, feed_path):
     assert apply_partition_changes(instance, plan, delete_removed=True) == {"added": 0, "deleted": 1}
     assert sorted(instance.get_dynamic_partitions(products_partitions.name)) == FEED_KEYS
     assert partitions_in_flight(instance) == set()
+
+
+@respx.mock
+def test_changed_remote_feed_is_downloaded_once_per_tick_and_refreshes_the_runs_cache(instance, tmp_path):
+    first_body = (FEEDS / "merchant_atom.xml").read_bytes()
+    route = respx.get("https://shop.example.ro/feed.xml")
+    route.mock(return_value=httpx.Response(200, content=first_body, headers={"ETag": '"v1"'}))
+    catalog = catalog_for("https://shop.example.ro/feed.xml", tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    assert route.call_count == 1
+    apply(instance, first)
+
+    changed_body = first_body.replace(b"<g:id>A2</g:id>", b"<g:id>A3</g:id>")
+    assert changed_body != first_body
+    route.mock(return_value=httpx.Response(200, content=changed_body, headers={"ETag": '"v2"'}))
+    second = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert route.call_count == 2  # one conditional request that brought the new version, parsed from that copy
+    assert requested(second) == ["a3"]
+    # The runs of this tick read the catalog cache: it already holds the new version.
+    assert sorted(p.key for p in catalog.read().products) == ["a1", "a3"]
+    assert route.call_count == 2
