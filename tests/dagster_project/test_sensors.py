@@ -245,21 +245,44 @@ def test_unreadable_feed_skips_the_tick_and_keeps_the_cursor(instance, feed_path
     assert isinstance(missing, dg.SkipReason)
 
 
+REMOTE_FEED = "https://shop.example.ro/feed.xml"
+REMOTE_BODY = (FEEDS / "merchant_atom.xml").read_bytes()
+
+
+def first_tick_of_remote_feed(instance, tmp_path):
+    """A remote feed (ETag "v1") ticked once: its route, the catalog and the first result."""
+    route = respx.get(REMOTE_FEED)
+    route.mock(return_value=httpx.Response(200, content=REMOTE_BODY, headers={"ETag": '"v1"'}))
+    catalog = catalog_for(REMOTE_FEED, tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    assert requested(first) == ["a1", "a2"] and route.call_count == 1
+    return route, catalog, first
+
+
 @respx.mock
 def test_remote_feed_not_modified_is_skipped_without_parsing(instance, tmp_path):
-    body = (FEEDS / "merchant_atom.xml").read_bytes()
-    route = respx.get("https://shop.example.ro/feed.xml")
-    route.mock(return_value=httpx.Response(200, content=body, headers={"ETag": '"v1"'}))
-    catalog = catalog_for("https://shop.example.ro/feed.xml", tmp_path)
-    first = tick(product_feed_sensor, instance, catalog)
-    assert requested(first) == ["a1", "a2"]
-    calls = route.call_count
-
+    route, catalog, first = first_tick_of_remote_feed(instance, tmp_path)
     route.mock(return_value=httpx.Response(304))
     second = tick(product_feed_sensor, instance, catalog, first.cursor)
     assert isinstance(second, dg.SkipReason)
-    assert route.call_count == calls + 1  # one conditional request, no download
+    assert route.call_count == 2  # one conditional request, no download
     assert route.calls.last.request.headers["If-None-Match"] == '"v1"'
+
+
+@respx.mock
+def test_changed_remote_feed_is_downloaded_once_per_tick_and_refreshes_the_runs_cache(instance, tmp_path):
+    route, catalog, first = first_tick_of_remote_feed(instance, tmp_path)
+    apply(instance, first)
+    changed = REMOTE_BODY.replace(b"<g:id>A2</g:id>", b"<g:id>A3</g:id>")
+    assert changed != REMOTE_BODY
+    route.mock(return_value=httpx.Response(200, content=changed, headers={"ETag": '"v2"'}))
+    second = tick(product_feed_sensor, instance, catalog, first.cursor)
+    assert route.call_count == 2  # one conditional request brought the new version, parsed from that copy
+    assert route.calls.last.request.headers["If-None-Match"] == '"v1"'
+    assert requested(second) == ["a3"]
+    # The runs of this tick read the catalog cache: it already holds the new version.
+    assert sorted(p.key for p in catalog.read().products) == ["a1", "a3"]
+    assert route.call_count == 2
 
 
 @pytest.fixture
@@ -333,23 +356,3 @@ def test_cli_sync_helpers(instance, feed_path):
     assert sorted(instance.get_dynamic_partitions(products_partitions.name)) == FEED_KEYS
     assert partitions_in_flight(instance) == set()
 
-
-@respx.mock
-def test_changed_remote_feed_is_downloaded_once_per_tick_and_refreshes_the_runs_cache(instance, tmp_path):
-    first_body = (FEEDS / "merchant_atom.xml").read_bytes()
-    route = respx.get("https://shop.example.ro/feed.xml")
-    route.mock(return_value=httpx.Response(200, content=first_body, headers={"ETag": '"v1"'}))
-    catalog = catalog_for("https://shop.example.ro/feed.xml", tmp_path)
-    first = tick(product_feed_sensor, instance, catalog)
-    assert route.call_count == 1
-    apply(instance, first)
-
-    changed_body = first_body.replace(b"<g:id>A2</g:id>", b"<g:id>A3</g:id>")
-    assert changed_body != first_body
-    route.mock(return_value=httpx.Response(200, content=changed_body, headers={"ETag": '"v2"'}))
-    second = tick(product_feed_sensor, instance, catalog, first.cursor)
-    assert route.call_count == 2  # one conditional request that brought the new version, parsed from that copy
-    assert requested(second) == ["a3"]
-    # The runs of this tick read the catalog cache: it already holds the new version.
-    assert sorted(p.key for p in catalog.read().products) == ["a1", "a3"]
-    assert route.call_count == 2
