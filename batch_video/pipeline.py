@@ -158,5 +158,13 @@ def render_product(
     return render_stage(ws, product, image, voiceover, cues, settings, force=force)
 
 
+def voiceover_digest(voiceover: Voiceover) -> str:
+    """What the voiceover sounds like and says: changes with the voice, the provider that spoke and any trim."""
+    digest = hashlib.sha256()
+    digest.update(file_sha256(voiceover.audio_path).encode())
+    digest.update(repr(voiceover.words).encode())
+    return digest.hexdigest()[:16]
+
+
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]

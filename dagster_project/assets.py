@@ -173,7 +173,7 @@ def voiceover_audio(
             "audio_path": dg.MetadataValue.path(str(voiceover.audio_path)),
             **provenance(context, settings),
         },
-        data_version=dg.DataVersion(voiceover.cache_key or pipeline.text_digest(str(voiceover.words))),
+        data_version=dg.DataVersion(pipeline.voiceover_digest(voiceover)),
     )
 
 

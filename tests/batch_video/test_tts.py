@@ -14,6 +14,7 @@ import edge_tts.communicate
 import numpy as np
 import pytest
 
+from batch_video import pipeline
 from batch_video.errors import ConfigError, ProductDataError
 from batch_video.models import Product
 from batch_video.settings import BatchSettings
@@ -339,3 +340,9 @@ def test_voiceover_longer_than_the_video_allows_is_cut_after_a_word(tmp_path):
     roomy = synthesize_voiceover(long_text, tmp_path / "w.wav", settings.merged({"duration_max_s": 60}),
                                  cache_dir=tmp_path / "c", providers={"espeak": espeak})  # fmt: skip
     assert espeak.calls == 1 and roomy.cache_hit and len(roomy.words) == 40 and roomy.duration_s > 10
+    # one synthesis (one cache key), two different voiceovers: their data versions differ
+    assert roomy.cache_key == voiceover.cache_key
+    assert pipeline.voiceover_digest(roomy) != pipeline.voiceover_digest(voiceover)
+    again = synthesize_voiceover(long_text, tmp_path / "x.wav", settings, cache_dir=tmp_path / "c",
+                                 providers={"espeak": espeak})  # fmt: skip
+    assert pipeline.voiceover_digest(again) == pipeline.voiceover_digest(voiceover)
