@@ -8,6 +8,8 @@ GraphQL; the asset grid read from the instance must agree with it.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 
@@ -18,8 +20,9 @@ from batch_video.catalog import load_catalog
 from batch_video.feed import slugify_key
 from dagster_project import cli
 from dagster_project.batch_client import LocalDagster
+from dagster_project.batch_launcher import PID_TAG
 from dagster_project.sensors import sync_feed_partitions
-from tests.dagster_project.conftest import write_photo
+from tests.dagster_project.conftest import FEED_TEMPLATE, write_photo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -133,53 +136,109 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
         assert (tmp_path / "output" / "videos" / f"{BROKEN}.mp4").exists()
 
 
+
+@pytest.fixture(scope="module")
+def long_renders(tmp_path_factory):
+    """`dagster dev` over the two-product feed, both photos present, rendering 40 s full-size videos.
+
+    Long enough to catch a product mid-render. Yields (client, instance, data folder).
+    """
+    root = tmp_path_factory.mktemp("long_renders")
+    feed = root / "feed" / "feed.xml"
+    write_photo(feed.parent / "images" / "mug.jpg")
+    write_photo(feed.parent / "images" / "does-not-exist.jpg")
+    feed.write_text(FEED_TEMPLATE, encoding="utf-8")
+    env = {
+        "BATCH_VIDEO_DATA_DIR": str(root / "data"),
+        "BATCH_VIDEO_OUTPUT_DIR": str(root / "output"),
+        "BATCH_VIDEO_FEED_URL": str(feed),
+        "BATCH_VIDEO_TTS_PROVIDER": "espeak",
+        "BATCH_VIDEO_DURATION_MIN_S": "40",
+    }
+    with LocalDagster(root / "dagster_home", env=env) as client:
+        # Not entered as a context: that would hold the instance's context across the module's tests.
+        instance = dg.DagsterInstance.from_config(str(root / "dagster_home"))
+        try:
+            sync_feed_partitions(instance, load_catalog(str(feed)))
+            yield client, instance, root / "data"
+        finally:
+            instance.dispose()
+
+
 def started_steps(instance, run_id: str) -> list[str]:
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
     return [r.event_log_entry.dagster_event.step_key for r in records]
 
 
-def test_cancel_stops_the_running_product_and_the_queued_one_never_starts(tiny_feed, tmp_path, monkeypatch, capsys):
-    write_photo(tiny_feed.parent / "images" / "does-not-exist.jpg")  # both products render
-    env = {
-        "BATCH_VIDEO_DATA_DIR": str(tmp_path / "data"),
-        "BATCH_VIDEO_OUTPUT_DIR": str(tmp_path / "output"),
-        "BATCH_VIDEO_FEED_URL": str(tiny_feed),
-        "BATCH_VIDEO_TTS_PROVIDER": "espeak",
-        "BATCH_VIDEO_DURATION_MIN_S": "40",  # a full-size render long enough to be caught mid-way
-    }
-    home = tmp_path / "dagster_home"
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with LocalDagster(home, env=env) as client:
-        instance = dg.DagsterInstance.get()
-        sync_feed_partitions(instance, load_catalog(str(tiny_feed)))
-        backfill_id = cli_json(capsys, "batch", "launch", "--all", "--json", "--url", client.url)["backfill_id"]
+def run_caught_rendering(instance, backfill_id: str, timeout_s: float = 120) -> dg.DagsterRun:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for record in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id})):
+            if "rendered_video" in started_steps(instance, record.dagster_run.run_id):
+                return record.dagster_run
+        time.sleep(0.2)
+    raise AssertionError(f"no product of backfill {backfill_id} reached rendered_video")
 
-        deadline = time.monotonic() + 120
-        running = None
-        while running is None:
-            assert time.monotonic() < deadline, "no product reached rendered_video"
-            for record in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id})):
-                if "rendered_video" in started_steps(instance, record.dagster_run.run_id):
-                    running = record.dagster_run
-            time.sleep(0.2)
-        queued = GOOD if running.tags["dagster/partition"] == BROKEN else BROKEN
 
-        canceled_at = time.monotonic()
-        answer = cli_json(capsys, "batch", "cancel", backfill_id, "--json", "--url", client.url)
-        assert answer["stopping"] == [running.tags["dagster/partition"]] and answer["canceled_queued"] == [queued]
+def wait_until_finished(instance, run_id: str, timeout_s: float) -> tuple[dg.DagsterRun, float]:
+    started = time.monotonic()
+    while not (run := instance.get_run_by_id(run_id)).is_finished:
+        assert time.monotonic() - started < timeout_s, f"run {run_id} still {run.status.value} after {timeout_s:.0f} s"
+        time.sleep(0.2)
+    return run, time.monotonic() - started
 
-        while not instance.get_run_by_id(running.run_id).is_finished:
-            assert time.monotonic() - canceled_at < 30, "the running product was not stopped"
-            time.sleep(0.2)
-        stopped_s = time.monotonic() - canceled_at
-        print(f"running product stopped {stopped_s:.1f} s after the cancel")
-        assert instance.get_run_by_id(running.run_id).status == dg.DagsterRunStatus.CANCELED
-        runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-        other = next(r for r in runs if r.dagster_run.tags["dagster/partition"] == queued)
-        assert other.dagster_run.status == dg.DagsterRunStatus.CANCELED and other.start_time is None
-        assert not list((tmp_path / "output").glob("videos/*.mp4"))
-        # Nothing of the run is left working on the product (the encoder writes into the data folder).
-        deadline = time.monotonic() + 5
-        while left := subprocess.run(["pgrep", "-af", str(tmp_path / "data")], capture_output=True, text=True).stdout:
-            assert time.monotonic() < deadline, f"processes of the canceled run are still alive: {left}"
-            time.sleep(0.2)
+
+def published_in(instance, backfill_id: str) -> list[str]:
+    runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+    return [r.dagster_run.tags["dagster/partition"] for r in runs
+            if "published_video" in started_steps(instance, r.dagster_run.run_id)]
+
+
+def assert_no_process_works_in(folder) -> None:
+    # The encoder writes into the product's data folder: nothing may be left working there.
+    deadline = time.monotonic() + 5
+    while left := subprocess.run(["pgrep", "-af", str(folder)], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline, f"processes of a stopped run are still alive: {left}"
+        time.sleep(0.2)
+
+
+def test_cancel_stops_the_running_product_and_the_queued_one_never_starts(long_renders, capsys):
+    client, instance, data = long_renders
+    backfill_id = cli_json(capsys, "batch", "launch", "--all", "--json", "--url", client.url)["backfill_id"]
+    running = run_caught_rendering(instance, backfill_id)
+    key = running.tags["dagster/partition"]
+    queued = GOOD if key == BROKEN else BROKEN
+
+    answer = cli_json(capsys, "batch", "cancel", backfill_id, "--json", "--url", client.url)
+    assert answer["stopping"] == [key] and answer["canceled_queued"] == [queued]
+    run, stopped_s = wait_until_finished(instance, running.run_id, timeout_s=30)
+    with capsys.disabled():
+        print(f"\n[cancel] the running product stopped {stopped_s:.1f} s after `batch cancel`")
+    assert run.status == dg.DagsterRunStatus.CANCELED
+    other = next(r for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+                 if r.dagster_run.tags["dagster/partition"] == queued)
+    assert other.dagster_run.status == dg.DagsterRunStatus.CANCELED and other.start_time is None
+    assert published_in(instance, backfill_id) == []
+    assert_no_process_works_in(data)
+
+
+def test_a_killed_run_is_marked_failed_by_run_monitoring_and_retried(long_renders, capsys):
+    client, instance, data = long_renders
+    backfill_id = cli_json(capsys, "batch", "launch", "--products", GOOD, "--json", "--url", client.url)["backfill_id"]
+    running = run_caught_rendering(instance, backfill_id)
+    os.killpg(int(running.tags[PID_TAG]), signal.SIGKILL)  # as the OOM killer would: no cleanup at all
+
+    run, noticed_s = wait_until_finished(instance, running.run_id, timeout_s=60)
+    with capsys.disabled():
+        print(f"\n[kill -9] run monitoring marked the killed run {run.status.value} after {noticed_s:.1f} s")
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    assert_no_process_works_in(data)
+    done, _ = follow(capsys, client.url, backfill_id)
+    (row,) = done["products"]
+    assert row["status"] == "failed" and row["error"], row
+
+    retried = cli_json(capsys, "batch", "retry", backfill_id, "--json", "--url", client.url)
+    assert retried["products"] == [GOOD]
+    done, _ = follow(capsys, client.url, retried["backfill_id"], timeout_s=240)
+    (row,) = done["products"]
+    assert row["status"] == "succeeded" and row["video"].endswith(f"{GOOD}.mp4"), row
