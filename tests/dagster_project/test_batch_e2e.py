@@ -1,8 +1,9 @@
-"""End to end against a real `dagster dev` (webserver + daemon): launch, follow, fix, retry.
+"""End to end against a real `dagster dev` (webserver + daemon): launch, follow, fix, retry, cancel, kill.
 
 A two-product feed (one good, one whose photo is missing) in a temp instance,
 rendered with the `preview` preset and espeak. The CLI drives everything over
-GraphQL; the asset grid read from the instance must agree with it.
+GraphQL; the asset grid read from the instance must agree with it. Cancel and
+kill -9 catch a product mid-way through a long full-size render.
 """
 
 from __future__ import annotations
