@@ -55,16 +55,19 @@ def follow(capsys, url: str, backfill_id: str, timeout_s: float = 150) -> tuple[
     raise AssertionError(f"backfill {backfill_id} did not finish: {snapshots[-1]}")
 
 
-def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path, monkeypatch, capsys):
-    env = {
-        "BATCH_VIDEO_DATA_DIR": str(tmp_path / "data"),
-        "BATCH_VIDEO_OUTPUT_DIR": str(tmp_path / "output"),
-        "BATCH_VIDEO_FEED_URL": str(tiny_feed),
-        "BATCH_VIDEO_PRESET": "preview",
+def server_env(root, feed, **settings: str) -> dict[str, str]:
+    """The environment of the `dagster dev` under test: folders below `root`, espeak, and batch settings."""
+    return {
+        "BATCH_VIDEO_DATA_DIR": str(root / "data"),
+        "BATCH_VIDEO_OUTPUT_DIR": str(root / "output"),
+        "BATCH_VIDEO_FEED_URL": str(feed),
         "BATCH_VIDEO_TTS_PROVIDER": "espeak",
-        "BATCH_VIDEO_DURATION_MIN_S": "1",
-        "BATCH_VIDEO_TAIL_S": "0.5",
+        **{f"BATCH_VIDEO_{name.upper()}": value for name, value in settings.items()},
     }
+
+
+def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path, monkeypatch, capsys):
+    env = server_env(tmp_path, tiny_feed, preset="preview", duration_min_s="1", tail_s="0.5")
     home = tmp_path / "dagster_home"
     server = LocalDagster(home, env=env)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -149,13 +152,7 @@ def long_renders(tmp_path_factory):
     write_photo(feed.parent / "images" / "mug.jpg")
     write_photo(feed.parent / "images" / "does-not-exist.jpg")
     feed.write_text(FEED_TEMPLATE, encoding="utf-8")
-    env = {
-        "BATCH_VIDEO_DATA_DIR": str(root / "data"),
-        "BATCH_VIDEO_OUTPUT_DIR": str(root / "output"),
-        "BATCH_VIDEO_FEED_URL": str(feed),
-        "BATCH_VIDEO_TTS_PROVIDER": "espeak",
-        "BATCH_VIDEO_DURATION_MIN_S": "40",
-    }
+    env = server_env(root, feed, duration_min_s="40")
     with LocalDagster(root / "dagster_home", env=env) as client:
         # Not entered as a context: that would hold the instance's context across the module's tests.
         instance = dg.DagsterInstance.from_config(str(root / "dagster_home"))
