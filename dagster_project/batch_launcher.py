@@ -35,6 +35,7 @@ import time
 from typing import Any, Mapping, Sequence
 
 from dagster import Field, _check as check
+from dagster._core.instance import DagsterInstance
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
@@ -148,11 +149,16 @@ class WarmWorkerRunLauncher(RunLauncher, ConfigurableClass):
         self._instance.report_run_canceling(run)
         if not interrupt(pid):
             return False
-        threading.Thread(target=self._see_cancel_through, args=(run_id, pid), name=f"cancel-{run_id[:8]}",
-                         daemon=True).start()
+        threading.Thread(target=self._see_cancel_through, args=(self._reopen_instance(), run_id, pid),
+                         name=f"cancel-{run_id[:8]}", daemon=True).start()
         return True
 
-    def _see_cancel_through(self, run_id: str, pid: int) -> None:
+    def _reopen_instance(self) -> Any:
+        # The caller's instance (a sensor's, a GraphQL request's) may be closed as soon as terminate
+        # returns; the thread that sees the cancel through keeps its own.
+        return DagsterInstance.from_ref(self._instance.get_ref())
+
+    def _see_cancel_through(self, instance: Any, run_id: str, pid: int) -> None:
         """Interrupt the run until it stops; kill its worker if it will not.
 
         The run worker turns SIGINT into a clean cancellation, except that with the in-process
@@ -160,25 +166,27 @@ class WarmWorkerRunLauncher(RunLauncher, ConfigurableClass):
         step (dagster-io/dagster#15026) and the run goes on. An interrupt landing between steps
         (e.g. while that retry waits) stops the run as canceled, so keep interrupting.
         """
-        deadline = time.monotonic() + KILL_AFTER_S
-        while time.monotonic() < deadline:
-            time.sleep(INTERRUPT_EVERY_S)
-            if self._finished(run_id) or not interrupt(pid):
-                break
-        run = self._instance.get_run_by_id(run_id)
-        if run is None or run.is_finished:
-            return
         try:
-            os.killpg(pid, signal.SIGKILL)  # the worker leads its own process group, ffmpeg included
-        except ProcessLookupError:
-            pass
-        self._instance.report_run_canceled(
-            run, message=f"Run worker (pid {pid}) did not stop within {KILL_AFTER_S:.0f} s of the cancel request; killed it."
-        )
-
-    def _finished(self, run_id: str) -> bool:
-        run = self._instance.get_run_by_id(run_id)
-        return run is None or run.is_finished
+            deadline = time.monotonic() + KILL_AFTER_S
+            while time.monotonic() < deadline:
+                time.sleep(INTERRUPT_EVERY_S)
+                run = instance.get_run_by_id(run_id)
+                if run is None or run.is_finished or not interrupt(pid):
+                    break
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                return
+            try:
+                os.killpg(pid, signal.SIGKILL)  # the worker leads its own process group, ffmpeg included
+            except ProcessLookupError:
+                pass
+            instance.report_run_canceled(
+                run, message=f"Run worker (pid {pid}) did not stop within {KILL_AFTER_S:.0f} s of the cancel request; killed it."
+            )
+        except Exception:
+            logger.exception("seeing the cancellation of run %s through failed", run_id)
+        finally:
+            instance.dispose()
 
     @property
     def supports_check_run_worker_health(self) -> bool:

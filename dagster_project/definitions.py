@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from dagster_project.assets import product_video_assets, product_video_job
+from dagster_project.cancel import stop_canceled_batches
 from dagster_project.checks import record_product_failures
 from dagster_project.resources import (
     BatchSettingsResource,
@@ -36,7 +37,7 @@ def build_resources() -> dict[str, object]:
 defs = dg.Definitions(
     assets=product_video_assets,
     jobs=[product_video_job],
-    sensors=[record_product_failures, product_feed_sensor],
+    sensors=[record_product_failures, product_feed_sensor, stop_canceled_batches],
     schedules=[product_feed_schedule],
     resources=build_resources(),
     # One process per run and no subprocess per step: ~0.5 s instead of ~10 s per product.

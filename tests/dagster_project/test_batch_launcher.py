@@ -43,6 +43,14 @@ class StubbornRunInstance:
         self.reported.append(f"canceled: {message}")
         self.run.is_finished = True
 
+    def dispose(self):
+        self.reported.append("disposed")
+
+
+class LauncherOverStub(WarmWorkerRunLauncher):
+    def _reopen_instance(self):
+        return self._instance
+
 
 def test_a_worker_that_keeps_running_is_interrupted_repeatedly_then_killed(monkeypatch, tmp_path):
     monkeypatch.setattr(batch_launcher, "INTERRUPT_EVERY_S", 0.1)
@@ -54,16 +62,17 @@ def test_a_worker_that_keeps_running_is_interrupted_repeatedly_then_killed(monke
     )
     assert worker.stdout.readline().strip() == "ready"
     instance = StubbornRunInstance(worker.pid)
-    launcher = WarmWorkerRunLauncher()
+    launcher = LauncherOverStub()
     launcher.register_instance(instance)
 
     assert launcher.terminate("r1") is True
     worker.wait(timeout=10)
     assert worker.returncode == -signal.SIGKILL
     deadline = time.monotonic() + 5
-    while len(instance.reported) < 2 and time.monotonic() < deadline:
+    while len(instance.reported) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert instance.reported[0] == "canceling" and "did not stop within 1 s" in instance.reported[1]
+    assert instance.reported[2] == "disposed"
     assert counter.read_text().count("SIGINT\n") >= 5  # interrupted again and again before the kill
 
 

@@ -19,6 +19,11 @@ def test_definitions_load_with_the_six_stage_chain():
         assert isinstance(asset.partitions_def, dg.DynamicPartitionsDefinition)
         assert asset.partitions_def.name == "products"
     assert repo.get_job("product_video_job").executor_def.name == "in_process"
+    # Automation: feed sync is opt-in; failure recording and stopping canceled batches always run.
+    statuses = {s.name: s.default_status for s in repo.sensor_defs}
+    assert statuses == {"record_product_failures": dg.DefaultSensorStatus.RUNNING,
+                        "product_feed_sensor": dg.DefaultSensorStatus.STOPPED,
+                        "stop_canceled_batches": dg.DefaultSensorStatus.RUNNING}
 
 
 def test_settings_resource_mirrors_batch_settings():
