@@ -202,7 +202,7 @@ def assert_no_process_works_in(folder) -> None:
 
 def assert_canceled_promptly(instance, backfill_id: str, running: dg.DagsterRun, queued: str, data, capsys, how: str) -> None:
     """The running product stops as canceled, the queued one never starts, nothing is published."""
-    run, stopped_s = wait_until_finished(instance, running.run_id, timeout_s=30)
+    run, stopped_s = wait_until_finished(instance, running.run_id, timeout_s=45)
     with capsys.disabled():
         print(f"\n[cancel] {how}: the running product stopped {stopped_s:.1f} s later")
     assert run.status == dg.DagsterRunStatus.CANCELED
