@@ -15,8 +15,8 @@ from typing import Callable
 
 from batch_video import captions, feed, images, render, script, tts
 from batch_video.errors import ProductDataError
+from batch_video.hashing import file_sha256
 from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, RenderedVideo, Voiceover
-from batch_video.publish import file_sha256
 from batch_video.settings import BatchSettings
 from batch_video.workspace import ProductWorkspace, StageOutputMissing
 

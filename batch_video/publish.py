@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from batch_video.errors import (
     ProductDataError,
     TransientError,
 )
+from batch_video.hashing import file_sha256
 from batch_video.models import PublishedVideo
 
 logger = logging.getLogger(__name__)
@@ -78,14 +78,6 @@ def check_partition_key(key: str) -> str:
             f"partition key {key!r} cannot be used as a file name", product_id=key, field="partition_key", stage=STAGE
         )
     return key
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(COPY_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve_content_hash(content_hash: str, video_path: Path, key: str) -> str:

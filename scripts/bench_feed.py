@@ -239,7 +239,7 @@ def main() -> int:
     # instance gathers them over many runs), so it is done once per feed content, on tmpfs
     # when there is one, kept under the workdir and copied for each feed (both feeds hold
     # the same products, so the same keys and hashes).
-    from batch_video.feed import file_sha256
+    from batch_video.hashing import file_sha256
 
     template = workdir / f"instance-template-{file_sha256(feeds['rss'])[:12]}"
     if not (template / "prepared.json").exists():

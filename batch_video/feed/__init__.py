@@ -24,7 +24,7 @@ from typing import Iterator
 
 from batch_video.errors import ProductDataError
 from batch_video.feed.exports import iter_csv_items, map_headers, normalize_header
-from batch_video.feed.fetch import DEFAULT_MAX_BYTES, FetchedFeed, _open_decoded, fetch_feed, file_sha256, is_remote
+from batch_video.feed.fetch import DEFAULT_MAX_BYTES, FetchedFeed, _open_decoded, fetch_feed, is_remote
 from batch_video.feed.fields import (
     REQUIRED_FIELDS,
     RawItem,
@@ -58,7 +58,6 @@ __all__ = [
     "collect",
     "content_hash",
     "fetch_feed",
-    "file_sha256",
     "fold_ascii",
     "is_remote",
     "iter_csv_items",

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from batch_video.errors import ConfigError, ProductDataError, TransientError
+from batch_video.hashing import file_sha256
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 
@@ -53,14 +54,6 @@ class FetchedFeed:
     def discard(self) -> None:
         if self.temporary:
             self.path.unlink(missing_ok=True)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_feed(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from batch_video.hashing import file_sha256
 from batch_video.models import WordTiming
 from batch_video.tts.audio import wav_duration
 from batch_video.tts.base import Prosody
@@ -47,14 +48,6 @@ def cache_key(provider: str, voice: str, prosody: Prosody, text: str) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -128,7 +121,7 @@ class VoiceoverCache:
                 "timings_estimated": timings_estimated,
                 "duration_s": wav_duration(audio),
                 "audio_bytes": audio.stat().st_size,
-                "audio_sha256": _sha256_file(audio),
+                "audio_sha256": file_sha256(audio),
                 "created_at": time.time(),
             }
             (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")

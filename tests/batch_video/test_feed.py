@@ -14,6 +14,7 @@ import respx
 
 from batch_video import feed
 from batch_video.errors import ConfigError, ProductDataError, TransientError
+from batch_video.hashing import file_sha256
 from batch_video.feed import assign_partition_keys, parse_price, read_feed, slugify_key
 from batch_video.models import Product
 
@@ -424,7 +425,7 @@ def test_fetch_feed_conditional_request_and_validators(tmp_path):
     route.mock(return_value=httpx.Response(200, content=b"<rss/>", headers={"ETag": '"v1"', "Last-Modified": "Wed, 25 Nov 2026 10:00:00 GMT"}))
     fetched = feed.fetch_feed("https://shop.example.com/feed.xml", dest_dir=tmp_path)
     assert (fetched.etag, fetched.last_modified) == ('"v1"', "Wed, 25 Nov 2026 10:00:00 GMT")
-    assert fetched.sha256 == feed.file_sha256(fetched.path)
+    assert fetched.sha256 == file_sha256(fetched.path)
     fetched.discard()
     assert not list(tmp_path.iterdir())
 

@@ -14,6 +14,7 @@ from storage3.exceptions import StorageApiError
 
 from batch_video import publish
 from batch_video.errors import ConfigError, ProductDataError, TransientError
+from batch_video.hashing import file_sha256
 from batch_video.models import PublishedVideo
 from batch_video.publish import LocalStorage, call_with_retries, publish_video, translate_service_error
 
@@ -96,7 +97,7 @@ def test_local_republish_replaces_content_and_same_content_is_a_no_op(tmp_path, 
 
 def test_local_empty_content_hash_uses_file_digest(tmp_path, media):
     published = LocalStorage(tmp_path).publish("k", media["red"], media["poster_blue"], content_hash="", metadata={})
-    assert published.content_hash == publish.file_sha256(media["red"])[:32]
+    assert published.content_hash == file_sha256(media["red"])[:32]
 
 
 @pytest.mark.parametrize("key", ["", "../etc", "a/b", ".hidden", "a..b"])
