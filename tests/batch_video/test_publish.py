@@ -12,6 +12,7 @@ import httpx
 import pytest
 from storage3.exceptions import StorageApiError
 
+from batch_video import publish
 from batch_video.errors import ConfigError, ProductDataError, TransientError
 from batch_video.hashing import file_sha256
 from batch_video.models import PublishedVideo
