@@ -659,32 +659,18 @@ def publish_video(
     video_path: Path,
     poster_path: Path,
     content_hash: str,
-    duration_s: float | None = None,
-    settings_hash: str = "",
-    provider: str = "",
-    run_id: str | None = None,
-    backfill_id: str | None = None,
-    feed: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    **record_details: Any,
 ) -> PublishedVideo:
     """Upload, then record, then clean up: in this order so a crash never loses the live video.
 
-    `records` is a `batch_video.records.Records`. Until `record_video` returns,
-    the previous row (and the previous object it points at) stays live.
+    `records` is a `batch_video.records.Records`; `record_details` are its `record_video`
+    keywords (duration_s, settings_hash, provider, run_id, backfill_id, feed). Until
+    `record_video` returns, the previous row (and the previous object it points at) stays live.
     """
     previous = records.get_video(key)
     published = storage.publish(key, Path(video_path), Path(poster_path), content_hash=content_hash, metadata=metadata or {})
-    records.record_video(
-        key,
-        product_id,
-        published,
-        duration_s=duration_s,
-        settings_hash=settings_hash,
-        provider=provider,
-        run_id=run_id,
-        backfill_id=backfill_id,
-        feed=feed,
-    )
+    records.record_video(key, product_id, published, **record_details)
     if previous is not None and previous.storage == storage.name and previous.storage_path:
         storage.discard(previous.storage_path, keep=published.storage_path)
     return published

@@ -15,11 +15,12 @@ import logging
 import sqlite3
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from batch_video.errors import ConfigError, ProductDataError
 from batch_video.models import Product, PublishedVideo
@@ -78,10 +79,23 @@ class VideoRecord:
         return cls(**values)
 
 
-class Records(Protocol):
+class Records(ABC):
+    """Feeds, products and video rows of one shop, in SQLite or Supabase.
+
+    record_video/record_failure are shared: they build the row and the backend upserts it.
+    """
+
+    @abstractmethod
     def upsert_feed(self, url: str, *, name: str = "") -> str: ...
 
+    @abstractmethod
     def upsert_products(self, feed: str, products: Iterable[Product]) -> int: ...
+
+    @abstractmethod
+    def get_video(self, key: str) -> VideoRecord | None: ...
+
+    @abstractmethod
+    def _upsert_video(self, values: dict[str, Any], feed: str | None) -> VideoRecord: ...
 
     def record_video(
         self,
@@ -95,7 +109,14 @@ class Records(Protocol):
         run_id: str | None = None,
         backfill_id: str | None = None,
         feed: str | None = None,
-    ) -> VideoRecord: ...
+    ) -> VideoRecord:
+        values = video_row(
+            key, product_id, published, duration_s=duration_s, settings_hash=settings_hash, provider=provider,
+            run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
+        )
+        record = self._upsert_video(values, feed)
+        logger.info("product %s: recorded published video %s", product_id, record.storage_path)
+        return record
 
     def record_failure(
         self,
@@ -107,9 +128,11 @@ class Records(Protocol):
         run_id: str | None = None,
         backfill_id: str | None = None,
         feed: str | None = None,
-    ) -> VideoRecord: ...
-
-    def get_video(self, key: str) -> VideoRecord | None: ...
+    ) -> VideoRecord:
+        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
+        record = self._upsert_video(values, feed)
+        logger.info("product %s: recorded failure at stage %s", product_id, stage)
+        return record
 
 
 def product_row(product: Product) -> dict[str, Any]:
@@ -273,51 +296,7 @@ CREATE INDEX IF NOT EXISTS product_videos_product_idx ON product_videos (product
 """
 
 
-class _VideoRowWriter:
-    """record_video/record_failure for both backends: build the row, then the backend upserts it."""
-
-    def _upsert_video(self, values: dict[str, Any], feed: str | None) -> VideoRecord:
-        raise NotImplementedError
-
-    def record_video(
-        self,
-        key: str,
-        product_id: str,
-        published: PublishedVideo,
-        *,
-        duration_s: float | None = None,
-        settings_hash: str = "",
-        provider: str = "",
-        run_id: str | None = None,
-        backfill_id: str | None = None,
-        feed: str | None = None,
-    ) -> VideoRecord:
-        values = video_row(
-            key, product_id, published, duration_s=duration_s, settings_hash=settings_hash, provider=provider,
-            run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
-        )
-        record = self._upsert_video(values, feed)
-        logger.info("product %s: recorded published video %s", product_id, record.storage_path)
-        return record
-
-    def record_failure(
-        self,
-        key: str,
-        product_id: str,
-        stage: str,
-        message: str,
-        *,
-        run_id: str | None = None,
-        backfill_id: str | None = None,
-        feed: str | None = None,
-    ) -> VideoRecord:
-        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
-        record = self._upsert_video(values, feed)
-        logger.info("product %s: recorded failure at stage %s", product_id, stage)
-        return record
-
-
-class SQLiteRecords(_VideoRowWriter):
+class SQLiteRecords(Records):
     """Records in one SQLite file (WAL; each call its own short transaction, so
     several processes can write at once)."""
 
@@ -477,7 +456,7 @@ class SQLiteRecords(_VideoRowWriter):
 # Supabase (PostgREST)
 
 
-class SupabaseRecords(_VideoRowWriter):
+class SupabaseRecords(Records):
     """The same records through PostgREST with the service-role client.
 
     Writes are upserts on the tables' unique keys (`on_conflict=...` with
