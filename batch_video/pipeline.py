@@ -92,8 +92,7 @@ def render_inputs_hash(product: Product, image: PreparedImage, voiceover: Voiceo
         RENDER_VERSION,
         product.content_hash or repr(product.to_dict()),
         file_sha256(image.path),
-        file_sha256(voiceover.audio_path),
-        repr(voiceover.words),
+        voiceover_digest(voiceover),
         settings.settings_hash(),
     ):
         digest.update(part.encode())
