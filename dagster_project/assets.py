@@ -12,7 +12,7 @@ from batch_video.errors import BatchVideoError
 from batch_video.settings import BatchSettings
 from batch_video.thumbnails import thumbnail_markdown
 from dagster_project import checks
-from dagster_project.batch_client import overrides_from_tags, settings_for_run
+from dagster_project.partitions import products_partitions
 from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,
@@ -20,8 +20,7 @@ from dagster_project.resources import (
     TTSResource,
     WorkspaceResource,
 )
-
-products_partitions = dg.DynamicPartitionsDefinition(name="products")
+from dagster_project.run_tags import BACKFILL_TAG, overrides_from_tags, settings_for_run
 
 GROUP = "product_video"
 # Transient failures (TTS service, HTTP fetch, storage upload) are retried;
@@ -262,7 +261,7 @@ def published_video(
             settings_hash=settings_hash,
             provider=voiceover.provider,
             run_id=context.run_id,
-            backfill_id=context.run.tags.get("dagster/backfill"),
+            backfill_id=context.run.tags.get(BACKFILL_TAG),
             metadata={"title": product.title, "product_id": product.id},
         )
     return dg.MaterializeResult(
@@ -283,9 +282,3 @@ def published_video(
 
 
 product_video_assets = [product_record, product_image, voiceover_script, voiceover_audio, rendered_video, published_video]
-
-product_video_job = dg.define_asset_job(
-    "product_video_job",
-    selection=dg.AssetSelection.assets(*product_video_assets),
-    partitions_def=products_partitions,
-)

@@ -6,9 +6,14 @@ import os
 
 import dagster as dg
 
-from dagster_project.assets import product_video_assets, product_video_job
-from dagster_project.cancel import stop_canceled_batches
+from dagster_project.assets import product_video_assets
+from dagster_project.automation import (
+    product_feed_schedule,
+    product_feed_sensor,
+    stop_canceled_batches,
+)
 from dagster_project.checks import record_product_failures
+from dagster_project.partitions import product_video_job
 from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,
@@ -17,7 +22,6 @@ from dagster_project.resources import (
     WorkspaceResource,
 )
 from dagster_project.resources.core import SAMPLE_FEED
-from dagster_project.sensors import product_feed_schedule, product_feed_sensor
 
 
 def build_resources() -> dict[str, object]:

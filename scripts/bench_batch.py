@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="instance settings to measure (default: the repo's dagster.yaml, as `make dev` uses)")
     args = parser.parse_args(argv)
 
-    from dagster_project.batch_client import LocalDagster
-    from dagster_project.batch_status import STAGES
+    from batch_video.stages import STAGES
+    from scripts.local_dagster import LocalDagster
 
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         import dagster as dg
 
         from batch_video.catalog import load_catalog
-        from dagster_project.sensors import sync_feed_partitions
+        from dagster_project.automation.feed_sync import sync_feed_partitions
 
         instance = dg.DagsterInstance.get()
         catalog = load_catalog(str(feed))
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         last = [""]
 
         def show(backfill, rows):
-            from dagster_project.batch_cli import progress_bar
+            from dagster_project.console.batch import progress_bar
 
             line = progress_bar(rows)
             if line != last[0]:

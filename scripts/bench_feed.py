@@ -100,7 +100,8 @@ def phase_prepare(args) -> dict:
     from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
     from batch_video.feed import read_feed
-    from dagster_project.assets import product_record, products_partitions
+    from dagster_project.assets import product_record
+    from dagster_project.partitions import products_partitions
 
     instance = open_instance(Path(args.home))
     products = read_feed(args.feed).products
@@ -118,8 +119,8 @@ def phase_prepare(args) -> dict:
 def phase_parse_diff(args) -> dict:
     from batch_video import sync
     from batch_video.feed import read_feed
-    from dagster_project.sensors import recorded_hashes
-    from dagster_project.assets import products_partitions
+    from dagster_project.automation.feed_sync import recorded_hashes
+    from dagster_project.partitions import products_partitions
 
     instance = open_instance(Path(args.home))
     baseline = peak_rss_mb()
@@ -153,7 +154,7 @@ def phase_sensor_tick(args) -> dict:
     import dagster as dg
 
     from dagster_project.resources import CatalogResource
-    from dagster_project.sensors import SyncOptions, build_feed_sync_sensor
+    from dagster_project.automation.feed_sync import SyncOptions, build_feed_sync_sensor
 
     instance = open_instance(Path(args.home))
     sensor = build_feed_sync_sensor(name="bench_feed_sensor", options=SyncOptions(max_runs_per_tick=200))
@@ -175,7 +176,7 @@ def phase_sensor_tick(args) -> dict:
 
 def phase_add_keys(args) -> dict:
     from batch_video.feed import read_feed
-    from dagster_project.assets import products_partitions
+    from dagster_project.partitions import products_partitions
 
     instance = open_instance(Path(args.home))
     existing = set(instance.get_dynamic_partitions(products_partitions.name))

@@ -66,10 +66,12 @@ def main() -> int:
 
     from batch_video.catalog import load_catalog
     from batch_video.settings import BatchSettings
-    from dagster_project.batch_cli import format_table, progress_bar, wait_for_backfill
-    from dagster_project.batch_client import DagsterClient, LocalDagster
-    from dagster_project.batch_status import STAGES, ProductStatus, published_location
-    from dagster_project.sensors import sync_feed_partitions
+    from batch_video.stages import STAGES
+    from dagster_project.automation.feed_sync import sync_feed_partitions
+    from dagster_project.console.batch import format_table, progress_bar, wait_for_backfill
+    from dagster_project.console.client import DagsterClient
+    from dagster_project.console.status import ProductStatus, published_location
+    from scripts.local_dagster import LocalDagster
 
     port = int(os.environ.get("BATCH_VIDEO_DEMO_PORT", "3000"))
     client = DagsterClient(f"http://127.0.0.1:{port}")

@@ -19,10 +19,10 @@ import pytest
 
 from batch_video.catalog import load_catalog
 from batch_video.feed import slugify_key
-from dagster_project import cli
-from dagster_project.batch_client import LocalDagster
+from dagster_project.automation.feed_sync import sync_feed_partitions
 from dagster_project.batch_launcher import PID_TAG
-from dagster_project.sensors import sync_feed_partitions
+from dagster_project.console import cli
+from scripts.local_dagster import LocalDagster
 from tests.dagster_project.conftest import FEED_TEMPLATE, write_photo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]

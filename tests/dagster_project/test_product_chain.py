@@ -9,7 +9,8 @@ import dagster as dg
 import pytest
 
 from batch_video.feed import slugify_key
-from dagster_project.assets import product_video_assets, products_partitions
+from dagster_project.assets import product_video_assets
+from dagster_project.partitions import products_partitions
 from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,

@@ -20,8 +20,9 @@ import dagster as dg
 import pytest
 
 from dagster_project.assets import published_video, rendered_video
-from dagster_project.batch_client import DagsterClient, code_location_loaded, free_port
+from dagster_project.console.client import DagsterClient
 from dagster_project.resources import PublishingResource, WorkspaceResource
+from scripts.local_dagster import code_location_loaded, free_port
 from tests.dagster_project.test_checks import SETTINGS, prepare_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]

@@ -12,10 +12,10 @@ import respx
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from batch_video.feed import read_feed
-from dagster_project.assets import product_record, products_partitions
+from dagster_project.assets import product_record
+from dagster_project.partitions import products_partitions
 from dagster_project.resources import BatchSettingsResource, CatalogResource, WorkspaceResource
-from dagster_project.sensors import (
-    CONTENT_HASH_TAG,
+from dagster_project.automation.feed_sync import (
     FEED_SCHEDULE_NAME,
     FEED_SENSOR_NAME,
     SyncOptions,
@@ -28,8 +28,9 @@ from dagster_project.sensors import (
     recorded_hashes,
     sync_feed_partitions,
 )
+from dagster_project.run_tags import CONTENT_HASH_TAG
 
-FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+FEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
 FEED_KEYS = ["sku-001", "sku-002", "sku-003-xl", "sku-004"]
 
 

@@ -10,18 +10,18 @@ import respx
 
 from batch_video.errors import ConfigError
 from batch_video.settings import BatchSettings
-from dagster_project import batch_cli, cli
-from dagster_project.batch_client import (
+from batch_video.stages import STAGES
+from dagster_project.console import batch as batch_cli
+from dagster_project.console import cli
+from dagster_project.console.client import (
     DagsterApiError,
     DagsterClient,
     backfill_partition_keys,
     failure_from_events,
-    overrides_from_tags,
     run_info_from_graphql,
-    settings_for_run,
-    settings_tags,
 )
-from dagster_project.batch_status import STAGES, RunInfo, StepInfo, build_statuses
+from dagster_project.console.status import RunInfo, StepInfo, build_statuses
+from dagster_project.run_tags import overrides_from_tags, settings_for_run, settings_tags
 
 URL = "http://127.0.0.1:39999"
 
@@ -238,7 +238,7 @@ def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
                                            "failedPartitions": [], "unmaterializedPartitions": list(keys), "materializingPartitions": []}}}})
         assert "launchPartitionBackfill" in body["query"]
         params = body["variables"]["params"]
-        assert params["partitionNames"] == list(keys) and [a["path"][0] for a in params["assetSelection"]] == STAGES
+        assert params["partitionNames"] == list(keys) and [a["path"][0] for a in params["assetSelection"]] == list(STAGES)
         tags = {t["key"]: t["value"] for t in params["tags"]}
         assert tags["batch_video/setting/preset"] == "preview" and tags["batch_video/selection"] == "all"
         return httpx.Response(200, json={"data": {"launchPartitionBackfill": {"__typename": "LaunchBackfillSuccess", "backfillId": "new1"}}})

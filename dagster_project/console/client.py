@@ -2,11 +2,7 @@
 
 Only httpx is needed here (no dagster import), so a CLI on an operator's laptop
 can drive a remote instance. The default URL is the local `make dev` webserver.
-
-Batch settings chosen on the command line travel as backfill tags
-(`batch_video/setting/<field>=<value>`); Dagster copies a backfill's tags onto
-each of its runs, and the assets merge them over the env/config defaults, so a
-backfill launched from the UI without tags still uses those defaults.
+Batch settings travel as backfill tags (`dagster_project.run_tags`).
 """
 
 from __future__ import annotations
@@ -16,21 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from batch_video.errors import BatchVideoError, ConfigError, TransientError
-from batch_video.settings import BatchSettings
-from dagster_project.batch_status import (
-    BACKFILL_TAG,
-    PARTITION_TAG,
-    STAGES,
-    ProductStatus,
-    RunInfo,
-    StepInfo,
-    build_statuses,
-)
+import httpx
+
+from batch_video.errors import BatchVideoError, TransientError
+from batch_video.stages import STAGES
+from dagster_project.console.status import ProductStatus, RunInfo, StepInfo, all_finished, build_statuses
+from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
 DEFAULT_URL = "http://127.0.0.1:3000"
-SETTING_TAG_PREFIX = "batch_video/setting/"
-PARENT_BACKFILL_TAG = "batch_video/parent_backfill"
 
 _ERROR_FIELDS = """
     ... on PythonError { message }
@@ -180,34 +169,6 @@ def webserver_url() -> str:
     return os.environ.get("BATCH_VIDEO_DAGSTER_URL", DEFAULT_URL).rstrip("/")
 
 
-# -- settings as tags (pure) -----------------------------------------------------
-
-
-def settings_tags(overrides: Mapping[str, Any]) -> dict[str, str]:
-    """Backfill tags carrying batch-setting overrides; validated against BatchSettings first."""
-    checked = BatchSettings().merged(overrides)  # raises ConfigError naming a bad field
-    out = {}
-    for name in overrides:
-        value = getattr(checked, name)
-        out[SETTING_TAG_PREFIX + name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return out
-
-
-def overrides_from_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    return {k[len(SETTING_TAG_PREFIX):]: v for k, v in tags.items() if k.startswith(SETTING_TAG_PREFIX)}
-
-
-def settings_for_run(defaults: BatchSettings, tags: Mapping[str, str]) -> BatchSettings:
-    """The settings a run uses: env/config defaults with the backfill's tagged overrides on top."""
-    overrides = overrides_from_tags(tags)
-    if not overrides:
-        return defaults
-    try:
-        return defaults.merged(overrides)
-    except ConfigError as err:
-        raise ConfigError(f"backfill tag {SETTING_TAG_PREFIX}{err.field}: {err.message}", field=err.field, stage="settings") from None
-
-
 # -- GraphQL -> RunInfo (pure) ----------------------------------------------------
 
 
@@ -281,8 +242,6 @@ class DagsterClient:
         self._failures: dict[str, str] = {}
 
     def query(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        import httpx  # here, not at module level: the code location imports this module for the tag helpers
-
         try:
             response = httpx.post(
                 f"{self.url}/graphql",
@@ -299,8 +258,6 @@ class DagsterClient:
         return body["data"]
 
     def is_up(self) -> bool:
-        import httpx
-
         try:
             return httpx.get(f"{self.url}/server_info", timeout=2).status_code == 200
         except httpx.HTTPError:
@@ -419,8 +376,6 @@ class DagsterClient:
     def wait_for_backfill(
         self, backfill_id: str, *, poll_s: float = 1.0, timeout_s: float | None = None, on_poll=None
     ) -> tuple[dict[str, Any], list[ProductStatus]]:
-        from dagster_project.batch_status import all_finished
-
         started = time.monotonic()
         while True:
             backfill, rows = self.product_statuses(backfill_id)
@@ -441,113 +396,3 @@ def _backfill_id(result: Mapping[str, Any], verb: str) -> str:
         detail = result.get("message") or result.get("invalidStepKey") or result
         raise DagsterApiError(f"backfill was not {verb} ({result['__typename']}): {detail}")
     return result["backfillId"]
-
-
-# -- a local Dagster (webserver + daemon) for demos, tests and benchmarks ---------------
-
-WORKSPACE_STATUS = """
-query { workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
-  locationOrLoadError { __typename ... on PythonError { message } } } } } }
-"""
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def code_location_loaded(client: DagsterClient) -> bool:
-    """True once every code location has loaded; a load error is raised, not waited on."""
-    try:
-        result = client.query(WORKSPACE_STATUS)["workspaceOrError"]
-    except BatchVideoError:
-        return False
-    entries = result.get("locationEntries") or []
-    for entry in entries:
-        error = entry.get("locationOrLoadError") or {}
-        if error.get("__typename") == "PythonError":
-            raise DagsterApiError(f"code location {entry['name']} failed to load: {error.get('message', '')[:2000]}")
-    return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
-
-
-class LocalDagster:
-    """`dagster dev` (webserver, daemon, code server) on loopback with its own DAGSTER_HOME.
-
-    Use as a context manager; the whole process group is stopped on exit.
-    """
-
-    def __init__(
-        self,
-        home: "os.PathLike[str] | str",
-        *,
-        env: Mapping[str, str] | None = None,
-        port: int | None = None,
-        instance_yaml: "os.PathLike[str] | str | None" = None,
-        startup_timeout_s: float = 180.0,
-    ) -> None:
-        from pathlib import Path
-
-        self.root = Path(__file__).resolve().parents[1]
-        self.home = Path(home)
-        self.port = port or free_port()
-        self.env = dict(env or {})
-        self.instance_yaml = Path(instance_yaml) if instance_yaml else self.root / "dagster.yaml"
-        self.startup_timeout_s = startup_timeout_s
-        self.client = DagsterClient(f"http://127.0.0.1:{self.port}")
-        self.log_path = self.home / "dagster-dev.log"
-        self.process: Any = None
-
-    def start(self) -> DagsterClient:
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text(self.instance_yaml.read_text())
-        env = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
-        dagster = Path(sys.executable).with_name("dagster")
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [str(dagster), "dev", "-w", str(self.root / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(self.port)],
-            cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # one process group: stopping it stops the daemon and code server too
-        )
-        log.close()
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DagsterApiError(f"dagster dev exited early ({self.process.returncode}); see {self.log_path}")
-            if self.client.is_up() and code_location_loaded(self.client):
-                return self.client
-            time.sleep(0.5)
-        self.stop()
-        raise DagsterApiError(f"dagster dev did not come up within {self.startup_timeout_s:.0f} s; see {self.log_path}")
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        import signal
-        import subprocess
-
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        except ProcessLookupError:
-            pass
-        # Children (code server, run workers) may outlive the dev process itself.
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def __enter__(self) -> DagsterClient:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

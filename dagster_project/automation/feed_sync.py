@@ -35,8 +35,9 @@ from batch_video import feed, sync
 from batch_video.catalog import catalog_digest, is_remote, is_supabase
 from batch_video.errors import BatchVideoError
 from batch_video.models import FeedReadResult
-from dagster_project.assets import product_record, product_video_job, products_partitions
+from dagster_project.partitions import PRODUCT_RECORD_KEY, product_video_job, products_partitions
 from dagster_project.resources import CatalogResource
+from dagster_project.run_tags import CONTENT_HASH_TAG, TRIGGER_TAG
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ DEFAULT_MAX_RUNS_PER_TICK = 200
 DEFAULT_INTERVAL_S = 300
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "Europe/Bucharest"
-TRIGGER_TAG = "batch_video/trigger"
-CONTENT_HASH_TAG = "batch_video/content_hash"
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class SyncOptions:
 # --------------------------------------------------------------------------- instance helpers
 
 
-def recorded_hashes(instance: dg.DagsterInstance, asset_key: dg.AssetKey = product_record.key) -> dict[str, str]:
+def recorded_hashes(instance: dg.DagsterInstance, asset_key: dg.AssetKey = PRODUCT_RECORD_KEY) -> dict[str, str]:
     """Partition key -> data version (the content hash) of its latest `product_record` materialization."""
     try:
         tags = instance.event_log_storage.get_latest_tags_by_partition(
@@ -140,7 +139,7 @@ def removed_observations(plan: sync.SyncPlan, source: str) -> list[dg.AssetObser
     """Mark kept partitions of products that left the feed, so their page in the UI says so."""
     return [
         dg.AssetObservation(
-            asset_key=product_record.key,
+            asset_key=PRODUCT_RECORD_KEY,
             partition=key,
             metadata={"status": "removed_from_feed", "feed": source},
         )

@@ -8,7 +8,7 @@ import subprocess
 import dagster as dg
 import pytest
 
-from dagster_project.cli import main
+from dagster_project.console.cli import main
 
 
 @pytest.fixture

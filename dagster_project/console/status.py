@@ -12,9 +12,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-STAGES = ["product_record", "product_image", "voiceover_script", "voiceover_audio", "rendered_video", "published_video"]
-BACKFILL_TAG = "dagster/backfill"
-PARTITION_TAG = "dagster/partition"
+from batch_video.stages import STAGES
+from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
+
 # A finished backfill whose product has no run: it was never attempted (canceled, or not needed).
 STATUSES = ("queued", "running", "succeeded", "failed", "canceled", "skipped")
 TERMINAL = {"succeeded", "failed", "canceled", "skipped"}

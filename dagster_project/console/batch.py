@@ -16,8 +16,10 @@ from typing import Any, Callable, Sequence
 
 from batch_video.errors import ConfigError
 from batch_video.settings import BatchSettings
-from dagster_project.batch_client import DagsterClient, settings_tags
-from dagster_project.batch_status import STAGES, TERMINAL, ProductStatus, all_finished, product_statuses, totals
+from batch_video.stages import STAGES
+from dagster_project.console.client import DagsterClient
+from dagster_project.console.status import TERMINAL, ProductStatus, all_finished, product_statuses, totals
+from dagster_project.run_tags import settings_tags
 
 DEFAULT_CAP = 500
 CAP_ENV = "BATCH_VIDEO_BATCH_CAP"

@@ -1,0 +1,53 @@
+"""Run tags: the names Dagster and batch-video put on runs, and batch settings carried as tags.
+
+Batch settings chosen on the command line travel as backfill tags
+(`batch_video/setting/<field>=<value>`); Dagster copies a backfill's tags onto
+each of its runs, and the assets merge them over the env/config defaults, so a
+backfill launched from the UI without tags still uses those defaults.
+
+Both sides use this module: the code location (assets read a run's settings,
+sensors tag the runs they request) and the console (launch tags a backfill,
+status finds runs by tag). It imports no dagster, so the console's GraphQL
+commands start without loading Dagster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from batch_video.errors import ConfigError
+from batch_video.settings import BatchSettings
+
+# Set by Dagster itself on every run of a partition / of a backfill.
+PARTITION_TAG = "dagster/partition"
+BACKFILL_TAG = "dagster/backfill"
+
+# Ours.
+SETTING_TAG_PREFIX = "batch_video/setting/"
+TRIGGER_TAG = "batch_video/trigger"  # which automation requested the run (feed_sensor, feed_schedule)
+CONTENT_HASH_TAG = "batch_video/content_hash"  # the feed content the run was requested for
+
+
+def settings_tags(overrides: Mapping[str, Any]) -> dict[str, str]:
+    """Backfill tags carrying batch-setting overrides; validated against BatchSettings first."""
+    checked = BatchSettings().merged(overrides)  # raises ConfigError naming a bad field
+    out = {}
+    for name in overrides:
+        value = getattr(checked, name)
+        out[SETTING_TAG_PREFIX + name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def overrides_from_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {k[len(SETTING_TAG_PREFIX):]: v for k, v in tags.items() if k.startswith(SETTING_TAG_PREFIX)}
+
+
+def settings_for_run(defaults: BatchSettings, tags: Mapping[str, str]) -> BatchSettings:
+    """The settings a run uses: env/config defaults with the backfill's tagged overrides on top."""
+    overrides = overrides_from_tags(tags)
+    if not overrides:
+        return defaults
+    try:
+        return defaults.merged(overrides)
+    except ConfigError as err:
+        raise ConfigError(f"backfill tag {SETTING_TAG_PREFIX}{err.field}: {err.message}", field=err.field, stage="settings") from None

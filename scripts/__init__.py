@@ -1,0 +1,1 @@
+"""The project's scripts (demo, benchmarks, sample data) and the local Dagster they and the tests start."""
