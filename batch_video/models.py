@@ -67,15 +67,27 @@ class Product:
 
 @dataclass(frozen=True)
 class FeedProblem:
-    """A feed item that could not become a Product: which one, which field, why."""
+    """A feed item that did not become a Product: which one, which field, why.
+
+    `kind` is `"invalid"` for broken data (a price that cannot be read, a missing
+    photo link) and `"skipped"` for a row that is deliberately not a sellable
+    product (a draft, a hidden product, a variable product's parent row).
+    """
 
     product_id: str
     field: str
     raw_value: str
     reason: str
     position: int | None = None  # 1-based item/row number in the feed
+    kind: str = "invalid"
+
+    @property
+    def skipped(self) -> bool:
+        return self.kind == "skipped"
 
     def __str__(self) -> str:
+        if self.skipped:
+            return f"product {self.product_id or '?'}: skipped: {self.reason} ({self.field}: {self.raw_value!r})"
         return f"product {self.product_id or '?'}: field {self.field}: {self.reason} (raw: {self.raw_value!r})"
 
 
@@ -85,6 +97,7 @@ class FeedReadResult:
     problems: tuple[FeedProblem, ...] = ()
     duplicates: tuple[str, ...] = ()  # feed ids seen more than once (first one kept)
     source: str = ""
+    format: str = ""  # what the reader recognized, e.g. "WooCommerce product export (CSV)"
 
     def by_key(self) -> dict[str, Product]:
         return {p.key: p for p in self.products}

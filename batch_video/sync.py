@@ -50,7 +50,8 @@ class SyncPlan:
             "unchanged": len(self.unchanged),
             "removed": len(self.removed),
             "unrendered": len(self.unrendered),
-            "invalid": len(self.problems),
+            "invalid": sum(1 for p in self.problems if not p.skipped),
+            "skipped": sum(1 for p in self.problems if p.skipped),
             "invalid_existing": len(self.invalid_existing),
             "duplicates": len(self.duplicates),
         }
@@ -111,7 +112,8 @@ def plan_sync(
     current = {p.key: p.content_hash for p in result.products}
     if previous_hashes is None:
         previous_hashes = {key: current[key] for key in existing if key in current}
-    invalid_keys = {slugify_key(p.product_id) for p in result.problems if p.product_id}
+    # A product with broken data keeps its partition; one the shop took off sale (a draft, hidden) has left the feed.
+    invalid_keys = {slugify_key(p.product_id) for p in result.problems if p.product_id and not p.skipped}
     plan = diff_partitions(current, existing, previous_hashes, invalid_keys=invalid_keys)
     return SyncPlan(
         **{**plan.__dict__, "problems": result.problems, "duplicates": result.duplicates},
@@ -237,12 +239,14 @@ def run_key(partition_key: str, digest: str) -> str:
 
 def feed_inspect_report(result: FeedReadResult, *, first_rows: int = 10) -> dict[str, Any]:
     """What `batch-video feed inspect FEED --json` prints."""
-    invalid_ids = {p.product_id for p in result.problems}
+    invalid_ids = {p.product_id for p in result.problems if not p.skipped}
     return {
         "source": result.source,
+        "format": result.format,
         "counts": {
             "valid": len(result.products),
             "invalid": len(invalid_ids),
+            "skipped": sum(1 for p in result.problems if p.skipped),
             "problems": len(result.problems),
             "on_sale": sum(1 for p in result.products if p.on_sale),
             "duplicates": len(result.duplicates),
@@ -254,6 +258,7 @@ def feed_inspect_report(result: FeedReadResult, *, first_rows: int = 10) -> dict
                 "raw_value": p.raw_value,
                 "reason": p.reason,
                 "position": p.position,
+                "kind": p.kind,
                 "key": slugify_key(p.product_id) if p.product_id else "",
             }
             for p in result.problems
@@ -279,12 +284,15 @@ def format_inspect_report(report: Mapping[str, Any]) -> str:
     """The human-readable form of `feed_inspect_report`."""
     counts = report["counts"]
     lines = [
-        f"feed: {report['source']}",
-        f"valid: {counts['valid']}  invalid: {counts['invalid']}  on sale: {counts['on_sale']}  duplicates: {counts['duplicates']}",
+        f"feed: {report['source']}" + (f" ({report['format']})" if report.get("format") else ""),
+        f"valid: {counts['valid']}  invalid: {counts['invalid']}  not for sale: {counts.get('skipped', 0)}"
+        f"  on sale: {counts['on_sale']}  duplicates: {counts['duplicates']}",
     ]
-    if report["problems"]:
-        lines.append("invalid:")
-        for p in report["problems"]:
+    for kind, label in (("invalid", "invalid:"), ("skipped", "not for sale (skipped):")):
+        found = [p for p in report["problems"] if p.get("kind", "invalid") == kind]
+        if found:
+            lines.append(label)
+        for p in found:
             where = f"#{p['position']} " if p["position"] else ""
             lines.append(f"  {where}{p['product_id'] or '?'}: {p['field']}: {p['reason']} (raw: {p['raw_value']!r})")
     if report["duplicates"]:
@@ -307,7 +315,9 @@ def format_sync_report(plan: SyncPlan, *, applied: bool = True, deleted: bool = 
     if plan.removed:
         lines.append("removed partitions deleted" if deleted else "removed partitions kept (use --delete-removed to delete them)")
     for problem in plan.problems[:20]:
-        lines.append(f"invalid: {problem}")
+        lines.append(f"{'not for sale' if problem.skipped else 'invalid'}: {problem}")
+    if len(plan.problems) > 20:
+        lines.append(f"... {len(plan.problems) - 20} more (batch-video feed inspect lists them all)")
     if not applied:
         lines.append("(dry run: nothing changed)")
     return "\n".join(lines)

@@ -149,10 +149,15 @@ def _amount(value: Any, currency: str) -> tuple[Decimal, str]:
 
 @dataclass(frozen=True)
 class RawItem:
-    """One feed item's fields as written, before validation."""
+    """One feed item's fields as written, before validation.
+
+    A reader that already knows the row is not a product (a draft, a variable
+    product's parent row) sets `problem`: it is reported as is, not validated.
+    """
 
     fields: Mapping[str, Any]
     position: int
+    problem: FeedProblem | None = None
 
 
 def build_product(
@@ -260,6 +265,9 @@ def collect(items: Iterable[RawItem], *, base: str | None, default_currency: str
     seen: set[str] = set()
     duplicates: dict[str, None] = {}
     for item in items:
+        if item.problem is not None:
+            problems.append(item.problem)
+            continue
         product_id = str(item.fields.get("id") or "").strip()
         if product_id and product_id in seen:
             duplicates[product_id] = None

@@ -126,7 +126,8 @@ def test_run_key_names_product_and_version():
 def test_inspect_report_counts_and_text():
     result = read_feed(FEEDS / "merchant_rss.xml")
     report = sync.feed_inspect_report(result, first_rows=2)
-    assert report["counts"] == {"valid": 4, "invalid": 4, "problems": 4, "on_sale": 1, "duplicates": 1}
+    assert report["counts"] == {"valid": 4, "invalid": 4, "skipped": 0, "problems": 4, "on_sale": 1, "duplicates": 1}
+    assert report["format"] == "Google Merchant feed (XML)"
     assert [row["key"] for row in report["first_rows"]] == ["sku-001", "sku-002"]
     assert report["problems"][0] == {
         "product_id": "SKU-005",
@@ -134,11 +135,12 @@ def test_inspect_report_counts_and_text():
         "raw_value": "doar azi",
         "reason": "cannot read a price from 'doar azi'",
         "position": 5,
+        "kind": "invalid",
         "key": "sku-005",
     }
     json.dumps(report)  # --json prints it as is
     text = sync.format_inspect_report(report)
-    assert "valid: 4  invalid: 4  on sale: 1  duplicates: 1" in text
+    assert "valid: 4  invalid: 4  not for sale: 0  on sale: 1  duplicates: 1" in text
     assert "#5 SKU-005: sale_price" in text
     assert "1249.00 RON -> 999.99 RON" in text
 
