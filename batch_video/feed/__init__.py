@@ -10,20 +10,29 @@ are streamed to a temporary file with a size cap (which also bounds a gzip bomb)
 Titles and descriptions are stored with HTML tags and entities removed and
 whitespace collapsed; the script stage does its own speech normalization.
 
+Catalog tables (CSV/TSV, XLSX, ODS) are told apart by their header: a
+WooCommerce or Shopify product export is read with its platform's rules
+(variants, galleries, drafts), any other table by the generic header aliases.
+
 Modules: `prices` (parse_price), `keys` (slugify_key, assign_partition_keys),
-`fields` (validation, cleanup, content hash), `merchant` (RSS/Atom), `exports`
-(CSV/TSV), `fetch` (paths and URLs), `rows` (Supabase `products` rows).
+`fields` (validation, cleanup, content hash), `merchant` (RSS/Atom), `tables`
+(the table every tabular reader shares), `exports` (CSV/TSV, generic aliases),
+`woocommerce` and `shopify` (platform exports), `layouts` (which one, from the
+header), `spreadsheets` (XLSX/ODS via pandas), `sources` (sheet names, Google
+Sheets links), `fetch` (paths and URLs), `rows` (Supabase `products` rows).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
+from datetime import date
 from pathlib import Path
 from typing import Iterator
 
 from batch_video.errors import ProductDataError
-from batch_video.feed.exports import iter_csv_items, map_headers, normalize_header
+from batch_video.feed.exports import map_headers, normalize_header, read_csv_table
 from batch_video.feed.fetch import DEFAULT_MAX_BYTES, FetchedFeed, _open_decoded, fetch_feed, is_remote
 from batch_video.feed.fields import (
     REQUIRED_FIELDS,
@@ -37,6 +46,7 @@ from batch_video.feed.fields import (
     validate_fields,
 )
 from batch_video.feed.keys import KEY_HASH_LENGTH, KEY_MAX_LENGTH, assign_partition_keys, fold_ascii, slugify_key
+from batch_video.feed.layouts import detect_layout, format_label, iter_table_items
 from batch_video.feed.merchant import GOOGLE_NS, iter_xml_items
 from batch_video.feed.prices import parse_price
 from batch_video.feed.rows import products_from_rows
@@ -50,6 +60,7 @@ __all__ = [
     "KEY_HASH_LENGTH",
     "KEY_MAX_LENGTH",
     "REQUIRED_FIELDS",
+    "FeedItems",
     "FetchedFeed",
     "RawItem",
     "assign_partition_keys",
@@ -57,17 +68,19 @@ __all__ = [
     "clean_text",
     "collect",
     "content_hash",
+    "detect_layout",
     "fetch_feed",
     "fold_ascii",
     "is_remote",
-    "iter_csv_items",
     "iter_feed_items",
+    "iter_table_items",
     "iter_xml_items",
     "map_headers",
     "normalize_availability",
     "normalize_header",
     "parse_price",
     "products_from_rows",
+    "read_csv_table",
     "read_feed",
     "read_feed_file",
     "resolve_link",
@@ -84,18 +97,32 @@ def sniff_format(stream: io.BufferedReader) -> str:
     return "xml" if text.startswith(b"<") else "csv"
 
 
-def iter_feed_items(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawItem]:
-    """Raw items of a local feed file (XML or CSV/TSV, optionally gzipped), streaming."""
-    with _open_decoded(path, max_bytes) as stream:
-        kind = sniff_format(stream)  # type: ignore[arg-type]
-        if kind == "xml":
-            # Merchant feeds never declare entities; refusing them up front keeps an
-            # entity-expansion bomb from reaching the parser (expat's own limit is the backstop).
-            if b"<!ENTITY" in stream.peek(1 << 16).upper():  # type: ignore[attr-defined]
-                raise ProductDataError("the feed declares XML entities, which product feeds never need", field="feed")
-            yield from iter_xml_items(stream)
-        else:
-            yield from iter_csv_items(stream)
+class FeedItems:
+    """The raw items of a local feed file, streaming; `format` says what the file turned out to be once read."""
+
+    def __init__(self, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, sheet: str = "", today: date | None = None) -> None:
+        self.path, self.max_bytes, self.sheet, self.today = Path(path), max_bytes, sheet, today
+        self.format = ""
+
+    def __iter__(self) -> Iterator[RawItem]:
+        with _open_decoded(self.path, self.max_bytes) as stream:
+            kind = sniff_format(stream)  # type: ignore[arg-type]
+            if kind == "xml":
+                # Merchant feeds never declare entities; refusing them up front keeps an
+                # entity-expansion bomb from reaching the parser (expat's own limit is the backstop).
+                if b"<!ENTITY" in stream.peek(1 << 16).upper():  # type: ignore[attr-defined]
+                    raise ProductDataError("the feed declares XML entities, which product feeds never need", field="feed")
+                self.format = "Google Merchant feed (XML)"
+                yield from iter_xml_items(stream)
+                return
+            table = read_csv_table(stream)  # type: ignore[arg-type]
+            self.format = format_label(detect_layout(table.headers), table.container)
+            yield from iter_table_items(table, today=self.today)
+
+
+def iter_feed_items(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, sheet: str = "") -> Iterator[RawItem]:
+    """Raw items of a local feed file (Merchant XML, CSV/TSV optionally gzipped, XLSX, ODS), streaming."""
+    yield from FeedItems(path, max_bytes=max_bytes, sheet=sheet)
 
 
 def read_feed_file(
@@ -105,8 +132,10 @@ def read_feed_file(
     default_currency: str = "RON",
     source: str | None = None,
 ) -> FeedReadResult:
-    items = iter_feed_items(fetched.path, max_bytes=max_bytes)
-    return collect(items, base=fetched.base, default_currency=default_currency, source=source or str(fetched.path))
+    """Products of a feed already on disk."""
+    items = FeedItems(fetched.path, max_bytes=max_bytes)
+    result = collect(items, base=fetched.base, default_currency=default_currency, source=source or str(fetched.path))
+    return dataclasses.replace(result, format=items.format)
 
 
 def read_feed(
@@ -116,11 +145,14 @@ def read_feed(
     max_bytes: int = DEFAULT_MAX_BYTES,
     default_currency: str = "RON",
 ) -> FeedReadResult:
-    """Read a Google Merchant RSS/Atom or CSV/TSV feed from a path or http(s) URL.
+    """Read a feed from a path or http(s) URL: Merchant RSS/Atom, CSV/TSV, XLSX/ODS, a shop platform's export.
 
-    Invalid items become `FeedProblem`s; a feed that cannot be read at all raises
-    (`ConfigError` missing file or 4xx, `TransientError` network/5xx,
-    `ProductDataError(field="feed")` malformed or over the size cap).
+    `default_currency` is the shop's currency, for prices written without one.
+    A workbook's sheet is named after `#` (`catalog.xlsx#Produse`); a Google
+    Sheets link is read as its CSV export. Invalid items become `FeedProblem`s;
+    a feed that cannot be read at all raises (`ConfigError` missing file or
+    4xx, `TransientError` network/5xx, `ProductDataError(field="feed")`
+    malformed or over the size cap).
     """
     fetched = fetch_feed(str(source), timeout_s=timeout_s, max_bytes=max_bytes)
     assert fetched is not None  # unconditional request: never 304

@@ -1,15 +1,20 @@
-"""CSV/TSV catalog exports, with English or Romanian headers, `,` `;` tab or `|` delimiters."""
+"""Generic catalog tables (CSV/TSV exports, spreadsheets) with English or Romanian headers.
+
+`read_csv_table` reads a CSV/TSV (`,` `;` tab or `|` delimiters, UTF-8 with or
+without BOM) as a `Table`; `iter_generic_items` maps a table's columns by the
+header aliases below. Shop platform exports have their own readers
+(`woocommerce`, `shopify`); `layouts` picks one from the headers.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from typing import BinaryIO, Iterable, Iterator
 
 from batch_video.errors import ProductDataError
 from batch_video.feed.fields import REQUIRED_FIELDS, RawItem
-from batch_video.feed.keys import fold_ascii
+from batch_video.feed.tables import Table, normalize_header
 
 _CSV_HEADERS = {
     "id": ("id", "sku", "cod", "cod_produs", "product_id", "item_id", "cod_articol", "id_produs", "offer_id"),
@@ -34,14 +39,6 @@ _CSV_HEADERS = {
 _HEADER_TO_FIELD = {alias: field for field, aliases in _CSV_HEADERS.items() for alias in aliases}
 
 
-def normalize_header(name: str) -> str:
-    """`"Preț redus"` -> `"pret_redus"`; `"g:image_link"` -> `"image_link"`."""
-    text = fold_ascii(name).strip().lower()
-    if text.startswith("g:"):
-        text = text[2:]
-    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
-
-
 def map_headers(headers: Iterable[str]) -> dict[int, str]:
     """Column index -> product field, for the columns we know (first alias wins)."""
     mapping: dict[int, str] = {}
@@ -62,33 +59,48 @@ def _sniff_delimiter(header_line: str) -> str:
 csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
 
 
-def iter_csv_items(stream: BinaryIO) -> Iterator[RawItem]:
-    """Yield rows of a CSV/TSV export (`,`, `;`, tab or `|`; UTF-8 with or without BOM)."""
+def read_csv_table(stream: BinaryIO) -> Table:
+    """The header of a CSV/TSV export, read now, and its rows, read as they are iterated."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         header_line = text.readline()
-        if header_line.lower().startswith("sep=") and len(header_line.strip()) == 5:
-            # Excel's hint line (`sep=;`) names the delimiter; the header follows it.
-            delimiter = header_line.strip()[4]
-            header_line = text.readline()
-        else:
-            delimiter = _sniff_delimiter(header_line)
-        headers = next(csv.reader([header_line], delimiter=delimiter))
-        mapping = map_headers(headers)
-        missing = [f for f in REQUIRED_FIELDS if f not in mapping.values()]
-        if missing:
-            raise ProductDataError(
-                f"the CSV header has no column for {', '.join(missing)} (columns: {', '.join(h.strip() for h in headers)})",
-                field=missing[0],
-            )
-        position = 0
-        for position, row in enumerate(csv.reader(text, delimiter=delimiter), start=1):
-            if not any(cell.strip() for cell in row):
-                continue
-            yield RawItem({field: row[index] for index, field in mapping.items() if index < len(row)}, position)
-    except csv.Error as err:
-        raise ProductDataError(f"the CSV cannot be read after row {position}: {err}", field="feed") from None
     except UnicodeDecodeError as err:
-        raise ProductDataError(f"the feed is not UTF-8 text: {err}", field="feed") from None
-    finally:
         text.detach()
+        raise ProductDataError(f"the feed is not UTF-8 text: {err}", field="feed") from None
+    if header_line.lower().startswith("sep=") and len(header_line.strip()) == 5:
+        # Excel's hint line (`sep=;`) names the delimiter; the header follows it.
+        delimiter = header_line.strip()[4]
+        header_line = text.readline()
+    else:
+        delimiter = _sniff_delimiter(header_line)
+    headers = next(csv.reader([header_line], delimiter=delimiter), [])
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        position = 0
+        try:
+            for position, row in enumerate(csv.reader(text, delimiter=delimiter), start=1):
+                yield position, row
+        except csv.Error as err:
+            raise ProductDataError(f"the CSV cannot be read after row {position}: {err}", field="feed") from None
+        except UnicodeDecodeError as err:
+            raise ProductDataError(f"the feed is not UTF-8 text: {err}", field="feed") from None
+        finally:
+            text.detach()
+
+    return Table(headers=headers, rows=rows(), container="CSV")
+
+
+def iter_generic_items(table: Table) -> Iterator[RawItem]:
+    """Rows of a catalog table whose columns are named by the aliases above (English or Romanian)."""
+    mapping = map_headers(table.headers)
+    missing = [f for f in REQUIRED_FIELDS if f not in mapping.values()]
+    if missing:
+        raise ProductDataError(
+            f"the {table.container} header has no column for {', '.join(missing)} "
+            f"(columns: {', '.join(str(h).strip() for h in table.headers)})",
+            field=missing[0],
+        )
+    for position, row in table.rows:
+        if not any(str(cell).strip() for cell in row):
+            continue
+        yield RawItem({field: row[index] for index, field in mapping.items() if index < len(row)}, position)
