@@ -50,6 +50,8 @@ from batch_video.feed.layouts import detect_layout, format_label, iter_table_ite
 from batch_video.feed.merchant import GOOGLE_NS, iter_xml_items
 from batch_video.feed.prices import parse_price
 from batch_video.feed.rows import products_from_rows
+from batch_video.feed.sources import FeedSource, feed_location, google_sheets_csv_url, parse_source
+from batch_video.feed.spreadsheets import read_sheet_table, workbook_kind
 from batch_video.models import FeedReadResult
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ __all__ = [
     "KEY_MAX_LENGTH",
     "REQUIRED_FIELDS",
     "FeedItems",
+    "FeedSource",
     "FetchedFeed",
     "RawItem",
     "assign_partition_keys",
@@ -69,8 +72,10 @@ __all__ = [
     "collect",
     "content_hash",
     "detect_layout",
+    "feed_location",
     "fetch_feed",
     "fold_ascii",
+    "google_sheets_csv_url",
     "is_remote",
     "iter_feed_items",
     "iter_table_items",
@@ -79,10 +84,12 @@ __all__ = [
     "normalize_availability",
     "normalize_header",
     "parse_price",
+    "parse_source",
     "products_from_rows",
     "read_csv_table",
     "read_feed",
     "read_feed_file",
+    "read_sheet_table",
     "resolve_link",
     "slugify_key",
     "sniff_format",
@@ -91,8 +98,12 @@ __all__ = [
 
 
 def sniff_format(stream: io.BufferedReader) -> str:
-    """`"xml"` or `"csv"` from the first bytes (after a BOM and whitespace)."""
+    """`"xml"`, `"workbook"` (XLSX/ODS: a ZIP), `"xls"` (legacy Excel) or `"csv"` from the first bytes."""
     head = stream.peek(4096)[:4096]
+    if head.startswith(b"PK\x03\x04"):
+        return "workbook"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     return "xml" if text.startswith(b"<") else "csv"
 
@@ -115,9 +126,22 @@ class FeedItems:
                 self.format = "Google Merchant feed (XML)"
                 yield from iter_xml_items(stream)
                 return
-            table = read_csv_table(stream)  # type: ignore[arg-type]
-            self.format = format_label(detect_layout(table.headers), table.container)
-            yield from iter_table_items(table, today=self.today)
+            if kind == "xls":
+                raise ProductDataError(
+                    "the feed is an Excel 97-2003 .xls workbook: save it as .xlsx (or export CSV) and point the feed at that",
+                    field="feed",
+                )
+            if kind == "csv":
+                table = read_csv_table(stream)  # type: ignore[arg-type]
+                self.format = format_label(detect_layout(table.headers), table.container)
+                yield from iter_table_items(table, today=self.today)
+                return
+        # A workbook is a ZIP archive: read from the file itself (pandas needs to seek), not the stream.
+        if workbook_kind(self.path) == "":
+            raise ProductDataError("the feed is a ZIP archive but not an XLSX or ODS workbook", field="feed")
+        table = read_sheet_table(self.path, sheet=self.sheet, max_bytes=self.max_bytes)
+        self.format = format_label(detect_layout(table.headers), table.container)
+        yield from iter_table_items(table, today=self.today)
 
 
 def iter_feed_items(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, sheet: str = "") -> Iterator[RawItem]:
@@ -132,8 +156,9 @@ def read_feed_file(
     default_currency: str = "RON",
     source: str | None = None,
 ) -> FeedReadResult:
-    """Products of a feed already on disk."""
-    items = FeedItems(fetched.path, max_bytes=max_bytes)
+    """Products of a feed already on disk; `source` (as configured) names the sheet of a workbook after `#`."""
+    sheet = parse_source(source).sheet if source else ""
+    items = FeedItems(fetched.path, max_bytes=max_bytes, sheet=sheet)
     result = collect(items, base=fetched.base, default_currency=default_currency, source=source or str(fetched.path))
     return dataclasses.replace(result, format=items.format)
 

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from batch_video.errors import ConfigError, ProductDataError, TransientError
+from batch_video.feed.sources import feed_location
 from batch_video.hashing import file_sha256
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
@@ -72,7 +73,7 @@ def fetch_feed(
     temporary file with a byte cap; `etag`/`last_modified` make the request
     conditional. Network failures and 5xx raise `TransientError`.
     """
-    source = str(source)
+    source = feed_location(str(source))  # a workbook's `#sheet` is read later; Google Sheets links become CSV exports
     if source.startswith("file://"):
         source = urlsplit(source).path
     if not is_remote(source):
