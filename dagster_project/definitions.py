@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from batch_video.catalog import feed_currency
 from dagster_project.assets import product_video_assets
 from dagster_project.automation import (
     product_feed_schedule,
@@ -30,6 +31,7 @@ def build_resources() -> dict[str, object]:
         "catalog": CatalogResource(
             feed_url=os.environ.get("BATCH_VIDEO_FEED_URL", SAMPLE_FEED),
             cache_dir=os.path.join(data_dir, "cache", "feeds"),
+            currency=feed_currency(),
         ),
         "workspace": WorkspaceResource(data_dir=data_dir),
         "batch_settings": BatchSettingsResource.from_env(),

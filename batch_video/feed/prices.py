@@ -32,6 +32,11 @@ def _currency_from_token(token: str) -> str:
     raise ValueError(f"unknown currency {token.strip()!r}")
 
 
+def currency_code(token: str) -> str:
+    """`"lei"` -> `"RON"`, `"eur"` -> `"EUR"`, `"€"` -> `"EUR"`; `ValueError` for what is not a currency."""
+    return _currency_from_token(token)
+
+
 _SIMPLE_NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{1,2})?|\d{4,}(?:[.,]\d{1,3})?")
 _NUMBER_SPACES = re.compile(r"[\s'\u00a0\u202f]")
 

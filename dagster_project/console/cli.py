@@ -9,7 +9,7 @@ from typing import Sequence
 
 from batch_video.errors import BatchVideoError
 from dagster_project.console.batch import add_batch_commands
-from dagster_project.console.feed import add_feed_commands
+from dagster_project.console.feed import add_feed_commands, resolve_currency
 from dagster_project.console.render import add_render_command
 
 
@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        resolve_currency(args)
         return args.func(args)
     except BatchVideoError as err:
         print(f"error: {err}", file=sys.stderr)

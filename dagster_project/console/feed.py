@@ -21,7 +21,7 @@ def cmd_feed_sync(args: argparse.Namespace) -> int:
     from dagster_project.automation.feed_sync import sync_feed_partitions
 
     plan, applied = sync_feed_partitions(
-        _instance(), load_catalog(args.feed), delete_removed=args.delete_removed, dry_run=args.dry_run
+        _instance(), load_catalog(args.feed, currency=args.currency), delete_removed=args.delete_removed, dry_run=args.dry_run
     )
     if args.json:
         report = {name: list(getattr(plan, name)) for name in ("new", "changed", "unchanged", "removed", "unrendered")}
@@ -37,9 +37,25 @@ def cmd_feed_inspect(args: argparse.Namespace) -> int:
     from batch_video.feed import read_feed
     from batch_video.sync import feed_inspect_report, format_inspect_report
 
-    report = feed_inspect_report(read_feed(args.feed), first_rows=args.rows)
+    report = feed_inspect_report(read_feed(args.feed, default_currency=args.currency), first_rows=args.rows)
     print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_inspect_report(report))
     return 0
+
+
+def add_currency_option(parser: argparse.ArgumentParser) -> None:
+    """`--currency`: the shop's currency for prices written without one; `main` resolves it (flag, else the setting)."""
+    parser.add_argument(
+        "--currency",
+        help="the shop's currency, for prices the feed writes without one (default: $BATCH_VIDEO_FEED_CURRENCY or RON)",
+    )
+
+
+def resolve_currency(args: argparse.Namespace) -> None:
+    """Turn `--currency` (or, without it, the setting) into a currency code; a `ConfigError` names a wrong one."""
+    if hasattr(args, "currency"):
+        from batch_video.catalog import FEED_CURRENCY_ENV, feed_currency
+
+        args.currency = feed_currency({FEED_CURRENCY_ENV: args.currency} if args.currency else None)
 
 
 def add_feed_commands(sub: argparse._SubParsersAction) -> None:
@@ -50,9 +66,11 @@ def add_feed_commands(sub: argparse._SubParsersAction) -> None:
     sync.add_argument("--delete-removed", action="store_true", help="delete partitions of products gone from the feed")
     sync.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     sync.add_argument("--json", action="store_true")
+    add_currency_option(sync)
     sync.set_defaults(func=cmd_feed_sync)
     inspect = feed_sub.add_parser("inspect", help="counts, invalid rows with reasons, duplicates, first rows")
     inspect.add_argument("feed")
     inspect.add_argument("--json", action="store_true")
     inspect.add_argument("--rows", type=int, default=10, help="how many first rows to show")
+    add_currency_option(inspect)
     inspect.set_defaults(func=cmd_feed_inspect)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from batch_video.errors import BatchVideoError
 from batch_video.settings import BatchSettings
+from dagster_project.console.feed import add_currency_option
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -17,7 +18,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     settings = BatchSettings.from_env()
     if args.preset:
         settings = settings.merged({"preset": args.preset})
-    catalog = load_catalog(args.feed)
+    catalog = load_catalog(args.feed, currency=args.currency)
     keys = [p.key for p in catalog.products] if args.product == "all" else [_key_for(catalog, args.product, feed)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -57,4 +58,5 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--preset")
     render.add_argument("--force", action="store_true", help="render even when nothing changed")
     render.add_argument("--contact-sheet", action="store_true", help="also write contact-sheet.png")
+    add_currency_option(render)
     render.set_defaults(func=cmd_render)

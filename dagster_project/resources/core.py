@@ -37,12 +37,13 @@ class WorkspaceResource(dg.ConfigurableResource):
 
 
 class CatalogResource(dg.ConfigurableResource):
-    """The catalog the `products` partitions come from: a feed path or URL, or `supabase:products`."""
+    """The catalog the `products` partitions come from: a feed path or URL (a `#sheet` of a workbook), or `supabase:products`."""
 
     feed_url: str = SAMPLE_FEED
     cache_dir: str = "data/cache/feeds"
     remote_ttl_s: float = 600.0
     timeout_s: float = 30.0
+    currency: str = "RON"  # the shop's currency, for prices the feed writes without one
 
     def read(self, *, max_age_s: float | None = None, fetched: FetchedFeed | None = None) -> FeedReadResult:
         """The parsed catalog; `max_age_s=0` forces a fresh read of a remote source, `fetched` is one just downloaded."""
@@ -53,6 +54,7 @@ class CatalogResource(dg.ConfigurableResource):
             timeout_s=self.timeout_s,
             rows=self._supabase_rows if is_supabase(self.feed_url) else None,
             fetched=fetched,
+            currency=self.currency,
         )
 
     def _supabase_rows(self):

@@ -7,7 +7,7 @@ import pytest
 import respx
 from supabase import ClientOptions, create_client
 
-from batch_video.catalog import SUPABASE_SOURCE, catalog_digest, load_catalog
+from batch_video.catalog import FEED_CURRENCY_ENV, SUPABASE_SOURCE, catalog_digest, feed_currency, load_catalog
 from batch_video.errors import ConfigError
 from batch_video.records import SupabaseRecords
 
@@ -73,3 +73,38 @@ def test_supabase_products_are_read_page_by_page(tmp_path):
     assert seen_ranges == [("0", "3"), ("3", "3")]
     # Within the TTL the cached read answers; no more requests.
     assert load_catalog(SUPABASE_SOURCE, tmp_path / "cache", rows=lambda: pytest.fail("read again")) == result
+
+
+BARE_PRICE_CSV = "SKU,Name,Price,Image\nA1,Cană,49.90,a.jpg\n"
+
+
+def test_shop_currency_setting_prices_bare_numbers_and_keys_the_cache(tmp_path):
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(BARE_PRICE_CSV, encoding="utf-8")
+    cache = tmp_path / "cache"
+    assert load_catalog(str(catalog), cache).products[0].currency == "RON"
+    # A cached parse in lei is not served when the shop's currency is set to euro.
+    assert load_catalog(str(catalog), cache, currency="EUR").products[0].currency == "EUR"
+    assert feed_currency({}) == "RON"
+    assert feed_currency({FEED_CURRENCY_ENV: " eur "}) == "EUR"
+    assert feed_currency({FEED_CURRENCY_ENV: "lei"}) == "RON"
+    with pytest.raises(ConfigError, match="such as RON or EUR"):
+        feed_currency({FEED_CURRENCY_ENV: "euro2"})
+
+
+def test_a_workbook_sheet_source_is_cached_by_its_file(tmp_path, monkeypatch):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Note"
+    workbook.create_sheet("Produse").append(["SKU", "Name", "Price", "Image"])
+    workbook["Produse"].append(["A1", "Cană", 49.9, "a.jpg"])
+    path = tmp_path / "catalog.xlsx"
+    workbook.save(path)
+    source = f"{path}#Produse"
+    first = load_catalog(source, tmp_path / "cache")
+    assert [p.id for p in first.products] == ["A1"]
+    import batch_video.feed as feed_module
+
+    monkeypatch.setattr(feed_module, "read_feed", lambda *a, **k: pytest.fail("parsed again"))
+    assert load_catalog(source, tmp_path / "cache").products == first.products

@@ -35,3 +35,9 @@ def test_settings_resource_mirrors_batch_settings():
 def test_settings_resource_reads_env(monkeypatch):
     monkeypatch.setenv("BATCH_VIDEO_PRESET", "reels")
     assert BatchSettingsResource.from_env().to_settings().preset == "reels"
+
+
+def test_catalog_resource_takes_the_shop_currency_from_env(monkeypatch):
+    assert definitions.build_resources()["catalog"].currency == "RON"
+    monkeypatch.setenv("BATCH_VIDEO_FEED_CURRENCY", "EUR")
+    assert definitions.build_resources()["catalog"].currency == "EUR"

@@ -67,3 +67,31 @@ def test_render_one_product_without_dagster(tiny_feed, tmp_path, monkeypatch, ca
     # The broken product fails with the product and field named, and a non-zero exit.
     assert main(["render", "--feed", str(tiny_feed), "--product", "LIPSA-1", "--out", str(out), "--preset", "preview"]) == 1
     assert "LIPSA-1" in capsys.readouterr().err
+
+
+def test_feed_inspect_and_sync_accept_a_spreadsheet_sheet(tmp_path, dagster_home, capsys):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Citește-mă"
+    sheet = workbook.create_sheet("Produse")
+    for row in (["Cod", "Denumire", "Preț", "Preț redus", "Imagine"], ["CN-1", "Cană", 49.9, 39.9, "poze/cana.jpg"], ["CN-2", "Farfurie", "", "", "poze/f.jpg"]):
+        sheet.append(row)
+    workbook.save(tmp_path / "catalog.xlsx")
+    source = f"{tmp_path / 'catalog.xlsx'}#Produse"
+
+    assert main(["feed", "inspect", source, "--json", "--currency", "eur"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == "catalog (XLSX sheet 'Produse')"
+    assert report["first_rows"][0]["price"] == "49.9 EUR" and report["first_rows"][0]["on_sale"] is True
+    assert [(p["product_id"], p["field"], p["reason"]) for p in report["problems"]] == [("CN-2", "price", "missing price")]
+
+    assert main(["feed", "sync", source, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["new"] == ["cn-1"]
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions("products") == ["cn-1"]
+
+
+def test_an_unknown_shop_currency_is_an_error(tiny_feed, capsys):
+    assert main(["feed", "inspect", str(tiny_feed), "--currency", "galbeni"]) == 2
+    assert "such as RON or EUR" in capsys.readouterr().err
