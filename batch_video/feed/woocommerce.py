@@ -159,7 +159,6 @@ class _Reader:
         self.attributes = [
             group for group in numbered_columns(table.headers, _ATTRIBUTE_COLUMNS).values() if "name" in group and "value" in group
         ]
-        self.table = table
         self.today = today
 
     def cell(self, cells: Sequence[str], role: str) -> str:

@@ -4,7 +4,8 @@
 9.x, English headers, BOM, `, `-joined images); its rows are the awkward ones a
 real shop has: a variable parent, a variation without its own image, a disabled
 variation, a draft, a hidden product, a grouped product, a five-image gallery,
-a price written `1,299.00`, a sale that starts in 2099 and a product without a price.
+a price written `1,299.00`, a sale that starts in 2099 (dates in the exporter's `Y-m-d G:i:s`
+form) and a product without a price.
 """
 
 from __future__ import annotations

@@ -357,3 +357,25 @@ def test_cli_sync_helpers(instance, feed_path):
     assert sorted(instance.get_dynamic_partitions(products_partitions.name)) == FEED_KEYS
     assert partitions_in_flight(instance) == set()
 
+
+
+def test_shop_export_ticks_add_its_products_and_a_product_taken_off_sale_leaves(instance, tmp_path):
+    export = tmp_path / "shop" / "products_export.csv"
+    export.parent.mkdir()
+    shutil.copy(FEEDS / "shopify_export.csv", export)
+    catalog = catalog_for(export, tmp_path)
+    sensor = sensor_with(delete_removed=True)
+    first = tick(sensor, instance, catalog)
+    apply(instance, first)
+    expected = ["cana-emailata", "set-ceai", "tricou-bumbac-alb-l", "tricou-bumbac-alb-m", "tricou-bumbac-rosu-l", "tricou-bumbac-rosu-m"]
+    assert sorted(requested(first)) == expected
+    assert sorted(instance.get_dynamic_partitions(products_partitions.name)) == expected
+
+    # The shop sets the mug back to draft and re-exports: it is no longer for sale, so its partition goes.
+    text = export.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("cana-emailata,"))
+    export.write_text(text.replace(row, row.rsplit(",", 1)[0] + ",draft"), encoding="utf-8")
+    second = tick(sensor, instance, catalog, first.cursor)
+    delete = [r for r in second.dynamic_partitions_requests if isinstance(r, dg.DeleteDynamicPartitionsRequest)]
+    assert [list(r.partition_keys) for r in delete] == [["cana-emailata"]]
+    assert requested(second) == []
