@@ -16,7 +16,7 @@ import httpx
 
 from batch_video.errors import BatchVideoError, TransientError
 from batch_video.stages import STAGES
-from dagster_project.console.status import ProductStatus, RunInfo, StepInfo, all_finished, build_statuses
+from dagster_project.console.status import ProductStatus, RunInfo, StepInfo, all_finished, build_statuses, with_details
 from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -110,23 +110,38 @@ RUNS = """
 query BatchRuns($tags: [ExecutionTag!], $cursor: String, $limit: Int) {
   runsOrError(filter: {tags: $tags}, cursor: $cursor, limit: $limit) {
     __typename
-    ... on Runs {
-      results {
-        runId status creationTime startTime endTime
-        tags { key value }
-        stepStats { stepKey status startTime endTime }
-        assetMaterializations {
-          assetKey { path }
-          partition
-          metadataEntries { label ... on TextMetadataEntry { text } ... on UrlMetadataEntry { url } ... on PathMetadataEntry { path } }
-        }
-      }
-    }
+    ... on Runs { results { runId status creationTime startTime endTime tags { key value } } }
     ... on InvalidPipelineRunsFilterError { message }
     ... on PythonError { message }
   }
 }
 """
+
+STEP_STATS = """
+query BatchSteps($runIds: [String!]) {
+  runsOrError(filter: {runIds: $runIds}) {
+    __typename
+    ... on Runs { results { runId stepStats { stepKey status startTime endTime } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+_TEXT_ENTRIES = "metadataEntries { label ... on TextMetadataEntry { text } ... on UrlMetadataEntry { url } ... on PathMetadataEntry { path } }"
+# One request for every stage: the failures our stages recorded (observations with a `failure` entry).
+FAILURE_OBSERVATIONS = "query BatchFailures($keys: [String!], $limit: Int) {\n%s\n}" % "\n".join(
+    f'  {name}: assetNodeOrError(assetKey: {{path: ["{name}"]}}) {{ ... on AssetNode {{ '
+    f"assetObservations(partitions: $keys, limit: $limit) {{ partition runId {_TEXT_ENTRIES} }} }} }}"
+    for name in STAGES
+)
+
+VIDEOS = """
+query BatchVideos($keys: [String!]) {
+  assetNodeOrError(assetKey: {path: ["%s"]}) {
+    ... on AssetNode { latestMaterializationByPartition(partitions: $keys) { partition %s } }
+  }
+}
+""" % (STAGES[-1], _TEXT_ENTRIES)
 
 RUN_FAILURE = """
 query RunFailure($runId: ID!) {
@@ -176,12 +191,17 @@ def _tags(entries: Sequence[Mapping[str, str]] | None) -> dict[str, str]:
     return {t["key"]: t["value"] for t in entries or ()}
 
 
+def _entry(entries: Sequence[Mapping[str, Any]] | None, label: str) -> str:
+    for entry in entries or ():
+        if entry.get("label") == label:
+            return entry.get("text") or entry.get("url") or entry.get("path") or ""
+    return ""
+
+
 def _location(materializations: Sequence[Mapping[str, Any]] | None) -> str:
     for mat in materializations or ():
         if mat.get("assetKey", {}).get("path") == ["published_video"]:
-            for entry in mat.get("metadataEntries") or ():
-                if entry.get("label") == "location":
-                    return entry.get("text") or entry.get("url") or entry.get("path") or ""
+            return _entry(mat.get("metadataEntries"), "location")
     return ""
 
 
@@ -318,7 +338,8 @@ class DagsterClient:
             raise DagsterApiError(f"no backfill {backfill_id} ({result['__typename']}): {result.get('message', '')}")
         return result
 
-    def backfill_runs(self, backfill_id: str, *, with_failures: bool = True, page: int = 200) -> list[RunInfo]:
+    def backfill_runs(self, backfill_id: str, *, with_failures: bool = True, page: int = 1000) -> list[RunInfo]:
+        """The backfill's runs, a page of `page` per request; with details (see with_details) in bulk."""
         raw: list[dict[str, Any]] = []
         cursor = None
         while True:
@@ -331,11 +352,38 @@ class DagsterClient:
             if len(result["results"]) < page:
                 break
             cursor = result["results"][-1]["runId"]
-        runs = []
-        for run in raw:
-            failure = self.run_failure(run["runId"]) if with_failures and run["status"] == "FAILURE" else ""
-            runs.append(run_info_from_graphql(run, failure))
-        return runs
+        runs = [run_info_from_graphql(run) for run in raw]
+        return with_details(runs, self) if with_failures else runs
+
+    # -- StatusSource: bulk lookups (batch_status.with_details) -----------------------
+
+    def step_stats(self, run_ids: Sequence[str]) -> dict[str, tuple[StepInfo, ...]]:
+        if not run_ids:
+            return {}
+        result = self.query(STEP_STATS, {"runIds": list(run_ids)})["runsOrError"]
+        return {
+            run["runId"]: tuple(StepInfo(s["stepKey"], s.get("status") or "", s.get("startTime"), s.get("endTime"))
+                                for s in run.get("stepStats") or ())
+            for run in result.get("results") or ()
+        }
+
+    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str]]:
+        data = self.query(FAILURE_OBSERVATIONS, {"keys": list(keys), "limit": 5 * len(keys) + 10})
+        found: dict[tuple[str, str], tuple[str, str]] = {}
+        for stage in STAGES:
+            for observation in (data.get(stage) or {}).get("assetObservations") or ():  # newest first
+                failure = _entry(observation.get("metadataEntries"), "failure")
+                if failure:
+                    found.setdefault((observation.get("partition") or "", observation.get("runId") or ""), (stage, failure))
+        return found
+
+    def videos(self, keys: Sequence[str]) -> dict[str, str]:
+        node = self.query(VIDEOS, {"keys": list(keys)})["assetNodeOrError"] or {}
+        return {
+            event["partition"]: _entry(event.get("metadataEntries"), "location")
+            for event in node.get("latestMaterializationByPartition") or ()
+            if event and _entry(event.get("metadataEntries"), "location")
+        }
 
     def run_failure(self, run_id: str) -> str:
         if run_id in self._failures:

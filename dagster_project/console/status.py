@@ -9,8 +9,8 @@ reads a running webserver over GraphQL (the CLI). Both give the same rows.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from batch_video.stages import STAGES
 from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
@@ -94,10 +94,7 @@ def build_statuses(
 ) -> list[ProductStatus]:
     """One row per partition key, in the given order; the latest run of a partition wins."""
     now = time.time() if now is None else now
-    latest: dict[str, RunInfo] = {}
-    for run in sorted(runs, key=lambda r: r.created):
-        if run.partition_key:
-            latest[run.partition_key] = run
+    latest = latest_runs(runs)
     finished = backfill_status in FINISHED_BACKFILL
     keys = list(dict.fromkeys(list(partition_keys) + [k for k in latest if k not in partition_keys]))
     rows = []
@@ -115,6 +112,8 @@ def status_of_run(run: RunInfo, *, now: float | None = None) -> ProductStatus:
     by_key = {s.step_key: s for s in run.steps}
     reached = [name for name in STAGES if name in by_key]
     stage = reached[-1] if reached else ""
+    if status == "succeeded" and not reached:  # step stats are not read for finished products (see with_details)
+        stage = STAGES[-1]
     seconds = None
     if run.start_time:
         seconds = (run.end_time or (time.time() if now is None else now)) - run.start_time
@@ -152,42 +151,143 @@ def all_finished(rows: Sequence[ProductStatus], backfill_status: str) -> bool:
 # -- reading a local instance ----------------------------------------------------
 
 
+# -- details in bulk ---------------------------------------------------------------
+
+# Runs that failed without a failure observation (a killed worker, a run-level error) have their
+# logs read one by one: at most this many per status read, so a 10,000-product batch stays fast.
+MAX_RUN_LOG_READS = 20
+
+
+class StatusSource(Protocol):
+    """Bulk lookups behind a batch's status: one query per kind, never one per product."""
+
+    def step_stats(self, run_ids: Sequence[str]) -> dict[str, tuple[StepInfo, ...]]: ...
+
+    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str]]:
+        """(partition key, run id) -> (stage, failure description) of the failures our stages recorded."""
+        ...
+
+    def videos(self, keys: Sequence[str]) -> dict[str, str]:
+        """Partition key -> location of its latest published video."""
+        ...
+
+    def run_failure(self, run_id: str) -> str: ...
+
+
+def latest_runs(runs: Iterable[RunInfo]) -> dict[str, RunInfo]:
+    latest: dict[str, RunInfo] = {}
+    for run in sorted(runs, key=lambda r: r.created):
+        if run.partition_key:
+            latest[run.partition_key] = run
+    return latest
+
+
+def with_details(runs: Sequence[RunInfo], source: StatusSource) -> list[RunInfo]:
+    """Fill in what the status table shows (stage, failure, video) for each product's latest run, in bulk.
+
+    Step stats are read only for running products (as many as runs run at once) and for failures
+    nothing explained; a failed product's stage and reason come from the failure our stage recorded
+    on its asset, a finished product's video from the latest materializations of `published_video`.
+    """
+    latest = latest_runs(runs)
+    by_status: dict[str, list[RunInfo]] = {}
+    for run in latest.values():
+        by_status.setdefault(RUN_STATUS.get(run.status.upper(), ""), []).append(run)
+    failed = by_status.get("failed", [])
+    observed = source.failure_observations([r.partition_key for r in failed]) if failed else {}
+    unexplained = [r for r in failed if (r.partition_key, r.run_id) not in observed][:MAX_RUN_LOG_READS]
+    unexplained_ids = {r.run_id for r in unexplained}
+    steps = source.step_stats([r.run_id for r in by_status.get("running", []) + unexplained])
+    succeeded = by_status.get("succeeded", [])
+    videos = source.videos([r.partition_key for r in succeeded]) if succeeded else {}
+    details: dict[str, RunInfo] = {}
+    for run in failed:
+        if (run.partition_key, run.run_id) in observed:
+            stage, failure = observed[(run.partition_key, run.run_id)]
+            details[run.run_id] = replace(run, steps=(StepInfo(stage, "FAILURE"),), failure=failure)
+        elif run.run_id in unexplained_ids:
+            details[run.run_id] = replace(run, steps=steps.get(run.run_id, ()), failure=source.run_failure(run.run_id))
+    for run in by_status.get("running", []):
+        details[run.run_id] = replace(run, steps=steps.get(run.run_id, ()))
+    for run in succeeded:
+        details[run.run_id] = replace(run, video=videos.get(run.partition_key, ""))
+    return [details.get(run.run_id, run) for run in runs]
+
+
+# -- reading a local instance ----------------------------------------------------
+
+
 def product_statuses(instance: Any, backfill_id: str, partition_keys: Sequence[str] | None = None) -> list[ProductStatus]:
     """The rows of a backfill read straight from a Dagster instance (no webserver needed)."""
     backfill = instance.get_backfill(backfill_id)
     if partition_keys is None:
         partition_keys = list(backfill_partitions(backfill)) if backfill else []
     status = backfill.status.value if backfill else "REQUESTED"
-    return build_statuses(partition_keys, instance_runs(instance, backfill_id), backfill_status=status)
+    runs = with_details(instance_runs(instance, backfill_id), InstanceStatusSource(instance))
+    return build_statuses(partition_keys, runs, backfill_status=status)
 
 
 def instance_runs(instance: Any, backfill_id: str) -> list[RunInfo]:
+    """The backfill's runs in one query, without their steps, failures or videos (see with_details)."""
     import dagster as dg
 
-    runs = []
-    for record in instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill_id})):
-        run = record.dagster_run
-        key = run.tags.get(PARTITION_TAG, "")
-        steps = tuple(
-            StepInfo(s.step_key, s.status.value if s.status else "", s.start_time, s.end_time)
-            for s in instance.get_run_step_stats(run.run_id)
+    return [
+        RunInfo(
+            run_id=record.dagster_run.run_id,
+            partition_key=record.dagster_run.tags.get(PARTITION_TAG, ""),
+            status=record.dagster_run.status.value,
+            created=record.create_timestamp.timestamp(),
+            start_time=record.start_time,
+            end_time=record.end_time,
+            tags=dict(record.dagster_run.tags),
         )
-        failed = run.status.value == "FAILURE"
-        runs.append(
-            RunInfo(
-                run_id=run.run_id,
-                partition_key=key,
-                status=run.status.value,
-                created=record.create_timestamp.timestamp(),
-                start_time=record.start_time,
-                end_time=record.end_time,
-                steps=steps,
-                failure=failure_message(instance, run.run_id) if failed else "",
-                video=published_location(instance, key, run.run_id) if run.status.value == "SUCCESS" else "",
-                tags=dict(run.tags),
+        for record in instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}))
+    ]
+
+
+@dataclass
+class InstanceStatusSource:
+    instance: Any
+
+    def step_stats(self, run_ids: Sequence[str]) -> dict[str, tuple[StepInfo, ...]]:
+        return {
+            run_id: tuple(
+                StepInfo(s.step_key, s.status.value if s.status else "", s.start_time, s.end_time)
+                for s in self.instance.get_run_step_stats(run_id)
             )
+            for run_id in run_ids
+        }
+
+    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str]]:
+        import dagster as dg
+
+        found: dict[tuple[str, str], tuple[str, str]] = {}
+        for stage in STAGES:
+            result = self.instance.fetch_observations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(stage), asset_partitions=list(keys)), limit=5 * len(keys) + 10
+            )
+            for record in result.records:
+                observation = record.asset_observation
+                if observation is not None and "failure" in observation.metadata:
+                    found.setdefault((observation.partition or "", record.run_id),
+                                     (stage, str(observation.metadata["failure"].value)))
+        return found
+
+    def videos(self, keys: Sequence[str]) -> dict[str, str]:
+        import dagster as dg
+
+        found: dict[str, str] = {}
+        result = self.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(STAGES[-1]), asset_partitions=list(keys)), limit=5 * len(keys) + 10
         )
-    return runs
+        for record in result.records:  # newest first
+            mat = record.asset_materialization
+            if mat is not None and mat.partition not in found and "location" in mat.metadata:
+                found[mat.partition] = str(mat.metadata["location"].value)
+        return found
+
+    def run_failure(self, run_id: str) -> str:
+        return failure_message(self.instance, run_id)
 
 
 def failure_message(instance: Any, run_id: str) -> str:

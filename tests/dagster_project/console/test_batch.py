@@ -144,28 +144,52 @@ def test_graphql_run_and_failure_parsing():
 
 
 @respx.mock
-def test_client_status_retry_and_cancel_over_graphql():
+def test_client_status_reads_in_bulk_retry_and_cancel_over_graphql():
+    requests = []
+
     def answer(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         query = body["query"]
+        requests.append(query.split("(")[0].split()[-1])
         if "partitionBackfillOrError" in query:
             data = {"partitionBackfillOrError": {"__typename": "PartitionBackfill", "id": "b1", "status": "COMPLETED_FAILED",
-                                                 "title": "t", "partitionNames": ["a", "b"], "tags": []}}
-        elif "runsOrError" in query:
+                                                 "title": "t", "partitionNames": ["a", "b", "c", "d"], "tags": []}}
+        elif "BatchRuns" in query:
             assert body["variables"]["tags"] == [{"key": "dagster/backfill", "value": "b1"}]
+            assert "stepStats" not in query and "assetMaterializations" not in query  # nothing read per run
             data = {"runsOrError": {"__typename": "Runs", "results": [
                 {"runId": "r1", "status": "FAILURE", "creationTime": 1.0, "startTime": 1.0, "endTime": 2.0,
-                 "tags": [{"key": "dagster/partition", "value": "b"}],
-                 "stepStats": [{"stepKey": "product_image", "status": "FAILURE", "startTime": 1.2, "endTime": 1.5}],
-                 "assetMaterializations": []},
+                 "tags": [{"key": "dagster/partition", "value": "b"}]},
                 {"runId": "r2", "status": "SUCCESS", "creationTime": 0.5, "startTime": 0.5, "endTime": 0.9,
-                 "tags": [{"key": "dagster/partition", "value": "a"}], "stepStats": [],
-                 "assetMaterializations": [{"assetKey": {"path": ["published_video"]}, "metadataEntries": [{"label": "location", "text": "v/a.mp4"}]}]},
+                 "tags": [{"key": "dagster/partition", "value": "a"}]},
+                {"runId": "r3", "status": "FAILURE", "creationTime": 2.0, "startTime": 2.0, "endTime": 3.0,
+                 "tags": [{"key": "dagster/partition", "value": "c"}]},
+                {"runId": "r4", "status": "STARTED", "creationTime": 3.0, "startTime": 3.0, "endTime": None,
+                 "tags": [{"key": "dagster/partition", "value": "d"}]},
+            ]}}
+        elif "BatchFailures" in query:
+            assert sorted(body["variables"]["keys"]) == ["b", "c"]
+            entries = [{"label": "failure", "text": "product B, field image_link: gone"}, {"label": "stage", "text": "product_image"}]
+            data = {name: {"assetObservations": []} for name in STAGES}
+            data["product_image"]["assetObservations"] = [
+                {"partition": "b", "runId": "r1", "metadataEntries": entries},
+                {"partition": "c", "runId": "an-older-run", "metadataEntries": entries},
+            ]
+        elif "BatchSteps" in query:  # the running product, and the failure no stage explained
+            assert sorted(body["variables"]["runIds"]) == ["r3", "r4"]
+            data = {"runsOrError": {"__typename": "Runs", "results": [
+                {"runId": "r3", "stepStats": [{"stepKey": "product_record", "status": "FAILURE", "startTime": 2.1, "endTime": 2.2}]},
+                {"runId": "r4", "stepStats": [{"stepKey": "product_record", "status": "SUCCESS", "startTime": 3.1, "endTime": 3.2},
+                                              {"stepKey": "product_image", "status": "IN_PROGRESS", "startTime": 3.2, "endTime": None}]},
             ]}}
         elif "logsForRun" in query:
-            assert body["variables"]["runId"] == "r1"
+            assert body["variables"]["runId"] == "r3"
             data = {"logsForRun": {"__typename": "EventConnection", "events": [
-                {"__typename": "ExecutionStepFailureEvent", "failureMetadata": {"description": "product B, field image_link: gone"}}]}}
+                {"__typename": "RunFailureEvent", "message": "worker gone", "error": None}]}}
+        elif "BatchVideos" in query:
+            assert body["variables"]["keys"] == ["a"]
+            data = {"assetNodeOrError": {"latestMaterializationByPartition": [
+                {"partition": "a", "metadataEntries": [{"label": "location", "text": "v/a.mp4"}]}]}}
         elif "reexecutePartitionBackfill" in query:
             assert body["variables"]["params"] == {"parentRunId": "b1", "strategy": "FROM_FAILURE"}
             data = {"reexecutePartitionBackfill": {"__typename": "LaunchBackfillSuccess", "backfillId": "b2"}}
@@ -179,7 +203,13 @@ def test_client_status_retry_and_cancel_over_graphql():
     client = DagsterClient(URL)
     backfill, rows = client.product_statuses("b1")
     assert [(r.partition_key, r.status, r.stage, r.video or r.error) for r in rows] == [
-        ("a", "succeeded", "", "v/a.mp4"), ("b", "failed", "product_image", "product B, field image_link: gone")]
+        ("a", "succeeded", "published_video", "v/a.mp4"),
+        ("b", "failed", "product_image", "product B, field image_link: gone"),
+        ("c", "failed", "product_record", "worker gone"),
+        ("d", "running", "product_image", ""),
+    ]
+    # One request per kind of lookup, whatever the number of products.
+    assert sorted(requests) == sorted(["Batch", "BatchRuns", "BatchFailures", "BatchSteps", "RunFailure", "BatchVideos"])
     assert client.retry_backfill("b1") == "b2"
     with pytest.raises(DagsterApiError, match="already done"):
         client.cancel_backfill("b1")
