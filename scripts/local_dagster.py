@@ -1,7 +1,12 @@
 """A local Dagster (webserver, daemon, code server) for the demo, the benchmarks and the end-to-end tests.
 
-Not part of the code location nor of the console: it starts `dagster dev` on
-loopback with its own DAGSTER_HOME and stops its whole process group.
+Not part of the code location nor of the console. By default it is `dagster dev`,
+as `make dev` runs it. With `daemon_after_launch=True` the same three parts start
+as the separate public commands `dagster dev` combines (`dagster api grpc`,
+`dagster-webserver`, `dagster-daemon run`) and the daemon only when
+`start_daemon()` is called: a batch launched before that is taken by the backfill
+daemon's first pass at once, instead of at its next pass, up to 30 s later
+(Dagster's backfill loop interval, which no setting changes: dagster-io/dagster#11649).
 """
 
 from __future__ import annotations
@@ -13,16 +18,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from batch_video.errors import BatchVideoError
 from dagster_project.console.client import DagsterApiError, DagsterClient
 
 ROOT = Path(__file__).resolve().parents[1]
+# The code location's name when `workspace.yaml` loads it (a python_module entry is named after its module).
+LOCATION_NAME = "dagster_project.definitions"
 
 WORKSPACE_STATUS = """
 query { workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+RELOAD_LOCATION = """
+mutation Reload($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) { __typename } }
 """
 
 
@@ -30,6 +40,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def code_location_loaded(client: DagsterClient) -> bool:
@@ -47,9 +63,9 @@ def code_location_loaded(client: DagsterClient) -> bool:
 
 
 class LocalDagster:
-    """`dagster dev` (webserver, daemon, code server) on loopback with its own DAGSTER_HOME.
+    """Webserver, daemon and code server on loopback with their own DAGSTER_HOME.
 
-    Use as a context manager; the whole process group is stopped on exit.
+    Use as a context manager; every process (and its process group) is stopped on exit.
     """
 
     def __init__(
@@ -60,6 +76,7 @@ class LocalDagster:
         port: int | None = None,
         instance_yaml: "os.PathLike[str] | str | None" = None,
         startup_timeout_s: float = 180.0,
+        daemon_after_launch: bool = False,
     ) -> None:
         self.root = ROOT
         self.home = Path(home)
@@ -67,51 +84,111 @@ class LocalDagster:
         self.env = dict(env or {})
         self.instance_yaml = Path(instance_yaml) if instance_yaml else self.root / "dagster.yaml"
         self.startup_timeout_s = startup_timeout_s
+        self.daemon_after_launch = daemon_after_launch
         self.client = DagsterClient(f"http://127.0.0.1:{self.port}")
         self.log_path = self.home / "dagster-dev.log"
-        self.process: Any = None
+        self.process: Any = None  # `dagster dev`, or the code server
+        self.processes: list[subprocess.Popen] = []
+        self.workspace = self.root / "workspace.yaml"
+
+    def _spawn(self, argv: Sequence[str]) -> subprocess.Popen:
+        env = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
+        with open(self.log_path, "ab") as log:
+            process = subprocess.Popen(
+                list(argv), cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                # A process group each: stopping it stops its children (code servers, run workers) too.
+                start_new_session=True,
+            )
+        if self.process is None:
+            self.process = process
+        self.processes.append(process)
+        return process
+
+    @staticmethod
+    def _bin(name: str) -> str:
+        return str(Path(sys.executable).with_name(name))
 
     def start(self) -> DagsterClient:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(self.instance_yaml.read_text())
-        env = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
-        dagster = Path(sys.executable).with_name("dagster")
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [str(dagster), "dev", "-w", str(self.root / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(self.port)],
-            cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # one process group: stopping it stops the daemon and code server too
+        host = ["-h", "127.0.0.1"]
+        if not self.daemon_after_launch:
+            self._spawn([self._bin("dagster"), "dev", "-w", str(self.workspace), *host, "-p", str(self.port)])
+            self._wait_until(lambda: self.client.is_up() and code_location_loaded(self.client), "dagster dev")
+            return self.client
+        grpc_port = free_port()
+        self.workspace = self.home / "workspace-grpc.yaml"
+        self.workspace.write_text(
+            f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
+            f"      location_name: {LOCATION_NAME}\n"
         )
-        log.close()
+        # Both load at once, as under `dagster dev`; a webserver up before the code server has
+        # recorded a load error, so it is asked to load the location again once the server listens.
+        self._spawn([self._bin("dagster"), "api", "grpc", "-m", LOCATION_NAME, "-d", str(self.root), *host,
+                     "-p", str(grpc_port), "--location-name", LOCATION_NAME])
+        self._spawn([self._bin("dagster-webserver"), "-w", str(self.workspace), *host, "-p", str(self.port)])
+        self._wait_until(lambda: listening(grpc_port) and self.client.is_up(), "the code server and webserver")
+        self._wait_until(self._location_loaded_or_reloaded, "the code location")
+        return self.client
+
+    def _location_loaded_or_reloaded(self) -> bool:
+        try:
+            return code_location_loaded(self.client)
+        except DagsterApiError:
+            self.client.query(RELOAD_LOCATION, {"name": LOCATION_NAME})
+            return False
+
+    def start_daemon(self) -> None:
+        """Start the daemon (backfills, run queue, sensors) after a `daemon_after_launch` start."""
+        if self.daemon_after_launch and len(self.processes) == 2:
+            self._spawn([self._bin("dagster-daemon"), "run", "-w", str(self.workspace)])
+
+    def stop_daemon(self, timeout_s: float = 30.0) -> None:
+        """Stop the daemon alone (a `daemon_after_launch` start), leaving the webserver and code server up."""
+        if self.daemon_after_launch and len(self.processes) == 3:
+            stop_groups([self.processes.pop()], timeout_s)
+
+    def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DagsterApiError(f"dagster dev exited early ({self.process.returncode}); see {self.log_path}")
-            if self.client.is_up() and code_location_loaded(self.client):
-                return self.client
+            for process in self.processes:
+                if process.poll() is not None:
+                    self.stop()
+                    raise DagsterApiError(f"{process.args[0]} exited early ({process.returncode}); see {self.log_path}")
+            if ready():
+                return
             time.sleep(0.5)
         self.stop()
-        raise DagsterApiError(f"dagster dev did not come up within {self.startup_timeout_s:.0f} s; see {self.log_path}")
+        raise DagsterApiError(f"{what} did not come up within {self.startup_timeout_s:.0f} s; see {self.log_path}")
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        except ProcessLookupError:
-            pass
-        # Children (code server, run workers) may outlive the dev process itself.
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_groups(self.processes, timeout_s)
+        self.process = None
+        self.processes = []
 
     def __enter__(self) -> DagsterClient:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_groups(processes: Sequence[subprocess.Popen], timeout_s: float) -> None:
+    """SIGTERM each process's group at once, wait, then SIGKILL what is left (children may outlive them)."""
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
