@@ -8,7 +8,8 @@ packages=()
 command -v ffmpeg >/dev/null || packages+=(ffmpeg)
 command -v espeak-ng >/dev/null || packages+=(espeak-ng)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || packages+=(fonts-dejavu-core)
-if ! python3 -c 'import ensurepip' 2>/dev/null && [ -z "${BATCH_VIDEO_SKIP_VENV_CHECK:-}" ]; then
+# Only needed to create the venv: with one in place, skip starting a Python (a demo re-run pays every check).
+if [ ! -x .venv/bin/python ] && [ -z "${BATCH_VIDEO_SKIP_VENV_CHECK:-}" ] && ! python3 -c 'import ensurepip' 2>/dev/null; then
   packages+=(python3-venv)
 fi
 if [ "${1:-}" = "--test" ]; then

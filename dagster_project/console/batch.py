@@ -243,14 +243,20 @@ def wait_for_backfill(
     poll_s: float = 1.0,
     on_poll: Callable[[list[ProductStatus]], None] | None = None,
     timeout_s: float | None = None,
+    done: Callable[[list[ProductStatus]], bool] | None = None,
 ) -> list[ProductStatus]:
-    """Poll a local instance until every product of the backfill has finished (or `timeout_s` passes)."""
+    """Poll a local instance until every product of the backfill has finished (or `timeout_s` passes).
+
+    Finished means the backfill is marked finished too, unless `done` says otherwise.
+    """
     started = time.monotonic()
     while True:
         rows = product_statuses(instance, backfill_id)
         backfill = instance.get_backfill(backfill_id)
         if on_poll:
             on_poll(rows)
+        if done is not None and rows and done(rows):
+            return rows
         if backfill is not None and all_finished(rows, backfill.status.value):
             return rows
         if timeout_s is not None and time.monotonic() - started > timeout_s:
