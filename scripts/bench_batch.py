@@ -106,6 +106,90 @@ def run_figures(instance, backfill_id: str, launched_at: float) -> dict:
     }
 
 
+def first_product_key(feed: Path) -> str:
+    from batch_video.catalog import load_catalog
+
+    return load_catalog(str(feed)).products[0].key
+
+
+def first_run_start(instance, backfill_id: str, timeout_s: float) -> float | None:
+    """Wall-clock start time of the backfill's first run, waiting for it (None after `timeout_s`)."""
+    import dagster as dg
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        starts = [r.start_time for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+                  if r.start_time]
+        if starts:
+            return min(starts)
+        time.sleep(0.2)
+    return None
+
+
+def wait_runs_finished(instance, backfill_id: str, timeout_s: float) -> None:
+    import dagster as dg
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        if runs and all(run.is_finished for run in runs):
+            return
+        time.sleep(0.5)
+
+
+def first_start_latency(out: Path, key: str, launches: int, instance_yaml: Path, timeout_s: float) -> dict:
+    """Launch -> first run start of a one-product batch, `launches` times for each way Dagster can be running.
+
+    - `daemon_running`: `dagster dev` is up (as with `make dev`, and for a launch from the UI): the
+      backfill daemon takes the batch at its next pass, every 30 s. Launches are spread over that loop
+      by a random pause between them (seeded, so runs compare).
+    - `daemon_after_launch`: the webserver and code server are up and the daemon starts right after
+      the launch (what `make demo` and this benchmark's batch do): its first pass takes the batch.
+    Each batch renders one product at the `preview` preset (the figure is the time before it starts).
+    """
+    import random
+
+    import dagster as dg
+
+    from dagster_project.batch_client import LocalDagster
+    from dagster_project.batch_status import STAGES
+    from dagster_project.sensors import sync_feed_partitions
+
+    from batch_video.catalog import load_catalog
+
+    rng = random.Random(18)
+    tags = {"batch_video/launched_by": "bench-batch", "batch_video/setting/preset": "preview"}
+    figures: dict[str, dict] = {}
+    for mode in ("daemon_running", "daemon_after_launch"):
+        home = out / f"latency-{mode}"
+        os.environ["DAGSTER_HOME"] = str(home)
+        samples = []
+        server = LocalDagster(home, instance_yaml=instance_yaml, daemon_after_launch=mode == "daemon_after_launch")
+        with server as client:
+            instance = dg.DagsterInstance.get()
+            sync_feed_partitions(instance, load_catalog(os.environ["BATCH_VIDEO_FEED_URL"]))
+            for index in range(launches):
+                if mode == "daemon_running":
+                    time.sleep(rng.uniform(0, 30))
+                launched_at = time.time()
+                backfill_id = client.launch_backfill([key], STAGES, title=f"bench-batch latency {index + 1}", tags=tags)
+                if mode == "daemon_after_launch":
+                    server.start_daemon()
+                started = first_run_start(instance, backfill_id, timeout_s)
+                samples.append(round(started - launched_at, 2) if started else None)
+                print(f"  [{mode}] launch {index + 1}/{launches}: first run started after {samples[-1]} s", flush=True)
+                wait_runs_finished(instance, backfill_id, timeout_s)
+                if mode == "daemon_after_launch":
+                    server.stop_daemon()
+        measured = [s for s in samples if s is not None]
+        figures[mode] = {
+            "samples_s": samples,
+            "median_s": statistics.median(measured) if measured else None,
+            "max_s": max(measured) if measured else None,
+        }
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20)
@@ -116,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--instance-yaml", type=Path, default=ROOT / "dagster.yaml",
                         help="instance settings to measure (default: the repo's dagster.yaml, as `make dev` uses)")
+    parser.add_argument("--launches", type=int, default=5,
+                        help="one-product launches per way of running Dagster for launch_to_first_start_s (median)")
+    parser.add_argument("--latency-only", action="store_true", help="measure launch -> first start only, no batch")
     args = parser.parse_args(argv)
 
     from batch_video.stages import STAGES
@@ -133,6 +220,18 @@ def main(argv: list[str] | None = None) -> int:
         "BATCH_VIDEO_TTS_PROVIDER": args.provider,
     }
     os.environ.update(env)
+
+    print(f"launch -> first run start, {args.launches} one-product launches each way:")
+    latency = first_start_latency(out, first_product_key(feed), args.launches, args.instance_yaml, timeout_s=300)
+    for mode, figures in latency.items():
+        print(f"  {mode}: median {figures['median_s']} s, max {figures['max_s']} s ({figures['samples_s']})")
+    running, after = latency["daemon_running"]["median_s"], latency["daemon_after_launch"]["median_s"]
+    if running and after:
+        print(f"  ratio daemon_running / daemon_after_launch: {running / after:.1f}")
+    if args.latency_only:
+        (out / "results.json").write_text(json.dumps({"launch_to_first_start": latency}, indent=1))
+        return 0
+
     home = out / "dagster_home"
     os.environ["DAGSTER_HOME"] = str(home)
 
