@@ -9,7 +9,7 @@ export BATCH_VIDEO_OUTPUT_DIR ?= $(CURDIR)/output
 # Offline voice by default in a checkout; set auto (Edge, falling back to espeak) or edge for neural voices.
 export BATCH_VIDEO_TTS_PROVIDER ?= espeak
 
-.PHONY: demo dev test setup system-deps test-deps bench bench-feed bench-batch clean
+.PHONY: demo dev test setup system-deps test-deps bench bench-feed bench-batch bench-demo clean
 
 demo: setup
 	$(PY) scripts/demo.py
@@ -28,6 +28,9 @@ bench-feed: setup
 
 bench-batch: setup
 	$(PY) scripts/bench_batch.py
+
+bench-demo: setup
+	$(PY) scripts/bench_demo.py
 
 setup: system-deps $(VENV)/.installed
 
