@@ -151,9 +151,9 @@ def first_start_latency(out: Path, key: str, launches: int, instance_yaml: Path,
 
     import dagster as dg
 
-    from dagster_project.batch_client import LocalDagster
-    from dagster_project.batch_status import STAGES
-    from dagster_project.sensors import sync_feed_partitions
+    from batch_video.stages import STAGES
+    from dagster_project.automation.feed_sync import sync_feed_partitions
+    from scripts.local_dagster import LocalDagster
 
     from batch_video.catalog import load_catalog
 

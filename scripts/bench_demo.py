@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from batch_video.sample import SAMPLE_DIR
-    from dagster_project.batch_client import free_port
+    from scripts.local_dagster import free_port
 
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
