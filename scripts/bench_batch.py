@@ -151,11 +151,10 @@ def first_start_latency(out: Path, key: str, launches: int, instance_yaml: Path,
 
     import dagster as dg
 
+    from batch_video.catalog import load_catalog
     from batch_video.stages import STAGES
     from dagster_project.automation.feed_sync import sync_feed_partitions
     from scripts.local_dagster import LocalDagster
-
-    from batch_video.catalog import load_catalog
 
     rng = random.Random(18)
     tags = {"batch_video/launched_by": "bench-batch", "batch_video/setting/preset": "preview"}
