@@ -1,9 +1,13 @@
 """Fetch a product photo and normalize it for the renderer.
 
-Whatever the feed links to (a local path, `file://`, http/https), the result is
-one upright sRGB `image.jpg`, or `image.png` when the photo has real
-transparency, sized so the renderer never has to upscale much nor decode a
-giant file again.
+Whatever the feed links to (http/https through the guarded fetcher, or a local
+file where `batch_video.links` allows one), the result is one upright sRGB
+`image.jpg`, or `image.png` when the photo has real transparency, sized so the
+renderer never has to upscale much nor decode a giant file again.
+
+Decoding is bounded: only common photo formats are opened (never EPS, which
+would start Ghostscript on feed content), and the pixel count is checked from
+the header before any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -14,12 +18,11 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-import httpx
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
-from batch_video.errors import ProductDataError, TransientError
+from batch_video.errors import ProductDataError
+from batch_video.links import LinkPolicy, read_link
 from batch_video.models import PreparedImage, Product
 
 logger = logging.getLogger(__name__)
@@ -31,11 +34,12 @@ MAX_SIDE = 2048
 # (so the renderer works with a sane size) but say so.
 MIN_SIDE = 480
 UPSCALE_TARGET_SIDE = 720
-# Refuse anything claiming more pixels than this before decoding it: a 100
-# MP photo is already far beyond any product shot, and a crafted header can
-# claim billions.
-MAX_SOURCE_PIXELS = 100_000_000
-MAX_DOWNLOAD_BYTES = 40 * 1024 * 1024
+# Refuse anything claiming more pixels than this before decoding it: 40 MP is
+# beyond any product shot (a full-frame camera gives 24-45 MP), and a crafted
+# header can claim billions. Decoding 40 MP takes at most ~160 MB (RGBA).
+MAX_SOURCE_PIXELS = 40_000_000
+# The formats product photos come in; Pillow tries no other plugin (no EPS/PostScript, no PDF, no ICNS...).
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF") + (("AVIF",) if features.check("avif") else ())
 # An alpha channel counts as transparency only if some pixel is clearly see-through.
 ALPHA_OPAQUE_THRESHOLD = 250
 EXTREME_ASPECT = 4.0
@@ -44,16 +48,23 @@ JPEG_QUALITY = 92
 _SRGB_PROFILE = ImageCms.createProfile("sRGB")
 
 
-def prepare_image(product: Product, out_dir: str | os.PathLike, *, timeout_s: float = 20.0) -> PreparedImage:
-    """Fetch `product.image_link` and write a normalized image into `out_dir`."""
+def prepare_image(
+    product: Product, out_dir: str | os.PathLike, *, policy: LinkPolicy = LinkPolicy(), field: str = "image_link",
+    link: str | None = None,
+) -> PreparedImage:
+    """Fetch `product.image_link` (or `link`) under `policy` and write a normalized image into `out_dir`.
+
+    The default policy reaches public http(s) hosts only; local files need a
+    policy built for a local feed (`LinkPolicy.for_source`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    link = (product.image_link or "").strip()
+    link = (product.image_link if link is None else link or "").strip()
     if not link:
-        raise ProductDataError("product has no image link", product_id=product.id, field="image_link")
+        raise ProductDataError("product has no image link", product_id=product.id, field=field)
 
-    data = _fetch(link, product_id=product.id, timeout_s=timeout_s)
-    image, source_format, source_size, notes = _decode(data, link, product_id=product.id)
+    data = read_link(link, policy, product_id=product.id, field=field)
+    image, source_format, source_size, notes = _decode(data, product_id=product.id, field=field)
     image, has_alpha = _normalize_mode(image)
     image, size_notes = _normalize_size(image)
     notes.extend(size_notes)
@@ -82,77 +93,23 @@ def prepare_image(product: Product, out_dir: str | os.PathLike, *, timeout_s: fl
     )
 
 
-def _fetch(link: str, *, product_id: str, timeout_s: float) -> bytes:
-    parsed = urlparse(link)
-    scheme = parsed.scheme.lower()
-    if scheme in ("http", "https"):
-        return _download(link, product_id=product_id, timeout_s=timeout_s)
-    if scheme == "file":
-        path = Path(unquote(parsed.path))
-    elif scheme and len(scheme) > 1:  # one letter would be a Windows drive
-        raise ProductDataError(
-            f"unsupported image link scheme {scheme!r}: {link}", product_id=product_id, field="image_link")
-    else:
-        path = Path(link)
-    if not path.is_file():
-        raise ProductDataError(f"image file not found: {path}", product_id=product_id, field="image_link")
-    size = path.stat().st_size
-    if size > MAX_DOWNLOAD_BYTES:
-        raise ProductDataError(
-            f"image file too large ({size} bytes > {MAX_DOWNLOAD_BYTES}): {path}",
-            product_id=product_id, field="image_link")
-    return path.read_bytes()
-
-
-def _download(url: str, *, product_id: str, timeout_s: float) -> bytes:
-    try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=True) as client:
-            with client.stream("GET", url, headers={"User-Agent": "batch-video/0.1"}) as response:
-                status = response.status_code
-                if status >= 500 or status in (408, 425, 429):
-                    raise TransientError(
-                        f"image server answered HTTP {status} for {url}", product_id=product_id, field="image_link")
-                if status >= 400:
-                    raise ProductDataError(
-                        f"image not available (HTTP {status}): {url}", product_id=product_id, field="image_link")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
-                    raise ProductDataError(
-                        f"image too large ({declared} bytes > {MAX_DOWNLOAD_BYTES}): {url}",
-                        product_id=product_id, field="image_link")
-                chunks, total = [], 0
-                for chunk in response.iter_bytes():
-                    total += len(chunk)
-                    if total > MAX_DOWNLOAD_BYTES:
-                        raise ProductDataError(
-                            f"image too large (more than {MAX_DOWNLOAD_BYTES} bytes): {url}",
-                            product_id=product_id, field="image_link")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-    except httpx.InvalidURL as exc:
-        raise ProductDataError(f"invalid image URL {url}: {exc}", product_id=product_id, field="image_link") from exc
-    except (httpx.TransportError, httpx.StreamError) as exc:
-        raise TransientError(
-            f"could not download image {url}: {type(exc).__name__}: {exc}", product_id=product_id, field="image_link"
-        ) from exc
-
-
-def _decode(data: bytes, link: str, *, product_id: str) -> tuple[Image.Image, str, tuple[int, int], list[str]]:
+def _decode(data: bytes, *, product_id: str, field: str) -> tuple[Image.Image, str, tuple[int, int], list[str]]:
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb check only warns below 2x its limit; we decide ourselves below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=PHOTO_FORMATS)
             source_format = image.format or "unknown"
             width, height = image.size
             if width <= 0 or height <= 0:
-                raise ProductDataError(f"image has no pixels: {link}", product_id=product_id, field="image_link")
+                raise ProductDataError("the image has no pixels", product_id=product_id, field=field)
             if width * height > MAX_SOURCE_PIXELS:
                 raise ProductDataError(
-                    f"image claims {width}x{height} pixels (> {MAX_SOURCE_PIXELS}), refusing a possible "
-                    f"decompression bomb: {link}", product_id=product_id, field="image_link")
-            if getattr(image, "n_frames", 1) > 1:
+                    f"the image claims {width}x{height} pixels, more than {MAX_SOURCE_PIXELS // 1_000_000} MP: refusing a"
+                    " possible decompression bomb", product_id=product_id, field=field)
+            # `is_animated` looks for a second frame only; `n_frames` would walk (and decode) every frame of a GIF.
+            if getattr(image, "is_animated", False):
                 notes.append(f"animated {source_format} image: using its first frame")
                 image.seek(0)
             if source_format == "JPEG" and max(width, height) > 2 * MAX_SIDE:
@@ -161,13 +118,16 @@ def _decode(data: bytes, link: str, *, product_id: str) -> tuple[Image.Image, st
             image.load()
     except ProductDataError:
         raise
-    except Image.DecompressionBombError as exc:
+    except Image.DecompressionBombError:
         raise ProductDataError(
-            f"refusing a possible decompression bomb: {link}: {exc}", product_id=product_id, field="image_link"
-        ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            "refusing a possible decompression bomb", product_id=product_id, field=field) from None
+    except UnidentifiedImageError:
         raise ProductDataError(
-            f"cannot decode image {link}: {exc}", product_id=product_id, field="image_link") from exc
+            f"the image is not in a supported format ({', '.join(PHOTO_FORMATS)})", product_id=product_id, field=field
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ProductDataError(
+            f"cannot decode the image ({_short_reason(exc)})", product_id=product_id, field=field) from None
 
     try:
         image = ImageOps.exif_transpose(image)
@@ -175,6 +135,11 @@ def _decode(data: bytes, link: str, *, product_id: str) -> tuple[Image.Image, st
         notes.append(f"ignored unreadable EXIF orientation: {exc}")
     image = _to_srgb(image, notes)
     return image, source_format, (width, height), notes
+
+
+def _short_reason(exc: BaseException) -> str:
+    """A short, path-free reason from a decoder error."""
+    return type(exc).__name__ + (f": {str(exc)[:80]}" if str(exc) and "/" not in str(exc) else "")
 
 
 def _to_srgb(image: Image.Image, notes: list[str]) -> Image.Image:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from batch_video import captions, feed, images, render, script, tts
+from batch_video import captions, feed, images, links, render, script, tts
 from batch_video.errors import ProductDataError
 from batch_video.hashing import file_sha256
+from batch_video.links import LinkPolicy
 from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, RenderedVideo, Voiceover
 from batch_video.settings import BatchSettings
 from batch_video.workspace import ProductWorkspace, StageOutputMissing
@@ -47,9 +48,10 @@ def find_product(catalog: FeedReadResult, key: str) -> Product:
     )
 
 
-def prepare_image_stage(ws: ProductWorkspace, product: Product) -> PreparedImage:
+def prepare_image_stage(ws: ProductWorkspace, product: Product, policy: LinkPolicy) -> PreparedImage:
+    """The product photo; `policy` says where its link may lead (see `LinkPolicy.for_source`)."""
     try:
-        image = images.prepare_image(product, ws.root)
+        image = images.prepare_image(product, ws.root, policy=policy)
     except ProductDataError as err:
         raise err.with_context(product_id=product.id, stage="product_image")
     ws.save_image(image)
@@ -151,7 +153,7 @@ def render_product(
     ws = ProductWorkspace(data_dir, key)
     product = find_product(catalog, key)
     ws.save_product(product)
-    image = prepare_image_stage(ws, product)
+    image = prepare_image_stage(ws, product, links.policy_from_env(catalog.source))
     text = script_stage(ws, product, settings)
     voiceover, cues = voiceover_stage(ws, product, text, settings, cache_dir)
     return render_stage(ws, product, image, voiceover, cues, settings, force=force)

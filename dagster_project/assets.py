@@ -100,14 +100,17 @@ def product_record(
 
 @dg.asset(deps=[product_record], kinds={"pillow"}, **COMMON)
 def product_image(
-    context: dg.AssetExecutionContext, workspace: WorkspaceResource, batch_settings: BatchSettingsResource
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    workspace: WorkspaceResource,
+    batch_settings: BatchSettingsResource,
 ) -> dg.MaterializeResult:
     """The product photo, fetched and normalized (orientation, colour space, size)."""
     settings = run_settings(context, batch_settings)
     ws = workspace.for_key(context.partition_key)
     with stage_errors(context, "product_image"):
         product = ws.load_product()
-        image = pipeline.prepare_image_stage(ws, product)
+        image = pipeline.prepare_image_stage(ws, product, catalog.link_policy())
     for warning in image.warnings:
         context.log.warning(f"product {product.id}: {warning}")
     return dg.MaterializeResult(

@@ -22,17 +22,12 @@ from dagster_project.resources import (
     TTSResource,
     WorkspaceResource,
 )
-from dagster_project.resources.core import SAMPLE_FEED
 
 
 def build_resources() -> dict[str, object]:
     data_dir = os.environ.get("BATCH_VIDEO_DATA_DIR", "data")
     return {
-        "catalog": CatalogResource(
-            feed_url=os.environ.get("BATCH_VIDEO_FEED_URL", SAMPLE_FEED),
-            cache_dir=os.path.join(data_dir, "cache", "feeds"),
-            currency=feed_currency(),
-        ),
+        "catalog": CatalogResource.from_env(data_dir, currency=feed_currency()),
         "workspace": WorkspaceResource(data_dir=data_dir),
         "batch_settings": BatchSettingsResource.from_env(),
         "tts": TTSResource(cache_dir=os.path.join(data_dir, "cache", "tts")),

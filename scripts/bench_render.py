@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from batch_video.images import prepare_image  # noqa: E402
+from batch_video.links import LinkPolicy  # noqa: E402
 from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming  # noqa: E402
 from batch_video.render import measure_loudness  # noqa: E402
 from batch_video.render.scene import Scene  # noqa: E402
@@ -107,7 +108,7 @@ def reference(work: Path, seconds: float):
         make_voiceover(vo_path, seconds)
     product = Product(id="BENCH-1", key="bench-1", title=TITLE, price=Decimal("299.00"),
                       sale_price=Decimal("249.00"), currency="RON", image_link=str(photo), brand="Ionescu")
-    image = prepare_image(product, work / "prepared")
+    image = prepare_image(product, work / "prepared", policy=LinkPolicy(local_roots=(work.resolve(),)))
     voiceover = Voiceover(audio_path=vo_path, duration_s=seconds, provider="espeak", voice="ro")
     return product, image, voiceover, make_cues(seconds)
 

@@ -10,6 +10,8 @@ import dagster as dg
 
 from batch_video.catalog import is_supabase, load_catalog
 from batch_video.feed import FetchedFeed
+from batch_video.links import FETCH_ALLOW_ENV, IMAGE_ROOTS_ENV, LinkPolicy
+from batch_video.net import AddressPolicy
 from batch_video.models import FeedReadResult
 from batch_video.settings import BatchSettings
 from batch_video.workspace import ProductWorkspace
@@ -44,6 +46,25 @@ class CatalogResource(dg.ConfigurableResource):
     remote_ttl_s: float = 600.0
     timeout_s: float = 30.0
     currency: str = "RON"  # the shop's currency, for prices the feed writes without one
+    # Where the feed's links may lead (see batch_video.links): local files only for a local feed,
+    # inside its folder or these roots; private hosts only when allow-listed (hosts or CIDRs).
+    image_roots: list[str] = []
+    fetch_allow: list[str] = []
+
+    @classmethod
+    def from_env(cls, data_dir: str, *, currency: str = "RON") -> "CatalogResource":
+        env = os.environ
+        return cls(
+            feed_url=env.get("BATCH_VIDEO_FEED_URL", SAMPLE_FEED),
+            cache_dir=os.path.join(data_dir, "cache", "feeds"),
+            currency=currency,
+            image_roots=[p for p in env.get(IMAGE_ROOTS_ENV, "").split(os.pathsep) if p.strip()],
+            fetch_allow=list(AddressPolicy.parse(env.get(FETCH_ALLOW_ENV, "")).allow),
+        )
+
+    def link_policy(self) -> LinkPolicy:
+        """Where the links of this catalog's products may lead."""
+        return LinkPolicy.for_source(self.feed_url, image_roots=self.image_roots, allow=AddressPolicy.parse(self.fetch_allow))
 
     def read(self, *, max_age_s: float | None = None, fetched: FetchedFeed | None = None) -> FeedReadResult:
         """The parsed catalog; `max_age_s=0` forces a fresh read of a remote source, `fetched` is one just downloaded."""
