@@ -98,6 +98,7 @@ class FeedReadResult:
     duplicates: tuple[str, ...] = ()  # feed ids seen more than once (first one kept)
     source: str = ""
     format: str = ""  # what the reader recognized, e.g. "WooCommerce product export (CSV)"
+    warnings: tuple[FeedProblem, ...] = ()  # valid products with a field cut or dropped (too long, too many links)
 
     def by_key(self) -> dict[str, Product]:
         return {p.key: p for p in self.products}

@@ -425,12 +425,14 @@ def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 def _copy_body(response: httpcore.Response, sink: BinaryIO, clock: _Clock) -> int:
     limits = clock.limits
     size = 0
+    # The rate counts from the first body byte: a server may take its time to start (the deadline bounds that).
+    body_started = clock.monotonic()
     for chunk in response.iter_stream():
         size += len(chunk)
         if size > limits.max_bytes:
             raise TooLarge(f"the response is larger than the {limits.max_bytes} byte cap")
         sink.write(chunk)
-        elapsed = clock.monotonic() - clock.started
+        elapsed = clock.monotonic() - body_started
         if elapsed > limits.rate_grace_s and size / elapsed < limits.min_rate_bytes_s:
             raise TooSlow(
                 f"the download is too slow ({size / elapsed:.0f} bytes/s after {elapsed:.0f} s;"

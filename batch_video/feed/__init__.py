@@ -33,9 +33,10 @@ from typing import Iterator
 
 from batch_video.errors import ProductDataError
 from batch_video.feed.exports import map_headers, normalize_header, read_csv_table
-from batch_video.feed.fetch import DEFAULT_MAX_BYTES, FetchedFeed, _open_decoded, fetch_feed, is_remote
+from batch_video.feed.fetch import DEFAULT_DEADLINE_S, DEFAULT_MAX_BYTES, FetchedFeed, _open_decoded, fetch_feed, is_remote
 from batch_video.feed.fields import (
     REQUIRED_FIELDS,
+    TEXT_MAX_CHARS,
     RawItem,
     build_product,
     clean_text,
@@ -57,6 +58,7 @@ from batch_video.models import FeedReadResult
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
     "DEFAULT_MAX_BYTES",
     "GOOGLE_NS",
     "KEY_HASH_LENGTH",
@@ -64,6 +66,7 @@ __all__ = [
     "REQUIRED_FIELDS",
     "FeedItems",
     "FeedSource",
+    "TEXT_MAX_CHARS",
     "FetchedFeed",
     "RawItem",
     "assign_partition_keys",
@@ -104,8 +107,24 @@ def sniff_format(stream: io.BufferedReader) -> str:
         return "workbook"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            head = head[len(bom):].decode(encoding, errors="ignore").encode()
+            break
+    else:
+        if head[:2] == b"<\x00" or head[:2] == b"\x00<":  # UTF-16 without a BOM
+            return "xml"
+    text = head.lstrip()
     return "xml" if text.startswith(b"<") else "csv"
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
 
 
 class FeedItems:
@@ -119,12 +138,8 @@ class FeedItems:
         with _open_decoded(self.path, self.max_bytes) as stream:
             kind = sniff_format(stream)  # type: ignore[arg-type]
             if kind == "xml":
-                # Merchant feeds never declare entities; refusing them up front keeps an
-                # entity-expansion bomb from reaching the parser (expat's own limit is the backstop).
-                if b"<!ENTITY" in stream.peek(1 << 16).upper():  # type: ignore[attr-defined]
-                    raise ProductDataError("the feed declares XML entities, which product feeds never need", field="feed")
                 self.format = "Google Merchant feed (XML)"
-                yield from iter_xml_items(stream)
+                yield from iter_xml_items(stream)  # refuses DOCTYPE/entities itself, wherever they appear
                 return
             if kind == "xls":
                 raise ProductDataError(
@@ -167,6 +182,7 @@ def read_feed(
     source: str | Path,
     *,
     timeout_s: float = 30.0,
+    deadline_s: float = DEFAULT_DEADLINE_S,
     max_bytes: int = DEFAULT_MAX_BYTES,
     default_currency: str = "RON",
 ) -> FeedReadResult:
@@ -179,7 +195,7 @@ def read_feed(
     4xx, `TransientError` network/5xx, `ProductDataError(field="feed")`
     malformed or over the size cap).
     """
-    fetched = fetch_feed(str(source), timeout_s=timeout_s, max_bytes=max_bytes)
+    fetched = fetch_feed(str(source), timeout_s=timeout_s, deadline_s=deadline_s, max_bytes=max_bytes)
     assert fetched is not None  # unconditional request: never 304
     try:
         return read_feed_file(fetched, max_bytes=max_bytes, default_currency=default_currency, source=str(source))

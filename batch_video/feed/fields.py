@@ -10,16 +10,27 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urljoin
 
 from batch_video.feed.keys import assign_partition_keys, fold_ascii
 from batch_video.feed.prices import parse_price
 from batch_video.models import FeedProblem, FeedReadResult, Product
+from batch_video.redact import redact_url
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_FIELDS = ("id", "title", "price", "image_link")
+
+# The longest text kept per field, in characters after HTML and whitespace cleanup: longer text is cut,
+# with a warning, so a feed can't push megabytes into product.json, records or Dagster metadata.
+TEXT_MAX_CHARS = {"title": 300, "brand": 150, "product_type": 500, "description": 5000, "availability": 50}
+# Longer than these, a value can't be right: the product is refused, naming the field.
+ID_MAX_CHARS = 200
+LINK_MAX_CHARS = 2048
+PRICE_MAX_CHARS = 100
+# Google Merchant allows up to 10 additional images.
+MAX_ADDITIONAL_IMAGES = 10
 
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/h\d)\b[^>]*>", re.IGNORECASE)
@@ -177,25 +188,54 @@ def _make_product(fields: dict[str, Any], key: str) -> Product:
     return Product(key=key, content_hash=_hash_fields(fields), **fields)
 
 
+def _shown(value: Any) -> str:
+    """A raw value as kept in a FeedProblem: never more than a line's worth."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def validate_fields(
     raw: Mapping[str, Any],
     *,
     position: int | None = None,
     base: str | None = None,
     default_currency: str = "RON",
+    warn: Callable[[FeedProblem], None] | None = None,
 ) -> dict[str, Any] | list[FeedProblem]:
-    """Product fields (all but key and hash) from raw feed fields, or the problems found."""
+    """Product fields (all but key and hash) from raw feed fields, or the problems found.
+
+    Text longer than `TEXT_MAX_CHARS` is cut and reported through `warn`.
+    """
     product_id = str(raw.get("id") or "").strip()
     problems: list[FeedProblem] = []
+    if len(product_id) > ID_MAX_CHARS:
+        problems.append(FeedProblem(_shown(product_id), "id", _shown(product_id),
+                                    f"id is longer than {ID_MAX_CHARS} characters", position))
+        return problems
 
     def problem(field: str, value: Any, reason: str) -> None:
-        problems.append(FeedProblem(product_id, field, "" if value is None else str(value), reason, position))
+        problems.append(FeedProblem(product_id, field, _shown(value), reason, position))
+
+    def text(field: str) -> str:
+        value = clean_text(raw.get(field))
+        limit = TEXT_MAX_CHARS[field]
+        if len(value) > limit:
+            if warn is not None:
+                warn(FeedProblem(product_id, field, _shown(value), f"{len(value)} characters, cut to {limit}", position))
+            value = value[:limit].rstrip()
+        return value
 
     if not product_id:
         problem("id", raw.get("id"), "missing id")
-    title = clean_text(raw.get("title"))
+    title = text("title")
     if not title:
         problem("title", raw.get("title"), "missing title")
+    too_long = [name for name in ("price", "sale_price", "price_raw", "sale_price_raw", "currency")
+                if len(str(raw.get(name) or "")) > PRICE_MAX_CHARS]
+    for name in too_long:
+        problem(name.removesuffix("_raw"), raw.get(name), f"longer than {PRICE_MAX_CHARS} characters")
+    if too_long:
+        return problems
 
     currency_override = str(raw.get("currency") or "").strip().upper()
     fallback_currency = currency_override or default_currency
@@ -227,6 +267,8 @@ def validate_fields(
     image_link = ""
     if not image_raw:
         problem("image_link", image_raw, "missing image link")
+    elif len(image_raw) > LINK_MAX_CHARS:
+        problem("image_link", image_raw, f"longer than {LINK_MAX_CHARS} characters")
     else:
         try:
             _check_link(image_raw, "image_link")
@@ -239,7 +281,14 @@ def validate_fields(
     extra = raw.get("additional_image_links") or ()
     if isinstance(extra, str):
         extra = [part for part in re.split(r"[,|\s]+", extra) if part]
-    additional = tuple(resolve_link(str(link), base) for link in extra if str(link).strip())
+    extra = [str(link).strip() for link in extra if str(link).strip() and len(str(link).strip()) <= LINK_MAX_CHARS]
+    if len(extra) > MAX_ADDITIONAL_IMAGES:
+        if warn is not None:
+            warn(FeedProblem(product_id, "additional_image_links", f"{len(extra)} links",
+                             f"only the first {MAX_ADDITIONAL_IMAGES} are used", position))
+        extra = extra[:MAX_ADDITIONAL_IMAGES]
+    additional = tuple(resolve_link(link, base) for link in extra)
+    link = str(raw.get("link") or "").strip()
     return {
         "id": product_id,
         "title": title,
@@ -247,13 +296,13 @@ def validate_fields(
         "currency": currency,
         "image_link": image_link,
         "price_raw": price_raw,
-        "description": clean_text(raw.get("description")),
-        "brand": clean_text(raw.get("brand")),
-        "product_type": clean_text(raw.get("product_type")),
+        "description": text("description"),
+        "brand": text("brand"),
+        "product_type": text("product_type"),
         "sale_price": sale_price,
         "sale_price_raw": sale_raw,
-        "availability": normalize_availability(str(raw.get("availability") or "")),
-        "link": resolve_link(str(raw.get("link") or ""), base),
+        "availability": normalize_availability(text("availability")),
+        "link": resolve_link(link, base) if len(link) <= LINK_MAX_CHARS else "",
         "additional_image_links": additional,
     }
 
@@ -262,6 +311,7 @@ def collect(items: Iterable[RawItem], *, base: str | None, default_currency: str
     """Validate raw items, drop duplicate ids (first kept), assign partition keys."""
     valid: list[dict[str, Any]] = []
     problems: list[FeedProblem] = []
+    warnings: list[FeedProblem] = []
     seen: set[str] = set()
     duplicates: dict[str, None] = {}
     for item in items:
@@ -274,7 +324,9 @@ def collect(items: Iterable[RawItem], *, base: str | None, default_currency: str
             continue
         if product_id:
             seen.add(product_id)
-        fields = validate_fields(item.fields, position=item.position, base=base, default_currency=default_currency)
+        fields = validate_fields(
+            item.fields, position=item.position, base=base, default_currency=default_currency, warn=warnings.append
+        )
         if isinstance(fields, list):
             problems.extend(fields)
         else:
@@ -282,5 +334,9 @@ def collect(items: Iterable[RawItem], *, base: str | None, default_currency: str
     keys = assign_partition_keys(fields["id"] for fields in valid)
     keyed = tuple(_make_product(fields, keys[fields["id"]]) for fields in valid)
     if problems:
-        logger.info("feed %s: %d valid products, %d problems", source, len(keyed), len(problems))
-    return FeedReadResult(products=keyed, problems=tuple(problems), duplicates=tuple(duplicates), source=source)
+        logger.info("feed %s: %d valid products, %d problems", redact_url(source), len(keyed), len(problems))
+    if warnings:
+        logger.warning("feed %s: %d fields cut or dropped, e.g. %s", redact_url(source), len(warnings), warnings[0])
+    return FeedReadResult(
+        products=keyed, problems=tuple(problems), duplicates=tuple(duplicates), source=source, warnings=tuple(warnings)
+    )

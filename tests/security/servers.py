@@ -90,8 +90,9 @@ def redirect_to(location: str, status: int = 302) -> Route:
     return route
 
 
-def drip(server: LoopbackServer, body: bytes, *, bytes_per_s: float = 1.0, declared: int | None = None) -> Route:
-    """Headers at once, then the body one byte at a time: every read succeeds, the download never ends in time."""
+def drip(server: LoopbackServer, body: bytes, *, bytes_per_s: float = 1.0, declared: int | None = None,
+         chunk: int = 1) -> Route:
+    """Headers at once, then the body `chunk` bytes at a time: every read succeeds, the download never ends in time."""
 
     def route(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
@@ -99,10 +100,10 @@ def drip(server: LoopbackServer, body: bytes, *, bytes_per_s: float = 1.0, decla
         handler.send_header("Content-Length", str(declared if declared is not None else len(body)))
         handler.end_headers()
         handler.wfile.flush()
-        for byte in body:
-            if server.stop.wait(1.0 / bytes_per_s):
+        for start in range(0, len(body), chunk):
+            if server.stop.wait(chunk / bytes_per_s):
                 return
-            handler.wfile.write(bytes([byte]))
+            handler.wfile.write(body[start:start + chunk])
             handler.wfile.flush()
 
     return route
