@@ -304,7 +304,7 @@ def test_auto_fallback_voiceover_still_renders(edge_unreachable, tmp_path):
         providers={"edge": offline_edge(), "espeak": EspeakProvider()},
     )  # fmt: skip
     assert voiceover.provider == "espeak" and voiceover.fallback_reason
-    image = images.prepare_image(product, tmp_path / "img")
+    image = images.prepare_image(product, tmp_path / "img", policy=LinkPolicy(local_roots=(REPO / "batch_video" / "sample",)))
     cues = captions.build_caption_cues(voiceover.words)
     video = render.render_video(product, image, voiceover, tmp_path / "v.mp4", tmp_path / "p.jpg", settings, cues=cues)
     probe = render.probe(video.video_path)
