@@ -30,12 +30,12 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("BATCH_VIDEO_DATA_DIR", "data")).resolve()
 
 
-def write_json_atomic(path: Path, data: Any, *, indent: int | None = 1) -> None:
+def write_json_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=indent, default=str)
+            json.dump(data, handle, ensure_ascii=False, indent=1, default=str)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
