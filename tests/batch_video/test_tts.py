@@ -16,6 +16,7 @@ import pytest
 
 from batch_video import pipeline
 from batch_video.errors import ConfigError, ProductDataError
+from batch_video.links import LinkPolicy
 from batch_video.models import Product
 from batch_video.settings import BatchSettings
 from batch_video.tts import (
