@@ -65,3 +65,13 @@ def tiny_feed(tmp_path) -> Path:
     write_photo(feed.parent / "images" / "mug.jpg")
     feed.write_text(FEED_TEMPLATE, encoding="utf-8")
     return feed
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch):
+    """A throw-away Dagster instance folder as DAGSTER_HOME (what the CLI commands use)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home

@@ -22,13 +22,7 @@ from PIL import Image
 from batch_video.script import say_amount
 from dagster_project.assets import product_video_assets
 from dagster_project.console.cli import main
-from dagster_project.resources import (
-    BatchSettingsResource,
-    CatalogResource,
-    PublishingResource,
-    TTSResource,
-    WorkspaceResource,
-)
+from tests.dagster_project.test_product_chain import materializations, resources_for
 
 pytestmark = pytest.mark.slow
 
@@ -58,25 +52,6 @@ def mean_colour(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), dtype=float).reshape(-1, 3).mean(axis=0)
 
 
-def resources_for(export: Path, tmp_path: Path) -> dict[str, object]:
-    return {
-        "catalog": CatalogResource(feed_url=str(export), cache_dir=str(tmp_path / "cache")),
-        "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")),
-        "batch_settings": BatchSettingsResource(preset="preview", tts_provider="espeak", tail_s=0.5),
-        "tts": TTSResource(cache_dir=str(tmp_path / "tts")),
-        "publishing": PublishingResource(local_root=str(tmp_path / "output"), records_path=str(tmp_path / "output" / "records.sqlite")),
-    }
-
-
-@pytest.fixture
-def dagster_home(tmp_path, monkeypatch):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
-
-
 def sync(export: Path, capsys) -> dict:
     assert main(["feed", "sync", str(export), "--json"]) == 0
     return json.loads(capsys.readouterr().out)
@@ -86,7 +61,7 @@ def render(export: Path, key: str, tmp_path: Path) -> dict[str, dg.AssetMaterial
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(product_video_assets, partition_key=key, resources=resources_for(export, tmp_path), instance=instance)
     assert result.success
-    return {e.asset_key.to_user_string(): e.event_specific_data.materialization for e in result.get_asset_materialization_events()}
+    return materializations(result)
 
 
 def check_rendered(mats, tmp_path: Path, key: str, *, price: str, sale_price: str, main_photo: str, gallery: list[str]) -> None:

@@ -11,15 +11,6 @@ import pytest
 from dagster_project.console.cli import main
 
 
-@pytest.fixture
-def dagster_home(tmp_path, monkeypatch):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
-
-
 def test_feed_sync_adds_keys_then_reports_them_unchanged(tiny_feed, dagster_home, capsys):
     assert main(["feed", "sync", str(tiny_feed), "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
