@@ -153,7 +153,8 @@ def _log_plan(log: logging.Logger, source: str, plan: sync.SyncPlan, delete_remo
         action = "deleting their partitions" if delete_removed else "partitions kept (BATCH_VIDEO_FEED_SYNC_DELETE_REMOVED=1 deletes them)"
         log.warning(f"{len(plan.removed)} products left the feed ({action}): {', '.join(plan.removed[:50])}")
     for problem in plan.problems[:50]:
-        log.warning(f"skipped invalid product: {problem}")
+        # `str(problem)` says which: "skipped: <why it is not for sale>" or "field <name>: <what is wrong>".
+        log.warning(f"not rendered: {problem}")
 
 
 def _read_catalog(catalog: CatalogResource) -> FeedReadResult:
