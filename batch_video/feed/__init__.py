@@ -10,7 +10,7 @@ are streamed to a temporary file with a size cap (which also bounds a gzip bomb)
 Titles and descriptions are stored with HTML tags and entities removed and
 whitespace collapsed; the script stage does its own speech normalization.
 
-Catalog tables (CSV/TSV, XLSX, ODS) are told apart by their header: a
+Catalog tables (CSV/TSV, XLSX, ODS, XLS) are told apart by their header: a
 WooCommerce or Shopify product export is read with its platform's rules
 (variants, galleries, drafts), any other table by the generic header aliases.
 
@@ -18,7 +18,7 @@ Modules: `prices` (parse_price), `keys` (slugify_key, assign_partition_keys),
 `fields` (validation, cleanup, content hash), `merchant` (RSS/Atom), `tables`
 (the table every tabular reader shares), `exports` (CSV/TSV, generic aliases),
 `woocommerce` and `shopify` (platform exports), `layouts` (which one, from the
-header), `spreadsheets` (XLSX/ODS via pandas), `sources` (sheet names, Google
+header), `spreadsheets` (XLSX/ODS/XLS via pandas), `sources` (sheet names, Google
 Sheets links), `fetch` (paths and URLs), `rows` (Supabase `products` rows).
 """
 
@@ -101,12 +101,10 @@ __all__ = [
 
 
 def sniff_format(stream: io.BufferedReader) -> str:
-    """`"xml"`, `"workbook"` (XLSX/ODS: a ZIP), `"xls"` (legacy Excel) or `"csv"` from the first bytes."""
+    """`"xml"`, `"workbook"` (XLSX/ODS: a ZIP; legacy Excel XLS: a Compound File) or `"csv"` from the first bytes."""
     head = stream.peek(4096)[:4096]
-    if head.startswith(b"PK\x03\x04"):
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         return "workbook"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return "xls"
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             head = head[len(bom):].decode(encoding, errors="ignore").encode()
@@ -141,26 +139,22 @@ class FeedItems:
                 self.format = "Google Merchant feed (XML)"
                 yield from iter_xml_items(stream)  # refuses DOCTYPE/entities itself, wherever they appear
                 return
-            if kind == "xls":
-                raise ProductDataError(
-                    "the feed is an Excel 97-2003 .xls workbook: save it as .xlsx (or export CSV) and point the feed at that",
-                    field="feed",
-                )
             if kind == "csv":
                 table = read_csv_table(stream)  # type: ignore[arg-type]
                 self.format = format_label(detect_layout(table.headers), table.container)
                 yield from iter_table_items(table, today=self.today)
                 return
-        # A workbook is a ZIP archive: read from the file itself (pandas needs to seek), not the stream.
-        if workbook_kind(self.path) == "":
+        # A workbook is read from the file itself (pandas needs to seek), not from the stream.
+        workbook = workbook_kind(self.path)
+        if not workbook:
             raise ProductDataError("the feed is a ZIP archive but not an XLSX or ODS workbook", field="feed")
-        table = read_sheet_table(self.path, sheet=self.sheet, max_bytes=self.max_bytes)
+        table = read_sheet_table(self.path, sheet=self.sheet, max_bytes=self.max_bytes, kind=workbook)
         self.format = format_label(detect_layout(table.headers), table.container)
         yield from iter_table_items(table, today=self.today)
 
 
 def iter_feed_items(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, sheet: str = "") -> Iterator[RawItem]:
-    """Raw items of a local feed file (Merchant XML, CSV/TSV optionally gzipped, XLSX, ODS), streaming."""
+    """Raw items of a local feed file (Merchant XML, CSV/TSV optionally gzipped, XLSX, ODS, XLS), streaming."""
     yield from FeedItems(path, max_bytes=max_bytes, sheet=sheet)
 
 
@@ -186,7 +180,7 @@ def read_feed(
     max_bytes: int = DEFAULT_MAX_BYTES,
     default_currency: str = "RON",
 ) -> FeedReadResult:
-    """Read a feed from a path or http(s) URL: Merchant RSS/Atom, CSV/TSV, XLSX/ODS, a shop platform's export.
+    """Read a feed from a path or http(s) URL: Merchant RSS/Atom, CSV/TSV, XLSX/ODS/XLS, a shop platform's export.
 
     `default_currency` is the shop's currency, for prices written without one.
     A workbook's sheet is named after `#` (`catalog.xlsx#Produse`); a Google

@@ -18,6 +18,7 @@ import respx
 
 from batch_video.errors import ConfigError, ProductDataError
 from batch_video.feed import google_sheets_csv_url, parse_source, read_feed
+from batch_video.feed import spreadsheets
 from batch_video.feed.spreadsheets import cell_text
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
@@ -85,6 +86,20 @@ def test_ods_gives_the_same_products_as_the_csv(romanian_csv, tmp_path):
     assert result.format == "catalog (ODS sheet 'Produse')"
 
 
+@pytest.mark.parametrize("kind, engine", [("XLSX", "openpyxl"), ("ODS", "odf")])
+def test_when_calamine_cannot_read_a_workbook_the_formats_own_engine_does(romanian_csv, tmp_path, monkeypatch, caplog, kind, engine):
+    rows = csv_rows(romanian_csv, ";")
+    path = tmp_path / f"catalog.{kind.lower()}"
+    pd.DataFrame([[as_typed(cell) for cell in row] for row in rows[1:]], columns=rows[0]).to_excel(
+        path, engine="openpyxl" if kind == "XLSX" else "odf", index=False, sheet_name="Produse"
+    )
+    fast = read_feed(path)
+    monkeypatch.setitem(spreadsheets.ENGINES, kind, ("not-an-engine", engine))
+    same_products(read_feed(path), fast)
+    same_products(fast, read_feed(romanian_csv))
+    assert "engine not-an-engine cannot read it" in caplog.text
+
+
 def test_named_sheet_by_name_or_position_and_a_clear_error_for_a_missing_one(romanian_csv, tmp_path):
     rows = csv_rows(romanian_csv, ";")
     xlsx = write_xlsx(tmp_path / "catalog.xlsx", {"Instrucțiuni": [["Completați foaia Produse"]], "Produse": rows})
@@ -97,6 +112,20 @@ def test_named_sheet_by_name_or_position_and_a_clear_error_for_a_missing_one(rom
     # The first sheet by default: here it holds no catalog, and the error says which columns are missing.
     with pytest.raises(ProductDataError, match="XLSX sheet 'Instrucțiuni' header has no column for id"):
         read_feed(xlsx)
+
+
+def test_a_legacy_excel_xls_workbook_is_read_too(tmp_path):
+    import xlwt
+
+    workbook = xlwt.Workbook()
+    sheet = workbook.add_sheet("Produse")
+    for r, row in enumerate([["Cod", "Denumire", "Preț", "Preț redus", "Imagine"], ["C1", "Cană", 49.9, 39.9, "https://x/c.jpg"]]):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    workbook.save(str(tmp_path / "catalog-2009.xls"))
+    result = read_feed(tmp_path / "catalog-2009.xls")
+    assert result.format == "catalog (XLS sheet 'Produse')"
+    assert [(p.id, p.title, p.price, p.sale_price) for p in result.products] == [("C1", "Cană", Decimal("49.9"), Decimal("39.9"))]
 
 
 def test_a_title_row_above_the_header_is_skipped(tmp_path):
@@ -150,8 +179,8 @@ def test_workbook_limits_and_damaged_files(tmp_path):
     with pytest.raises(ProductDataError):
         read_feed(broken)
     legacy = tmp_path / "old.xls"
-    legacy.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
-    with pytest.raises(ProductDataError, match="97-2003 .xls"):
+    legacy.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)  # an Excel 97-2003 header, then nothing
+    with pytest.raises(ProductDataError, match="the XLS workbook old.xls cannot be read"):
         read_feed(legacy)
 
 
