@@ -1,7 +1,13 @@
-"""The stages for one product, composed over a ProductWorkspace.
+"""The one path of a product: six stages, each "load inputs, call the library, save outputs, return a result".
 
-Dagster assets call one stage each; `batch-video render` calls them all in a
-row. Both go through these functions, so there is one code path.
+    record -> image -> script -> voiceover -> render (with its quality verdict) -> publish
+
+Each stage reads what the previous ones left in the product's workspace
+(`batch_video.workspace`), calls the library, saves its own outputs there and
+returns a small result. Dagster's assets call one stage each and turn the result
+into metadata; `batch-video render` calls `make_video` (record to render). Both go
+through these functions, so the command line and a batch cannot disagree about a
+product: same inputs, same outputs, the same checks and the same reasons.
 """
 
 from __future__ import annotations
@@ -13,18 +19,200 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from batch_video import captions, feed, images, links, render, script, tts
+from batch_video import captions, feed, images, links, quality, script as scripts, tts
 from batch_video.errors import ProductDataError
 from batch_video.hashing import file_sha256
 from batch_video.links import LinkPolicy
-from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, RenderedVideo, Voiceover
+from batch_video.render.spec import LOUDNESS_TARGET_LUFS
+from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, PublishedVideo, RenderedVideo, Voiceover
+from batch_video.publish import Storage, publish_video
+from batch_video.records import Records
+from batch_video.render import get_preset, render_video, video_duration
 from batch_video.settings import BatchSettings
+from batch_video.stages import PRODUCT_IMAGE, PRODUCT_RECORD, PUBLISHED_VIDEO, RENDERED_VIDEO
 from batch_video.workspace import ProductWorkspace, StageOutputMissing
 
 logger = logging.getLogger(__name__)
 
 # Bump when the renderer's output changes for the same inputs.
 RENDER_VERSION = "2"
+
+ProgressFn = Callable[[int, int], None]
+
+
+# -- results ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    product: Product
+    image: PreparedImage
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    product: Product
+    text: str
+
+    @property
+    def digest(self) -> str:
+        return text_digest(self.text)
+
+
+@dataclass(frozen=True)
+class VoiceoverResult:
+    product: Product
+    voiceover: Voiceover
+    cues: tuple[CaptionCue, ...]
+
+    @property
+    def digest(self) -> str:
+        return voiceover_digest(self.voiceover)
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    product: Product
+    video: RenderedVideo
+    voiceover: Voiceover
+    verdict: quality.Verdict
+    inputs_hash: str
+    reused: bool  # nothing changed since the last render: its video was kept
+    render_seconds: float  # this stage's render (or reuse) time
+    check_seconds: float
+
+    def refusal(self) -> quality.VideoCheckFailed | None:
+        """Why this video must not be published (None: it passed every check)."""
+        return self.verdict.refusal(product_id=self.product.id)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    product: Product
+    video: RenderedVideo
+    voiceover: Voiceover
+    published: PublishedVideo
+    inputs_hash: str
+
+
+# -- the six stages ------------------------------------------------------------------
+
+
+def record(ws: ProductWorkspace, catalog: FeedReadResult) -> Product:
+    """The partition's product from the feed, validated, saved as product.json."""
+    product = find_product(catalog, ws.key)
+    ws.save_product(product)
+    return product
+
+
+def image(ws: ProductWorkspace, policy: LinkPolicy) -> ImageResult:
+    """The product photo fetched and normalized; `policy` says where its link may lead (see `LinkPolicy.for_source`)."""
+    product = ws.load_product()
+    try:
+        prepared = images.prepare_image(product, ws.root, policy=policy)
+    except ProductDataError as err:
+        raise err.with_context(product_id=product.id, stage=PRODUCT_IMAGE)
+    ws.save_image(prepared)
+    return ImageResult(product, prepared)
+
+
+def script(ws: ProductWorkspace, settings: BatchSettings) -> ScriptResult:
+    """The text the voice reads, normalized for speech."""
+    product = ws.load_product()
+    text = scripts.build_script(product, settings)
+    ws.save_script(text, settings.settings_hash())
+    return ScriptResult(product, text)
+
+
+def voiceover(ws: ProductWorkspace, settings: BatchSettings, *, cache_dir: Path | None) -> VoiceoverResult:
+    """The spoken script with word timings, and the caption cues built from them."""
+    product = ws.load_product()
+    spoken = tts.synthesize_voiceover(
+        ws.load_script(), ws.path("voiceover.wav"), settings, cache_dir=cache_dir, product_id=product.id
+    )
+    cues = captions.build_caption_cues(spoken.words)
+    ws.write_text("captions.srt", captions.to_srt(cues))
+    ws.save_voiceover(spoken, cues)
+    return VoiceoverResult(product, spoken, cues)
+
+
+def render(ws: ProductWorkspace, settings: BatchSettings, *, progress: ProgressFn | None = None, force: bool = False) -> RenderResult:
+    """The video (rendered, or reused when none of its inputs changed) and the quality checks' verdict on it.
+
+    The verdict is saved with the render: `publish` refuses a video that failed a check.
+    """
+    product, prepared = ws.load_product(), ws.load_image()
+    spoken, cues = ws.load_voiceover()
+    inputs_hash = render_inputs_hash(product, prepared, spoken, settings)
+    started = time.monotonic()
+    video = None if force else _reusable_render(ws, inputs_hash)
+    reused = video is not None
+    if video is None:
+        video = render_video(
+            product, prepared, spoken, ws.path("video.mp4"), ws.path("poster.jpg"), settings,
+            cues=cues if settings.captions else (), progress=progress,
+        )
+        logger.info("product %s: rendered in %.1f s", product.id, time.monotonic() - started)
+    else:
+        logger.info("product %s: inputs unchanged, reusing %s", product.id, video.video_path)
+    rendered = time.monotonic()
+    verdict = check_video(video, spoken, settings)
+    ws.save_render(video, inputs_hash)
+    ws.save_verdict(inputs_hash, verdict.passed, verdict.summary)
+    return RenderResult(product, video, spoken, verdict, inputs_hash, reused, rendered - started, time.monotonic() - rendered)
+
+
+def publish(
+    ws: ProductWorkspace,
+    storage: Storage,
+    records: Records,
+    settings: BatchSettings,
+    *,
+    run_id: str | None = None,
+    backfill_id: str | None = None,
+) -> PublishResult:
+    """The checked video and its poster where the shop's team fetches them, and a record of it for apps."""
+    product = ws.load_product()
+    video, inputs_hash = ws.load_render()
+    spoken, _ = ws.load_voiceover()
+    passed, summary = ws.load_verdict(inputs_hash)
+    if not passed:
+        raise quality.VideoCheckFailed(summary, product_id=product.id, stage=PUBLISHED_VIDEO)
+    published = publish_video(
+        storage,
+        records,
+        key=ws.key,
+        product_id=product.id,
+        video_path=video.video_path,
+        poster_path=video.poster_path,
+        content_hash=inputs_hash,
+        duration_s=video.duration_s,
+        settings_hash=settings.settings_hash(),
+        provider=spoken.provider,
+        run_id=run_id,
+        backfill_id=backfill_id,
+        metadata={"title": product.title, "product_id": product.id},
+    )
+    return PublishResult(product, video, spoken, published, inputs_hash)
+
+
+def make_video(
+    catalog: FeedReadResult,
+    ws: ProductWorkspace,
+    settings: BatchSettings,
+    *,
+    cache_dir: Path | None = None,
+    force: bool = False,
+) -> RenderResult:
+    """Record to render for one product in a row, without Dagster (`batch-video render`)."""
+    record(ws, catalog)
+    image(ws, links.policy_from_env(catalog.source))
+    script(ws, settings)
+    voiceover(ws, settings, cache_dir=cache_dir)
+    return render(ws, settings, force=force)
+
+
+# -- the pieces ------------------------------------------------------------------------
 
 
 def find_product(catalog: FeedReadResult, key: str) -> Product:
@@ -38,63 +226,49 @@ def find_product(catalog: FeedReadResult, key: str) -> Product:
                 f"{problem.reason} (raw value {problem.raw_value!r})",
                 product_id=problem.product_id,
                 field=problem.field,
-                stage="product_record",
+                stage=PRODUCT_RECORD,
             )
     raise ProductDataError(
         f"no product with partition key {key!r} in feed {catalog.source}",
         product_id=key,
         field="id",
-        stage="product_record",
+        stage=PRODUCT_RECORD,
     )
 
 
-def prepare_image_stage(ws: ProductWorkspace, product: Product, policy: LinkPolicy) -> PreparedImage:
-    """The product photo; `policy` says where its link may lead (see `LinkPolicy.for_source`)."""
+def expectations(settings: BatchSettings, voiceover_duration_s: float | None) -> quality.VideoExpectations:
+    """What the render of a voiceover with these settings must look like (the preset's format, the voiceover's length)."""
+    expected = video_duration(voiceover_duration_s, settings) if voiceover_duration_s is not None else None
+    return quality.VideoExpectations.for_preset(
+        get_preset(settings.preset), expected_duration_s=expected, target_lufs=LOUDNESS_TARGET_LUFS
+    )
+
+
+def check_video(video: RenderedVideo, spoken: Voiceover, settings: BatchSettings) -> quality.Verdict:
     try:
-        image = images.prepare_image(product, ws.root, policy=policy)
+        return quality.Verdict(tuple(quality.check_video(video.video_path, expectations(settings, spoken.duration_s))))
     except ProductDataError as err:
-        raise err.with_context(product_id=product.id, stage="product_image")
-    ws.save_image(image)
-    return image
+        raise err.with_context(stage=RENDERED_VIDEO)
 
 
-def script_stage(ws: ProductWorkspace, product: Product, settings: BatchSettings) -> str:
-    text = script.build_script(product, settings)
-    ws.save_script(text, settings.settings_hash())
-    return text
+def _reusable_render(ws: ProductWorkspace, inputs_hash: str) -> RenderedVideo | None:
+    try:
+        previous, previous_hash = ws.load_render()
+    except (StageOutputMissing, ValueError, TypeError, KeyError):
+        return None  # no render yet, or a render.json from an older layout: render afresh
+    if previous_hash == inputs_hash and previous.video_path.exists():
+        return previous
+    return None
 
 
-def voiceover_stage(
-    ws: ProductWorkspace,
-    product: Product,
-    text: str,
-    settings: BatchSettings,
-    cache_dir: Path | None,
-) -> tuple[Voiceover, tuple[CaptionCue, ...]]:
-    voiceover = tts.synthesize_voiceover(
-        text, ws.path("voiceover.wav"), settings, cache_dir=cache_dir, product_id=product.id
-    )
-    cues = captions.build_caption_cues(voiceover.words)
-    ws.path("captions.srt").write_text(captions.to_srt(cues), encoding="utf-8")
-    ws.save_voiceover(voiceover, cues)
-    return voiceover, cues
-
-
-@dataclass(frozen=True)
-class RenderOutcome:
-    video: RenderedVideo
-    reused: bool
-    inputs_hash: str
-
-
-def render_inputs_hash(product: Product, image: PreparedImage, voiceover: Voiceover, settings: BatchSettings) -> str:
+def render_inputs_hash(product: Product, prepared: PreparedImage, spoken: Voiceover, settings: BatchSettings) -> str:
     """Everything that changes the rendered pixels or sound."""
     digest = hashlib.sha256()
     for part in (
         RENDER_VERSION,
         product.content_hash or repr(product.to_dict()),
-        file_sha256(image.path),
-        voiceover_digest(voiceover),
+        file_sha256(prepared.path),
+        voiceover_digest(spoken),
         settings.settings_hash(),
     ):
         digest.update(part.encode())
@@ -102,68 +276,11 @@ def render_inputs_hash(product: Product, image: PreparedImage, voiceover: Voiceo
     return digest.hexdigest()[:16]
 
 
-def render_stage(
-    ws: ProductWorkspace,
-    product: Product,
-    image: PreparedImage,
-    voiceover: Voiceover,
-    cues: tuple[CaptionCue, ...],
-    settings: BatchSettings,
-    *,
-    progress: Callable[[int, int], None] | None = None,
-    force: bool = False,
-) -> RenderOutcome:
-    """Render, or reuse the previous video when none of its inputs changed."""
-    inputs_hash = render_inputs_hash(product, image, voiceover, settings)
-    if not force:
-        try:
-            previous, previous_hash = ws.load_render()
-        except (StageOutputMissing, ValueError, TypeError, KeyError):
-            # No render yet, or a render.json from an older layout: render afresh.
-            previous, previous_hash = None, ""
-        if previous and previous_hash == inputs_hash and previous.video_path.exists():
-            logger.info("product %s: inputs unchanged, reusing %s", product.id, previous.video_path)
-            return RenderOutcome(previous, True, inputs_hash)
-    started = time.monotonic()
-    video = render.render_video(
-        product,
-        image,
-        voiceover,
-        ws.path("video.mp4"),
-        ws.path("poster.jpg"),
-        settings,
-        cues=cues if settings.captions else (),
-        progress=progress,
-    )
-    logger.info("product %s: rendered in %.1f s", product.id, time.monotonic() - started)
-    ws.save_render(video, inputs_hash)
-    return RenderOutcome(video, False, inputs_hash)
-
-
-def render_product(
-    catalog: FeedReadResult,
-    key: str,
-    data_dir: Path,
-    settings: BatchSettings,
-    *,
-    cache_dir: Path | None = None,
-    force: bool = False,
-) -> RenderOutcome:
-    """All stages for one product, without Dagster (the `render` CLI)."""
-    ws = ProductWorkspace(data_dir, key)
-    product = find_product(catalog, key)
-    ws.save_product(product)
-    image = prepare_image_stage(ws, product, links.policy_from_env(catalog.source))
-    text = script_stage(ws, product, settings)
-    voiceover, cues = voiceover_stage(ws, product, text, settings, cache_dir)
-    return render_stage(ws, product, image, voiceover, cues, settings, force=force)
-
-
-def voiceover_digest(voiceover: Voiceover) -> str:
+def voiceover_digest(spoken: Voiceover) -> str:
     """What the voiceover sounds like and says: changes with the voice, the provider that spoke and any trim."""
     digest = hashlib.sha256()
-    digest.update(file_sha256(voiceover.audio_path).encode())
-    digest.update(repr(voiceover.words).encode())
+    digest.update(file_sha256(spoken.audio_path).encode())
+    digest.update(repr(spoken.words).encode())
     return digest.hexdigest()[:16]
 
 

@@ -21,7 +21,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from batch_video.errors import FFmpegError
+from batch_video.errors import FFmpegError, ProductDataError
+from batch_video.stages import RENDERED_VIDEO
 
 logger = logging.getLogger(__name__)
 
@@ -330,6 +331,37 @@ def summary(outcomes: Sequence[CheckOutcome]) -> str:
     if not bad:
         return f"all {len(outcomes)} video checks passed"
     return "; ".join(f"{o.name}: {o.message}" for o in bad)
+
+
+class VideoCheckFailed(ProductDataError):
+    """The rendered video failed a check: it must not be published (a batch and the CLI refuse it alike)."""
+
+    def __init__(self, reasons: str, *, failed_checks: Sequence[str] = (), **kw: Any) -> None:
+        self.failed_checks = tuple(failed_checks)
+        kw.setdefault("field", "video")
+        super().__init__(f"video checks failed: {reasons}", **kw)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every check's outcome on one video; it may be published only if all passed."""
+
+    outcomes: tuple[CheckOutcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not failed(self.outcomes)
+
+    @property
+    def summary(self) -> str:
+        return summary(self.outcomes)
+
+    def refusal(self, *, product_id: str, stage: str = RENDERED_VIDEO) -> VideoCheckFailed | None:
+        """The error naming the product and every failed check; None when all passed."""
+        bad = failed(self.outcomes)
+        if not bad:
+            return None
+        return VideoCheckFailed(self.summary, failed_checks=[o.name for o in bad], product_id=product_id, stage=stage)
 
 
 def _decodes_completely(streams: StreamInfo, decode: DecodeResult) -> CheckOutcome:

@@ -63,13 +63,23 @@ class BatchSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "BatchSettings":
-        environ = os.environ if environ is None else environ
-        found = {
-            f.name: environ[ENV_PREFIX + f.name.upper()]
-            for f in fields(cls)
-            if ENV_PREFIX + f.name.upper() in environ
-        }
-        return cls().merged(found)
+        return cls().merged(env_overrides(environ))
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings given as `BATCH_VIDEO_<FIELD>` environment variables, as written there."""
+    environ = os.environ if environ is None else environ
+    return {f.name: environ[ENV_PREFIX + f.name.upper()] for f in fields(BatchSettings) if ENV_PREFIX + f.name.upper() in environ}
+
+
+def as_strings(overrides: Mapping[str, Any]) -> dict[str, str]:
+    """Overrides checked against BatchSettings and written as strings (run tags, resource config); ConfigError names a bad one."""
+    checked = BatchSettings().merged(overrides)
+    out = {}
+    for name in overrides:
+        value = getattr(checked, name)
+        out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
 
 
 def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,19 +2,18 @@
 
 Layout under `<data>/work/<key>/`: product.json, image.{jpg,png} + image.json,
 script.json, voiceover.wav + voiceover.json + captions.srt, video.mp4 +
-poster.jpg + render.json. Every JSON file is written atomically so a killed
-run never leaves a half-written manifest behind.
+poster.jpg + render.json + verdict.json. Every file is written atomically
+(`batch_video.files`) so a killed run never leaves a half-written one behind.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from batch_video import files
 from batch_video.errors import BatchVideoError
 from batch_video.models import (
     CaptionCue,
@@ -24,22 +23,6 @@ from batch_video.models import (
     Voiceover,
     WordTiming,
 )
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("BATCH_VIDEO_DATA_DIR", "data")).resolve()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=1, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class StageOutputMissing(BatchVideoError):
@@ -57,6 +40,16 @@ class ProductWorkspace:
         self.root.mkdir(parents=True, exist_ok=True)
         return self.root / name
 
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.path(name)
+        files.write_text(path, text)
+        return path
+
+    def _save(self, name: str, data: Any) -> Path:
+        path = self.path(name)
+        files.write_json(path, data, indent=1, default=str)
+        return path
+
     def _read(self, name: str, stage: str) -> dict[str, Any]:
         path = self.root / name
         if not path.exists():
@@ -69,9 +62,7 @@ class ProductWorkspace:
 
     # product_record
     def save_product(self, product: Product) -> Path:
-        path = self.path("product.json")
-        write_json_atomic(path, product.to_dict())
-        return path
+        return self._save("product.json", product.to_dict())
 
     def load_product(self) -> Product:
         return Product.from_dict(self._read("product.json", "product_record"))
@@ -80,7 +71,7 @@ class ProductWorkspace:
     def save_image(self, image: PreparedImage) -> None:
         data = asdict(image)
         data["path"] = str(image.path)
-        write_json_atomic(self.path("image.json"), data)
+        self._save("image.json", data)
 
     def load_image(self) -> PreparedImage:
         data = self._read("image.json", "product_image")
@@ -90,7 +81,7 @@ class ProductWorkspace:
 
     # voiceover_script
     def save_script(self, text: str, settings_hash: str) -> None:
-        write_json_atomic(self.path("script.json"), {"text": text, "settings_hash": settings_hash})
+        self._save("script.json", {"text": text, "settings_hash": settings_hash})
 
     def load_script(self) -> str:
         return self._read("script.json", "voiceover_script")["text"]
@@ -100,7 +91,7 @@ class ProductWorkspace:
         data = asdict(voiceover)
         data["audio_path"] = str(voiceover.audio_path)
         data["cues"] = [[c.start, c.end, len(c.words)] for c in cues]
-        write_json_atomic(self.path("voiceover.json"), data)
+        self._save("voiceover.json", data)
 
     def load_voiceover(self) -> tuple[Voiceover, tuple[CaptionCue, ...]]:
         data = self._read("voiceover.json", "voiceover_audio")
@@ -122,7 +113,7 @@ class ProductWorkspace:
         data["video_path"] = str(video.video_path)
         data["poster_path"] = str(video.poster_path)
         data["inputs_hash"] = inputs_hash
-        write_json_atomic(self.path("render.json"), data)
+        self._save("render.json", data)
 
     def load_render(self) -> tuple[RenderedVideo, str]:
         data = self._read("render.json", "rendered_video")
@@ -131,6 +122,21 @@ class ProductWorkspace:
         data["poster_path"] = Path(data["poster_path"])
         data["warnings"] = tuple(data.get("warnings") or ())
         return RenderedVideo(**_known(RenderedVideo, data)), inputs_hash
+
+    def save_verdict(self, inputs_hash: str, passed: bool, summary: str) -> None:
+        """The quality checks' verdict on the render of `inputs_hash`."""
+        self._save("verdict.json", {"inputs_hash": inputs_hash, "passed": passed, "summary": summary})
+
+    def load_verdict(self, inputs_hash: str) -> tuple[bool, str]:
+        """(passed, summary) of the checks on the render of `inputs_hash`; missing if that render was never checked."""
+        data = self._read("verdict.json", "rendered_video")
+        if data.get("inputs_hash") != inputs_hash:
+            raise StageOutputMissing(
+                f"the current render ({inputs_hash}) has not been checked; materialize rendered_video first",
+                product_id=self.key,
+                stage="rendered_video",
+            )
+        return bool(data["passed"]), str(data.get("summary") or "")
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

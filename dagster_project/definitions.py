@@ -11,9 +11,9 @@ from dagster_project.assets import product_video_assets
 from dagster_project.automation import (
     product_feed_schedule,
     product_feed_sensor,
+    record_product_failures,
     stop_canceled_batches,
 )
-from dagster_project.checks import record_product_failures
 from dagster_project.partitions import product_video_job
 from dagster_project.resources import (
     BatchSettingsResource,
@@ -25,13 +25,15 @@ from dagster_project.resources import (
 
 
 def build_resources() -> dict[str, object]:
+    """Resources from the environment (see README, Configuration); the key of a Supabase project stays an EnvVar."""
     data_dir = os.environ.get("BATCH_VIDEO_DATA_DIR", "data")
+    publishing = PublishingResource.from_env()
     return {
-        "catalog": CatalogResource.from_env(data_dir, currency=feed_currency()),
+        "catalog": CatalogResource.from_env(data_dir, currency=feed_currency(), publishing=publishing),
         "workspace": WorkspaceResource(data_dir=data_dir),
         "batch_settings": BatchSettingsResource.from_env(),
         "tts": TTSResource(cache_dir=os.path.join(data_dir, "cache", "tts")),
-        "publishing": PublishingResource.from_env(),
+        "publishing": publishing,
     }
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from batch_video.errors import ConfigError
-from batch_video.settings import BatchSettings
+from batch_video.settings import BatchSettings, as_strings
 
 # Set by Dagster itself on every run of a partition / of a backfill.
 PARTITION_TAG = "dagster/partition"
@@ -29,13 +29,8 @@ CONTENT_HASH_TAG = "batch_video/content_hash"  # the feed content the run was re
 
 
 def settings_tags(overrides: Mapping[str, Any]) -> dict[str, str]:
-    """Backfill tags carrying batch-setting overrides; validated against BatchSettings first."""
-    checked = BatchSettings().merged(overrides)  # raises ConfigError naming a bad field
-    out = {}
-    for name in overrides:
-        value = getattr(checked, name)
-        out[SETTING_TAG_PREFIX + name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return out
+    """Backfill tags carrying batch-setting overrides; validated against BatchSettings first (ConfigError names a bad one)."""
+    return {SETTING_TAG_PREFIX + name: value for name, value in as_strings(overrides).items()}
 
 
 def overrides_from_tags(tags: Mapping[str, str]) -> dict[str, str]:

@@ -1,4 +1,8 @@
-"""`batch-video render`: render products without Dagster, through the same stages as a batch."""
+"""`batch-video render`: render products without Dagster, through the same stages and checks as a batch.
+
+A video that a batch would refuse to publish (a failed quality check) is not
+written to --out; the command prints the same reasons the batch's run shows.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from dagster_project.console.feed import add_currency_option
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from batch_video import feed, pipeline, render
+    """Each product through the batch's stages, its video checked as a batch checks it: a refused video is not written to --out."""
+    from batch_video import feed, files, pipeline, render
     from batch_video.catalog import load_catalog
+    from batch_video.workspace import ProductWorkspace
 
     settings = BatchSettings.from_env()
     if args.preset:
@@ -26,16 +32,22 @@ def cmd_render(args: argparse.Namespace) -> int:
     videos, failures = [], 0
     for key in keys:
         try:
-            outcome = pipeline.render_product(catalog, key, data_dir, settings, cache_dir=data_dir / "tts-cache", force=args.force)
+            result = pipeline.make_video(catalog, ProductWorkspace(data_dir, key), settings,
+                                         cache_dir=data_dir / "tts-cache", force=args.force)
+            refusal = result.refusal()
+            if refusal is not None:
+                raise refusal
         except BatchVideoError as err:
             failures += 1
             print(f"{key}: FAILED: {err}", file=sys.stderr)
             continue
+        video = result.video
         target = out / f"{key}.mp4"
-        target.write_bytes(outcome.video.video_path.read_bytes())
-        (out / f"{key}.jpg").write_bytes(outcome.video.poster_path.read_bytes())
+        files.copy_file(video.video_path, target)
+        files.copy_file(video.poster_path, out / f"{key}.jpg")
         videos.append(target)
-        print(f"{key}: {target} ({outcome.video.duration_s:.2f} s, {outcome.video.size_bytes / 1e6:.2f} MB{', reused' if outcome.reused else ''})")
+        print(f"{key}: {target} ({video.duration_s:.2f} s, {video.size_bytes / 1e6:.2f} MB, "
+              f"{result.verdict.summary}{', reused' if result.reused else ''})")
     if args.contact_sheet and videos:
         sheet = out / "contact-sheet.png"
         render.contact_sheet(videos, sheet)

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 from pathlib import Path
+from typing import Mapping, Optional
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from batch_video.catalog import is_supabase, load_catalog
+from batch_video.errors import ConfigError
 from batch_video.feed import FetchedFeed
 from batch_video.links import FETCH_ALLOW_ENV, IMAGE_ROOTS_ENV, LinkPolicy
 from batch_video.net import AddressPolicy
 from batch_video.models import FeedReadResult
-from batch_video.settings import BatchSettings
+from batch_video.sample import FEED_PATH
+from batch_video.settings import BatchSettings, as_strings, env_overrides
 from batch_video.workspace import ProductWorkspace
+from dagster_project.resources.publishing import PublishingResource
+from dagster_project.run_tags import overrides_from_tags, settings_for_run
 
-SAMPLE_FEED = str(Path(__file__).resolve().parents[2] / "batch_video" / "sample" / "feed.xml")
-_DEFAULT_SETTINGS = BatchSettings()
+SAMPLE_FEED = str(FEED_PATH)
 
 
 class WorkspaceResource(dg.ConfigurableResource):
@@ -32,14 +36,13 @@ class WorkspaceResource(dg.ConfigurableResource):
     def for_key(self, key: str) -> ProductWorkspace:
         return ProductWorkspace(self.root, key)
 
-    def cache_dir(self, name: str) -> Path:
-        path = self.root / "cache" / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
 
 class CatalogResource(dg.ConfigurableResource):
-    """The catalog the `products` partitions come from: a feed path or URL (a `#sheet` of a workbook), or `supabase:products`."""
+    """The catalog the `products` partitions come from: a feed path or URL (a `#sheet` of a workbook), or `supabase:products`.
+
+    The Supabase table is read with the settings of the nested `publishing` resource (the same project the
+    videos are published to).
+    """
 
     feed_url: str = SAMPLE_FEED
     cache_dir: str = "data/cache/feeds"
@@ -50,9 +53,12 @@ class CatalogResource(dg.ConfigurableResource):
     # inside its folder or these roots; private hosts only when allow-listed (hosts or CIDRs).
     image_roots: list[str] = []
     fetch_allow: list[str] = []
+    publishing: Optional[PublishingResource] = None
 
     @classmethod
-    def from_env(cls, data_dir: str, *, currency: str = "RON") -> "CatalogResource":
+    def from_env(
+        cls, data_dir: str, *, currency: str = "RON", publishing: Optional[PublishingResource] = None
+    ) -> "CatalogResource":
         env = os.environ
         return cls(
             feed_url=env.get("BATCH_VIDEO_FEED_URL", SAMPLE_FEED),
@@ -60,6 +66,7 @@ class CatalogResource(dg.ConfigurableResource):
             currency=currency,
             image_roots=[p for p in env.get(IMAGE_ROOTS_ENV, "").split(os.pathsep) if p.strip()],
             fetch_allow=list(AddressPolicy.parse(env.get(FETCH_ALLOW_ENV, "")).allow),
+            publishing=publishing,
         )
 
     def link_policy(self) -> LinkPolicy:
@@ -79,46 +86,55 @@ class CatalogResource(dg.ConfigurableResource):
         )
 
     def _supabase_rows(self):
-        # The table lives in the same project the videos are published to: same settings.
-        from dagster_project.resources.publishing import PublishingResource
-
-        publishing = PublishingResource.from_env().model_copy(update={"backend": "supabase"})
-        return publishing.records().iter_product_rows()
+        if self.publishing is None:
+            raise ConfigError(
+                f"feed {self.feed_url} is a Supabase table: the catalog resource needs the publishing resource "
+                "(CatalogResource(publishing=...)) for the project's settings",
+                field="feed_url",
+            )
+        return self.publishing.supabase_records().iter_product_rows()
 
 
 class BatchSettingsResource(dg.ConfigurableResource):
-    """Settings shared by every product of a batch; defaults come from BATCH_VIDEO_* env vars."""
+    """Settings shared by every product of a batch, resolved once per run.
 
-    tts_provider: str = _DEFAULT_SETTINGS.tts_provider
-    voice: str = _DEFAULT_SETTINGS.voice
-    espeak_voice: str = _DEFAULT_SETTINGS.espeak_voice
-    tts_rate: str = _DEFAULT_SETTINGS.tts_rate
-    tts_pitch: str = _DEFAULT_SETTINGS.tts_pitch
-    tts_volume: str = _DEFAULT_SETTINGS.tts_volume
-    script_mode: str = _DEFAULT_SETTINGS.script_mode
-    script_template: str = _DEFAULT_SETTINGS.script_template
-    language: str = _DEFAULT_SETTINGS.language
-    duration_min_s: float = _DEFAULT_SETTINGS.duration_min_s
-    duration_max_s: float = _DEFAULT_SETTINGS.duration_max_s
-    tail_s: float = _DEFAULT_SETTINGS.tail_s
-    preset: str = _DEFAULT_SETTINGS.preset
-    motion: str = _DEFAULT_SETTINGS.motion
-    motion_strength: float = _DEFAULT_SETTINGS.motion_strength
-    cta_text: str = _DEFAULT_SETTINGS.cta_text
-    captions: bool = _DEFAULT_SETTINGS.captions
-    denoise: bool = _DEFAULT_SETTINGS.denoise
-    sharpen: bool = _DEFAULT_SETTINGS.sharpen
-    color_correct: bool = _DEFAULT_SETTINGS.color_correct
-    font_path: str = _DEFAULT_SETTINGS.font_path
-    accent_color: str = _DEFAULT_SETTINGS.accent_color
-    logo_path: str = _DEFAULT_SETTINGS.logo_path
+    `BatchSettings`' defaults, then `overrides` (the `BATCH_VIDEO_*` environment when the code location
+    loads, or the launchpad's resource config), then the run's `batch_video/setting/*` tags (a CLI launch).
+    Each value is checked by `BatchSettings` itself, so a setting is declared in one place only.
+    """
 
-    def to_settings(self) -> BatchSettings:
-        return BatchSettings(**{f.name: getattr(self, f.name) for f in fields(BatchSettings)})
+    overrides: dict[str, str] = {}
+
+    _run_tags: Mapping[str, str] = PrivateAttr(default_factory=dict)
+    _settings: Optional[BatchSettings] = PrivateAttr(default=None)
 
     @classmethod
-    def from_env(cls) -> "BatchSettingsResource":
-        return cls(**BatchSettings.from_env().to_dict())
+    def of(cls, **values: object) -> "BatchSettingsResource":
+        """A resource with these settings (checked now; ConfigError names a bad one)."""
+        return cls(overrides=as_strings(values))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "BatchSettingsResource":
+        return cls.of(**env_overrides(environ))
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_tags = dict(context.run.tags) if context.run is not None else {}
+
+    @property
+    def defaults(self) -> BatchSettings:
+        return BatchSettings().merged(self.overrides)
+
+    @property
+    def settings(self) -> BatchSettings:
+        """This run's settings (computed on first use, so a bad tag fails the first stage, naming the tag)."""
+        if self._settings is None:
+            self._settings = settings_for_run(self.defaults, self._run_tags)
+        return self._settings
+
+    @property
+    def run_overrides(self) -> dict[str, str]:
+        """The settings this run's tags override."""
+        return overrides_from_tags(self._run_tags)
 
 
 class TTSResource(dg.ConfigurableResource):
@@ -134,7 +150,3 @@ class TTSResource(dg.ConfigurableResource):
         path = Path(self.cache_dir).resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-
-def data_dir_from_env() -> str:
-    return os.environ.get("BATCH_VIDEO_DATA_DIR", "data")

@@ -17,8 +17,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from batch_video.errors import ConfigError
-from batch_video.models import PublishedVideo
-from batch_video.publish import LocalStorage, Storage, SupabaseStorage, publish_video
+from batch_video.publish import LocalStorage, Storage, SupabaseStorage
 from batch_video.records import Records, SQLiteRecords, SupabaseRecords
 
 logger = logging.getLogger(__name__)
@@ -153,6 +152,12 @@ class PublishingResource(dg.ConfigurableResource):
             backoff_s=self.retry_backoff_s,
         )
 
+    def supabase_records(self) -> Records:
+        """The Supabase project's tables whatever the backend (the catalog may read products from there)."""
+        if self.is_supabase:
+            return self.records()
+        return self.model_copy(update={"backend": "supabase"}).records()
+
     def records(self) -> Records:
         if not self.is_supabase:
             self.check_config()
@@ -164,55 +169,6 @@ class PublishingResource(dg.ConfigurableResource):
             attempts=self.retry_attempts,
             backoff_s=self.retry_backoff_s,
         )
-
-    def publish(
-        self,
-        *,
-        key: str,
-        product_id: str,
-        video_path: Path,
-        poster_path: Path,
-        content_hash: str,
-        storage: Storage | None = None,
-        records: Records | None = None,
-        **details: Any,
-    ) -> PublishedVideo:
-        """Upload, record, then discard the replaced object (see `batch_video.publish.publish_video`).
-
-        `details`: duration_s, settings_hash, provider, run_id, backfill_id, feed, metadata.
-        """
-        return publish_video(
-            storage or self.storage(),
-            records or self.records(),
-            key=key,
-            product_id=product_id,
-            video_path=video_path,
-            poster_path=poster_path,
-            content_hash=content_hash,
-            **details,
-        )
-
-    def record_failure(
-        self,
-        *,
-        key: str,
-        product_id: str,
-        stage: str,
-        error: BaseException | str,
-        run_id: str | None = None,
-        backfill_id: str | None = None,
-        records: Records | None = None,
-    ) -> bool:
-        """Note a product's failure for apps to show; never raises (the original error matters more).
-
-        Returns whether the failure was recorded.
-        """
-        try:
-            (records or self.records()).record_failure(key, product_id, stage, str(error), run_id=run_id, backfill_id=backfill_id)
-        except Exception as exc:  # noqa: BLE001 - best effort by design
-            logger.warning("could not record the failure of product %s at %s: %s", product_id, stage, exc)
-            return False
-        return True
 
     def describe(self) -> dict[str, str]:
         """Safe to log and to put in asset metadata: never the key."""

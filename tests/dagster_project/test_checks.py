@@ -2,11 +2,13 @@
 
 The videos are made by ffmpeg and dropped into the product's workspace as an
 up-to-date render, so rendered_video reuses them: these tests exercise the
-checks and the blocking, not the renderer.
+checks and the blocking, not the renderer. The last one renders a product for
+real, with `batch-video render` and with a batch run, and compares their verdicts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -18,14 +20,20 @@ from batch_video import pipeline, quality
 from batch_video.models import PreparedImage, Product, RenderedVideo, Voiceover
 from batch_video.render.presets import PRESETS
 from batch_video.workspace import ProductWorkspace
-from dagster_project import checks
-from dagster_project.assets import published_video, rendered_video
-from dagster_project.resources import BatchSettingsResource, PublishingResource, WorkspaceResource
+from dagster_project.assets import product_video_assets, published_video, rendered_video
+from dagster_project.console import cli
+from dagster_project.resources import (
+    BatchSettingsResource,
+    CatalogResource,
+    PublishingResource,
+    TTSResource,
+    WorkspaceResource,
+)
 from tests.dagster_project.conftest import write_photo
 
 KEY = "cana-1"
 PREVIEW = PRESETS["preview"]
-SETTINGS = BatchSettingsResource(preset="preview", tts_provider="espeak", duration_min_s=1.0, tail_s=0.5)
+SETTINGS = BatchSettingsResource.of(preset="preview", tts_provider="espeak", duration_min_s=1.0, tail_s=0.5)
 VOICE_S = 1.5  # video = voiceover + tail = 2.0 s
 
 
@@ -61,7 +69,7 @@ def prepare_workspace(data_dir: Path, corruption: str | None, key: str = KEY) ->
     write_photo(ws.path("poster.jpg"), (180, 320))
     video = RenderedVideo(video_path=video_path, poster_path=ws.path("poster.jpg"), duration_s=2.0, width=PREVIEW.width,
                           height=PREVIEW.height, fps=PREVIEW.fps, size_bytes=video_path.stat().st_size, preset="preview")
-    ws.save_render(video, pipeline.render_inputs_hash(product, image, voiceover, SETTINGS.to_settings()))
+    ws.save_render(video, pipeline.render_inputs_hash(product, image, voiceover, SETTINGS.defaults))
     return ws
 
 
@@ -122,52 +130,32 @@ def test_a_corrupted_video_fails_its_stage_and_is_not_published(tmp_path, corrup
     assert status[KEY] == dg.AssetPartitionStatus.FAILED
 
 
-def test_expectations_come_from_the_preset_and_the_voiceover():
-    settings = SETTINGS.to_settings().merged({"duration_min_s": 5.0})
-    expected = checks.expectations_for(settings, 1.5)
-    assert (expected.width, expected.height, expected.fps) == (PREVIEW.width, PREVIEW.height, float(PREVIEW.fps))
-    assert expected.max_bytes == PREVIEW.max_bytes
-    assert expected.expected_duration_s == 5.0  # clamped up to the minimum
-    assert checks.expectations_for(settings.merged({"preset": "tiktok"}), 10.0).expected_duration_s == 10.5
+@pytest.mark.slow
+def test_the_cli_refuses_what_a_batch_refuses_for_the_same_reasons(tiny_feed, tmp_path, monkeypatch, capsys):
+    # A real render of a real product, checked against a platform cap lowered below any video's size.
+    monkeypatch.setitem(PRESETS, "preview", dataclasses.replace(PREVIEW, max_bytes=1_000))
+    monkeypatch.setenv("BATCH_VIDEO_TTS_PROVIDER", "espeak")
+    out = tmp_path / "out"
+    assert cli.main(["render", "--feed", str(tiny_feed), "--product", "CANA 1", "--out", str(out), "--preset", "preview"]) == 1
+    cli_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cana-1: FAILED: ")]
+    assert not (out / "cana-1.mp4").exists()  # refused: nothing is written where videos are delivered
 
-
-def test_failure_details_prefer_our_failure_metadata():
-    class Data:
-        def __init__(self, description, metadata):
-            self.user_failure_data = type("U", (), {"description": description, "metadata": metadata})()
-            self.error = None
-
-    event = type("E", (), {"step_key": "product_image", "step_failure_data": Data(
-        "product X, field image_link: not found", {"product_id": dg.MetadataValue.text("X"), "stage": dg.MetadataValue.text("product_image")})})()
-    details = checks.failure_details({"dagster/partition": "x"}, [event])
-    assert details == {"key": "x", "product_id": "X", "stage": "product_image", "message": "product X, field image_link: not found"}
-    killed = checks.failure_details({"dagster/partition": "x"}, [], "run process exited unexpectedly")
-    assert killed == {"key": "x", "product_id": "x", "stage": "run", "message": "run process exited unexpectedly"}
-
-
-def test_failure_sensor_records_the_failed_product(tiny_feed, tmp_path):
-    from batch_video.records import SQLiteRecords
-    from dagster_project.assets import product_image, product_record
-    from dagster_project.checks import record_product_failures
-    from dagster_project.resources import CatalogResource
-
+    # A batch run of the same product over the same work folder: the same video, the same verdict.
     instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("products", ["lipsa-1"])
-    publishing = PublishingResource(local_root=str(tmp_path / "output"))
-    result = dg.materialize(
-        [product_record, product_image], partition_key="lipsa-1", instance=instance, raise_on_error=False,
-        resources={"catalog": CatalogResource(feed_url=str(tiny_feed), cache_dir=str(tmp_path / "cache")),
-                   "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")), "batch_settings": SETTINGS},
-    )
-    assert not result.success
-    run = instance.get_run_by_id(result.run_id)
-    failure_event = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
-    context = dg.build_run_status_sensor_context(
-        sensor_name="record_product_failures", dagster_event=failure_event, dagster_instance=instance,
-        dagster_run=run, resources={"publishing": publishing},
-    ).for_run_failure()
-    record_product_failures(context, publishing=publishing)
-    record = SQLiteRecords(tmp_path / "output" / "records.sqlite").get_video("lipsa-1")
-    assert record is not None and record.status == "failed"
-    assert (record.external_id, record.error_stage) == ("LIPSA-1", "product_image")
-    assert "image_link" in record.error_message and record.run_id == result.run_id
+    instance.add_dynamic_partitions("products", [KEY])
+    resources = {
+        "catalog": CatalogResource(feed_url=str(tiny_feed), cache_dir=str(tmp_path / "cache")),
+        "workspace": WorkspaceResource(data_dir=str(out / "work")),
+        "batch_settings": BatchSettingsResource.of(preset="preview", tts_provider="espeak"),
+        "tts": TTSResource(cache_dir=str(out / "work" / "tts-cache")),
+        "publishing": PublishingResource(local_root=str(tmp_path / "output")),
+    }
+    result = dg.materialize(product_video_assets, partition_key=KEY, resources=resources, instance=instance,
+                            raise_on_error=False)
+    assert check_evaluations(result)["size_under_platform_cap"] is False
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "rendered_video"
+    reason = failure.step_failure_data.user_failure_data.description
+    assert reason.startswith("product CANA 1, field video: video checks failed: size_under_platform_cap: ")
+    assert cli_lines == [f"cana-1: FAILED: {reason}"]
+    assert not (tmp_path / "output" / "videos" / f"{KEY}.mp4").exists()

@@ -1,17 +1,23 @@
-import dagster as dg
+"""The code location: the six-stage chain, its automation, and batch settings resolved once per run."""
 
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from batch_video.errors import ConfigError
+from batch_video.settings import BatchSettings
+from batch_video.stages import STAGES
 from dagster_project import definitions
 from dagster_project.assets import product_video_assets
 from dagster_project.resources import BatchSettingsResource
-from batch_video.settings import BatchSettings
-from dataclasses import fields
 
 
 def test_definitions_load_with_the_six_stage_chain():
     defs = definitions.defs
     repo = defs.get_repository_def()
     keys = [a.key.to_user_string() for a in product_video_assets]
-    assert keys == ["product_record", "product_image", "voiceover_script", "voiceover_audio", "rendered_video", "published_video"]
+    assert keys == list(STAGES)
     graph = repo.asset_graph
     for upstream, downstream in zip(keys, keys[1:]):
         assert dg.AssetKey(upstream) in graph.get(dg.AssetKey(downstream)).parent_keys
@@ -26,15 +32,56 @@ def test_definitions_load_with_the_six_stage_chain():
                         "stop_canceled_batches": dg.DefaultSensorStatus.RUNNING}
 
 
-def test_settings_resource_mirrors_batch_settings():
-    resource_fields = set(BatchSettingsResource.model_fields)
-    assert {f.name for f in fields(BatchSettings)} <= resource_fields
-    assert BatchSettingsResource().to_settings() == BatchSettings()
+def test_the_catalog_reads_supabase_through_the_configured_publishing_resource():
+    resources = definitions.build_resources()
+    assert resources["catalog"].publishing is resources["publishing"]
 
 
-def test_settings_resource_reads_env(monkeypatch):
+def test_settings_resource_defaults_and_env(monkeypatch):
+    assert BatchSettingsResource().defaults == BatchSettings()
     monkeypatch.setenv("BATCH_VIDEO_PRESET", "reels")
-    assert BatchSettingsResource.from_env().to_settings().preset == "reels"
+    monkeypatch.setenv("BATCH_VIDEO_CAPTIONS", "no")
+    resource = BatchSettingsResource.from_env()
+    assert resource.overrides == {"preset": "reels", "captions": "false"}
+    assert resource.defaults == BatchSettings(preset="reels", captions=False)
+    monkeypatch.setenv("BATCH_VIDEO_DURATION_MIN_S", "soon")
+    with pytest.raises(ConfigError) as err:
+        BatchSettingsResource.from_env()  # at load time, naming the setting
+    assert err.value.field == "duration_min_s"
+
+
+@dg.asset
+def seen_settings(batch_settings: BatchSettingsResource) -> dict:
+    return {"same_object": batch_settings.settings is batch_settings.settings, **batch_settings.settings.to_dict()}
+
+
+def test_a_run_resolves_config_then_its_tags_once():
+    result = dg.materialize(
+        [seen_settings],
+        resources={"batch_settings": BatchSettingsResource.of(preset="reels", tail_s=0.5)},
+        tags={"batch_video/setting/preset": "preview", "batch_video/setting/captions": "false"},
+    )
+    seen = result.output_for_node("seen_settings")
+    assert seen["same_object"] is True
+    assert (seen["preset"], seen["captions"], seen["tail_s"]) == ("preview", False, 0.5)
+
+
+def test_a_bad_setting_tag_fails_the_first_stage_naming_the_tag(tiny_feed, tmp_path):
+    from dagster_project.assets import product_record
+    from dagster_project.resources import CatalogResource, WorkspaceResource
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("products", ["cana-1"])
+    result = dg.materialize(
+        [product_record], partition_key="cana-1", instance=instance, raise_on_error=False,
+        tags={"batch_video/setting/tail_s": "long"},
+        resources={"catalog": CatalogResource(feed_url=str(tiny_feed), cache_dir=str(tmp_path / "cache")),
+                   "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")), "batch_settings": BatchSettingsResource()},
+    )
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    user = failure.step_failure_data.user_failure_data
+    assert "backfill tag batch_video/setting/tail_s" in user.description
+    assert user.metadata["stage"].value == "settings" and user.metadata["field"].value == "tail_s"
 
 
 def test_catalog_resource_takes_the_shop_currency_from_env(monkeypatch):

@@ -26,7 +26,7 @@ def resources_for(feed, tmp_path):
     return {
         "catalog": CatalogResource(feed_url=str(feed), cache_dir=str(tmp_path / "cache")),
         "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")),
-        "batch_settings": BatchSettingsResource(preset="preview", tts_provider="espeak", tail_s=0.5),
+        "batch_settings": BatchSettingsResource.of(preset="preview", tts_provider="espeak", tail_s=0.5),
         "tts": TTSResource(cache_dir=str(tmp_path / "tts")),
         "publishing": PublishingResource(local_root=str(tmp_path / "output"), records_path=str(tmp_path / "output" / "records.sqlite")),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -146,32 +145,3 @@ def test_dagster_run_fails_at_startup_when_supabase_is_incomplete(monkeypatch):
                              if record.dagster_event and record.dagster_event.is_failure)
     assert "SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_KEY) is not set" in messages
     assert "SUPABASE_BUCKET is not set" in messages
-
-
-def test_publish_method_publishes_and_records_locally(tmp_path, monkeypatch):
-    import subprocess
-
-    video, poster = tmp_path / "v.mp4", tmp_path / "p.jpg"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=red:s=32x32:d=0.3:r=10",
-                    "-pix_fmt", "yuv420p", str(video)], check=True)
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=blue:s=16x16", "-frames:v", "1",
-                    str(poster)], check=True)
-    resource = PublishingResource(local_root=str(tmp_path / "out"))
-    published = resource.publish(key="k", product_id="K", video_path=video, poster_path=poster, content_hash="h",
-                                 duration_s=0.3, run_id="r")
-    assert Path(published.location).read_bytes() == video.read_bytes()
-    assert resource.records().get_video("k").run_id == "r"
-
-
-def test_record_failure_records_and_never_raises(tmp_path, caplog):
-    resource = PublishingResource(local_root=str(tmp_path / "out"))
-    assert resource.record_failure(key="k", product_id="K", stage="render", error=ValueError("ffmpeg exited 1"), run_id="r")
-    row = resource.records().get_video("k")
-    assert (row.status, row.error_stage, row.error_message, row.run_id) == ("failed", "render", "ffmpeg exited 1", "r")
-
-    class BrokenRecords:
-        def record_failure(self, *args, **kwargs):
-            raise OSError("disk full")
-
-    assert resource.record_failure(key="k", product_id="K", stage="render", error="x", records=BrokenRecords()) is False
-    assert "could not record the failure of product K" in caplog.text
