@@ -59,11 +59,17 @@ class ConfigError(BatchVideoError):
     """A setting is missing or invalid."""
 
 
-class FFmpegError(BatchVideoError):
-    """ffmpeg/ffprobe exited non-zero; carries the tail of its stderr."""
+class ProgramError(BatchVideoError):
+    """An external program (ffmpeg, ffprobe, espeak-ng) failed or is missing; carries the tail of its stderr."""
 
     def __init__(self, message: str, *, argv: list[str] | None = None, stderr: str = "", **kw) -> None:
         self.argv = argv or []
         self.stderr = stderr
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         super().__init__(f"{message}\n{tail}" if tail else message, **kw)
+
+
+class ProgramTimeout(ProgramError):
+    """An external program ran past its deadline and was killed; a less busy machine may manage on a retry."""
+
+    retryable = True

@@ -23,7 +23,7 @@ from batch_video import captions, feed, images, links, quality, script as script
 from batch_video.errors import ProductDataError
 from batch_video.hashing import file_sha256
 from batch_video.links import LinkPolicy
-from batch_video.render.spec import LOUDNESS_TARGET_LUFS
+from batch_video.media import LOUDNESS_TARGET_LUFS
 from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, PublishedVideo, RenderedVideo, Voiceover
 from batch_video.publish import Storage, publish_video
 from batch_video.records import Records

@@ -3,40 +3,41 @@
 One ffprobe call reads the container and streams; one ffmpeg pass decodes the
 whole file, measuring the audio's loudness (EBU R128) and sampling small grey
 frames, so a truncated file, silent audio, a black or frozen picture and the
-wrong format are all caught. Argument lists and parsers are pure functions;
-`analyze_video` runs them and `evaluate` turns the numbers into pass/fail
-outcomes against `VideoExpectations` (usually built from the render preset).
+wrong format are all caught. Argument lists (ffmpeg-python builds the graph)
+and parsers are pure functions; `analyze_video` runs them through the one runner
+(`batch_video.runner`: deadlines, minimal environment) and `evaluate` turns the
+numbers into pass/fail outcomes against `VideoExpectations` (usually built from
+the render preset, see `batch_video.pipeline.expectations`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Sequence
 
+import ffmpeg
 import numpy as np
 
-from batch_video.errors import FFmpegError, ProductDataError
+from batch_video import media, runner
+from batch_video.errors import ProductDataError, ProgramError
 from batch_video.stages import RENDERED_VIDEO
 
 logger = logging.getLogger(__name__)
 
-# What the render engine normalizes to (batch_video.render.spec.LOUDNESS_TARGET_LUFS).
-DEFAULT_TARGET_LUFS = -14.0
 # Frames are sampled this often; also the resolution of the "decoded length" measurement.
 SAMPLE_FPS = 2
 SAMPLE_WIDTH = 64
-# ebur128 reports -70 LUFS (its absolute gate) for digital silence.
-SILENCE_LUFS = -60.0
 # Mean absolute luma difference (0-255) below which two samples count as the same picture.
 FROZEN_DIFF = 0.5
 # Mean luma (limited range: black is 16) below which a sample counts as black.
 BLACK_LUMA = 24.0
+# Decoding the whole file may take this long, plus so many seconds per second of media, before it is killed.
+DECODE_TIMEOUT_BASE_S = 120.0
+DECODE_TIMEOUT_PER_MEDIA_S = 10.0
 
 CHECK_NAMES = (
     "decodes_completely",
@@ -61,7 +62,7 @@ class VideoExpectations:
     max_bytes: int | None = None
     expected_duration_s: float | None = None
     duration_tolerance_s: float = 0.3
-    target_lufs: float | None = DEFAULT_TARGET_LUFS
+    target_lufs: float | None = media.LOUDNESS_TARGET_LUFS
     loudness_tolerance_lu: float = 1.0
     max_black_fraction: float = 0.2
     preset: str = ""
@@ -142,10 +143,6 @@ class CheckOutcome:
 # -- argument lists (pure) ----------------------------------------------------
 
 
-def probe_argv(path: Path | str) -> list[str]:
-    return ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)]
-
-
 def sample_size(width: int, height: int, sample_width: int = SAMPLE_WIDTH) -> tuple[int, int]:
     """The small grey frame size keeping the aspect ratio (even, at least 2)."""
     if width <= 0 or height <= 0:
@@ -156,17 +153,21 @@ def sample_size(width: int, height: int, sample_width: int = SAMPLE_WIDTH) -> tu
 
 def decode_argv(path: Path | str, streams: StreamInfo) -> list[str]:
     """One decoding pass: grey samples to stdout, ebur128 (per-100 ms lines and summary) to stderr."""
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-i", str(path)]
+    source = ffmpeg.input("file:" + str(Path(path).resolve()))
+    outputs = []
     if streams.has_video:
         w, h = sample_size(streams.width, streams.height)
-        argv += [
-            "-map", "0:v:0",
-            "-vf", f"fps={SAMPLE_FPS},scale={w}:{h}:flags=area,format=gray",
-            "-f", "rawvideo", "pipe:1",
-        ]
+        samples = source["v:0"].filter("fps", SAMPLE_FPS).filter("scale", w, h, flags="area").filter("format", "gray")
+        outputs.append(samples.output("pipe:1", f="rawvideo"))
     if streams.has_audio:
-        argv += ["-map", "0:a:0", "-af", "ebur128=framelog=info", "-f", "null", "-"]
-    return argv
+        outputs.append(source["a:0"].filter("ebur128", framelog="info").output("-", f="null"))
+    graph = ffmpeg.merge_outputs(*outputs).global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info")
+    return graph.compile()
+
+
+def decode_timeout_s(streams: StreamInfo) -> float:
+    length = streams.format_duration_s or streams.video_duration_s or streams.audio_duration_s or 60.0
+    return DECODE_TIMEOUT_BASE_S + DECODE_TIMEOUT_PER_MEDIA_S * length
 
 
 # -- parsers (pure) ------------------------------------------------------------
@@ -214,26 +215,12 @@ def parse_probe(data: dict[str, Any], size_bytes: int) -> StreamInfo:
     return StreamInfo(**values)
 
 
-_SUMMARY_I = re.compile(r"Integrated loudness:\s*\n\s*I:\s*(-?inf|-?\d+(?:\.\d+)?)\s*LUFS")
-_FRAME_T = re.compile(r"\bt:\s*(\d+(?:\.\d+)?)\s")
 # Messages from demuxers/decoders that mean the file is damaged.
 _DAMAGE = re.compile(
     r"(invalid data|error while decoding|partial file|moov atom not found|corrupt|truncat|"
     r"error reading|premature|missing picture|concealing|end of file)",
     re.IGNORECASE,
 )
-
-
-def parse_ebur128(stderr: str) -> tuple[float | None, float | None]:
-    """(integrated loudness in LUFS, audio seconds decoded) from ebur128's log."""
-    integrated = None
-    summary = _SUMMARY_I.findall(stderr)
-    if summary:
-        raw = summary[-1]
-        integrated = float("-inf") if raw.endswith("inf") else float(raw)
-    times = _FRAME_T.findall(stderr)
-    decoded = float(times[-1]) if times else None
-    return integrated, decoded
 
 
 def damage_lines(stderr: str) -> tuple[str, ...]:
@@ -263,36 +250,31 @@ def frame_statistics(raw: bytes, width: int, height: int) -> tuple[int, int, tup
 # -- running ffprobe/ffmpeg -----------------------------------------------------
 
 
-def run_probe(path: Path, *, timeout_s: float = 60.0) -> StreamInfo:
-    argv = probe_argv(path)
-    completed = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
-    if completed.returncode != 0:
-        raise FFmpegError(f"ffprobe cannot read {path}", argv=argv, stderr=completed.stderr, field="video")
-    return parse_probe(json.loads(completed.stdout or "{}"), path.stat().st_size)
+def run_probe(path: Path, *, timeout_s: float = media.PROBE_TIMEOUT_S) -> StreamInfo:
+    return parse_probe(media.probe(path, timeout_s=timeout_s), path.stat().st_size)
 
 
-def run_decode(path: Path, streams: StreamInfo, *, timeout_s: float = 600.0) -> DecodeResult:
-    argv = decode_argv(path, streams)
-    completed = subprocess.run(argv, capture_output=True, timeout=timeout_s)
-    stderr = completed.stderr.decode("utf-8", "replace")
+def run_decode(path: Path, streams: StreamInfo, *, timeout_s: float | None = None) -> DecodeResult:
+    completed = runner.run(decode_argv(path, streams), timeout_s=timeout_s or decode_timeout_s(streams), check=False)
     w, h = sample_size(streams.width, streams.height)
     count, black, diffs = frame_statistics(completed.stdout, w, h) if streams.has_video else (0, 0, ())
-    integrated, decoded_audio = parse_ebur128(stderr) if streams.has_audio else (None, None)
-    errors = damage_lines(stderr)
+    loudness = media.parse_ebur128(completed.stderr) if streams.has_audio else None
+    errors = damage_lines(completed.stderr)
     if completed.returncode != 0:
-        tail = "\n".join(stderr.strip().splitlines()[-3:])
+        tail = "\n".join(completed.stderr.strip().splitlines()[-3:])
         errors = errors + (f"ffmpeg exited {completed.returncode}: {tail}",)
-    return DecodeResult(count, black, diffs, integrated, decoded_audio, errors)
+    return DecodeResult(count, black, diffs, loudness.integrated_lufs if loudness else None,
+                        loudness.measured_s if loudness else None, errors)
 
 
-def analyze_video(path: Path | str, *, timeout_s: float = 600.0) -> VideoAnalysis:
+def analyze_video(path: Path | str, *, timeout_s: float | None = None) -> VideoAnalysis:
     """Probe and decode `path`; never raises for a damaged file (that is what checks report)."""
     path = Path(path)
     if not path.exists():
         return VideoAnalysis(path, None, None, probe_error=f"{path} does not exist")
     try:
-        streams = run_probe(path, timeout_s=min(timeout_s, 60.0))
-    except (FFmpegError, json.JSONDecodeError) as err:
+        streams = run_probe(path)
+    except ProgramError as err:
         return VideoAnalysis(path, None, None, probe_error=str(err))
     if not streams.has_video and not streams.has_audio:
         return VideoAnalysis(path, streams, None, probe_error="no audio or video stream")
@@ -318,7 +300,8 @@ def evaluate(analysis: VideoAnalysis, expected: VideoExpectations) -> list[Check
     ]
 
 
-def check_video(path: Path | str, expected: VideoExpectations, *, timeout_s: float = 600.0) -> list[CheckOutcome]:
+def check_video(path: Path | str, expected: VideoExpectations, *, timeout_s: float | None = None) -> list[CheckOutcome]:
+    """Every check on the file; the decode runs within `timeout_s` (default: from the file's length)."""
     return evaluate(analyze_video(path, timeout_s=timeout_s), expected)
 
 
@@ -424,7 +407,7 @@ def _audio_present(streams: StreamInfo, decode: DecodeResult) -> CheckOutcome:
         return CheckOutcome("audio_present", False, "no audio stream", meta)
     loudness = decode.integrated_lufs
     meta["integrated_lufs"] = _finite(loudness)
-    if loudness is None or loudness <= SILENCE_LUFS:
+    if loudness is None or loudness <= media.SILENCE_LUFS:
         return CheckOutcome("audio_present", False, f"the audio is silent (integrated loudness {_lufs(loudness)})", meta)
     return CheckOutcome("audio_present", True, f"{streams.audio_codec} {streams.audio_channels} ch, {_lufs(loudness)}", meta)
 

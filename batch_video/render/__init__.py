@@ -1,24 +1,29 @@
 """Rendering engine: product + photo + voiceover -> H.264/AAC MP4 and a poster.
 
-Public API: `render_video`, `probe`, `contact_sheet`, `PRESETS`; the pieces
+Public API: `render_video`, `contact_sheet`, `PRESETS`; the pieces
 (`build_spec`, `encode_argv`, `Scene`) are exported for tests and benchmarks.
+Every ffmpeg command runs through `batch_video.runner` (deadline, minimal
+environment, killed when the caller leaves early).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+import ffmpeg
 from PIL import Image
 
-from batch_video.errors import BatchVideoError, FFmpegError, ProductDataError
+from batch_video import files, media, runner
+from batch_video.errors import BatchVideoError, ProductDataError, ProgramError
 from batch_video.models import CaptionCue, PreparedImage, Product, RenderedVideo, Voiceover
-from batch_video.render.ffmpeg import FFmpegTimeoutError, parse_ebur128_summary, probe, run_ffmpeg, run_piped
+from batch_video.render.encoder import run_piped
 from batch_video.render.presets import PRESETS, Preset, get_preset
 from batch_video.render.scene import Scene
 from batch_video.render.spec import (
@@ -35,8 +40,8 @@ from batch_video.render.spec import (
 from batch_video.settings import BatchSettings
 
 __all__ = [
-    "PRESETS", "Preset", "get_preset", "render_video", "probe", "contact_sheet", "build_spec", "encode_argv",
-    "Scene", "RenderSpec", "measure_loudness", "render_still", "video_duration", "FFmpegTimeoutError",
+    "PRESETS", "Preset", "get_preset", "render_video", "contact_sheet", "build_spec", "encode_argv",
+    "Scene", "RenderSpec", "measure_loudness", "render_still", "video_duration", "render_deadline_s",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,16 +49,29 @@ logger = logging.getLogger(__name__)
 # The poster is taken where the motion is halfway: the photo is settled and representative.
 POSTER_AT = 0.5
 FRAME_BUFFERS = 3
+# A stuck render fails its product instead of holding the run slot; the deadline grows with the work.
+# Measured: about 0.05 s per 1080x1920 frame on 2 idle cores, ten times that under heavy load.
+RENDER_DEADLINE_BASE_S = 120.0
+RENDER_DEADLINE_S_PER_MEGAPIXEL_FRAME = 0.5
+LOUDNESS_TIMEOUT_S = 120.0
+FRAME_GRAB_TIMEOUT_S = 60.0
 
 
-def measure_loudness(audio: AudioSpec, *, timeout_s: float | None = 120.0) -> Loudness | None:
+def render_deadline_s(spec: RenderSpec) -> float:
+    """How long the whole render of `spec` may take (measuring, poster, encoding) before it is killed."""
+    megapixel_frames = spec.frames * spec.width * spec.height / 1e6
+    return RENDER_DEADLINE_BASE_S + RENDER_DEADLINE_S_PER_MEGAPIXEL_FRAME * megapixel_frames
+
+
+def measure_loudness(audio: AudioSpec, *, timeout_s: float | None = LOUDNESS_TIMEOUT_S) -> Loudness | None:
     """Loudness and peak of the final audio timeline; None for silence (nothing to normalize)."""
-    stderr = run_ffmpeg(measure_argv(audio), timeout_s=timeout_s)
-    try:
-        integrated, peak = parse_ebur128_summary(stderr)
-    except ValueError as exc:
-        raise FFmpegError(f"could not read the loudness measurement: {exc}", stderr=stderr, stage="render") from exc
-    result = Loudness(integrated, peak if peak is not None else 0.0)
+    stderr = runner.run(measure_argv(audio), timeout_s=timeout_s, stage="render").stderr
+    measured = media.parse_ebur128(stderr)
+    if measured.integrated_lufs is None:
+        raise ProgramError("could not read the loudness measurement: no integrated loudness in ffmpeg's output",
+                           stderr=stderr, stage="render")
+    peak = measured.sample_peak_dbfs
+    result = Loudness(measured.integrated_lufs, peak if peak is not None else 0.0)
     if result.is_silent:
         return None
     if result.needs_limiter(audio.target_lufs):
@@ -64,15 +82,14 @@ def measure_loudness(audio: AudioSpec, *, timeout_s: float | None = 120.0) -> Lo
 def _limiter_gain(audio: AudioSpec, measured: Loudness, *, timeout_s: float | None) -> float:
     """Gain that lands on the target after the peak limiter, interpolated from a few probes."""
     base = measured.gain_db(audio.target_lufs)
-    stderr = run_ffmpeg(limiter_probe_argv(audio, base), timeout_s=timeout_s)
+    stderr = runner.run(limiter_probe_argv(audio, base), timeout_s=timeout_s, stage="render").stderr
     points = []
     for i, step in enumerate(LIMITER_PROBE_STEPS_DB):
-        try:
-            points.append((base + step, parse_ebur128_summary(stderr, f"g{i}")[0]))
-        except ValueError:
-            continue
+        loudness = media.parse_ebur128(stderr, f"g{i}").integrated_lufs
+        if loudness is not None:
+            points.append((base + step, loudness))
     if len(points) < 2:
-        raise FFmpegError("could not read the limiter loudness probe", stderr=stderr, stage="render")
+        raise ProgramError("could not read the limiter loudness probe", stderr=stderr, stage="render")
     target = audio.target_lufs
     for (g0, l0), (g1, l1) in zip(points, points[1:]):
         if l0 <= target <= l1 or (g1, l1) == points[-1]:
@@ -113,13 +130,12 @@ def render_video(
                                field="voiceover", stage="render")
     try:
         spec = build_spec(product, image, voiceover, settings, cues=tuple(cues), duration_s=duration_s)
-        tmp_video = out_path.with_name(f".{out_path.stem}.{os.getpid()}.partial.mp4")
-        tmp_poster = poster_path.with_name(f".{poster_path.stem}.{os.getpid()}.partial.jpg")
-        try:
+        deadline = runner.Deadline(render_deadline_s(spec) if timeout_s is None else timeout_s)
+        with files.atomic_path(out_path, suffix=".mp4") as tmp_video, files.atomic_path(poster_path, suffix=".jpg") as tmp_poster:
             # The audio analysis (an ffmpeg child) runs while this process draws the
             # static canvas and the poster: two cores, two jobs, before the encoder needs both.
             with ThreadPoolExecutor(max_workers=1) as pool:
-                loudness = (pool.submit(measure_loudness, spec.audio, timeout_s=timeout_s)
+                loudness = (pool.submit(measure_loudness, spec.audio, timeout_s=min(LOUDNESS_TIMEOUT_S, deadline.remaining()))
                             if spec.audio is not None else None)
                 scene = Scene(spec)
                 _write_poster(scene, tmp_poster)
@@ -127,17 +143,8 @@ def render_video(
             if spec.audio is not None:
                 spec = _with_loudness(spec, measured)
             argv = encode_argv(spec, tmp_video, x264_preset=x264_preset, crf=crf)
-            remaining = None if timeout_s is None else max(1.0, timeout_s - (time.monotonic() - started))
             figures = run_piped(argv, scene.compose, [scene.new_buffer() for _ in range(FRAME_BUFFERS)],
-                                spec.frames, progress=progress, timeout_s=remaining)
-            os.replace(tmp_video, out_path)
-            os.replace(tmp_poster, poster_path)
-        finally:
-            for leftover in (tmp_video, tmp_poster):
-                try:
-                    leftover.unlink()
-                except FileNotFoundError:
-                    pass
+                                spec.frames, progress=progress, timeout_s=max(1.0, deadline.remaining()))
     except BatchVideoError as err:
         raise err.with_context(product_id=product.id, stage="render")
 
@@ -192,7 +199,7 @@ def contact_sheet(
     *,
     frames: Sequence[str] = ("start", "middle", "end"),
     thumb_height: int = 480,
-    timeout_s: float = 120.0,
+    timeout_s: float = FRAME_GRAB_TIMEOUT_S,
 ) -> Path:
     """A PNG grid: one row per video, one column per frame position (start/middle/end)."""
     from PIL import ImageDraw
@@ -202,7 +209,7 @@ def contact_sheet(
     out_png = Path(out_png)
     rows = []
     for video in video_paths:
-        info = probe(video)
+        info = media.probe(video)
         duration = float(info.get("format", {}).get("duration") or 0.0)
         thumbs = []
         for position in frames:
@@ -226,22 +233,24 @@ def contact_sheet(
             sheet.paste(thumb, (x, y + label_h))
             x += thumb.width + gap
         y += thumb_height + label_h + gap
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out_png, "PNG")
+    with files.atomic_open(out_png) as handle:
+        sheet.save(handle, "PNG")
     return out_png
 
 
-def _grab_frame(video: Path, at: float, height: int, timeout_s: float) -> Image.Image:
-    import tempfile
+def grab_frame_argv(video: Path, frame: Path, *, at: float | None, height: int) -> list[str]:
+    """One frame at `at` seconds (None: half a second before the end), scaled to `height`, as PNG."""
+    seek = {"ss": f"{at:.3f}"} if at is not None else {"sseof": "-0.5"}
+    source = ffmpeg.input("file:" + str(video.resolve()), **seek)
+    out = source.video.filter("scale", -2, height).output("file:" + str(frame), vframes=1)
+    return out.global_args("-hide_banner", "-loglevel", "error", "-nostdin").overwrite_output().compile()
 
+
+def _grab_frame(video: Path, at: float, height: int, timeout_s: float) -> Image.Image:
     with tempfile.TemporaryDirectory() as tmp:
         frame = Path(tmp) / "frame.png"
-        argv = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-ss", f"{at:.3f}",
-                "-i", "file:" + str(video.resolve()), "-frames:v", "1", "-vf", f"scale=-2:{height}",
-                "file:" + str(frame)]
-        run_ffmpeg(argv, timeout_s=timeout_s)
+        runner.run(grab_frame_argv(video, frame, at=at, height=height), timeout_s=timeout_s)
         if not frame.exists():  # seeking past the last frame yields nothing: take the last one
-            argv[argv.index("-ss"):argv.index("-ss") + 2] = ["-sseof", "-0.5"]
-            run_ffmpeg(argv, timeout_s=timeout_s)
+            runner.run(grab_frame_argv(video, frame, at=None, height=height), timeout_s=timeout_s)
         with Image.open(frame) as im:
             return im.convert("RGB")

@@ -13,7 +13,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ffmpeg
+
 from batch_video.errors import ConfigError
+from batch_video.media import LOUDNESS_TARGET_LUFS, SILENCE_LUFS
 from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover
 from batch_video.money import format_amount
 from batch_video.render.motion import Motion, choose_direction
@@ -21,12 +24,9 @@ from batch_video.render.presets import Preset, get_preset
 from batch_video.render.text import parse_color, readable_on, resolve_font_path
 from batch_video.settings import BatchSettings
 
-LOUDNESS_TARGET_LUFS = -14.0
 # Sample-peak ceiling: 0.5 dB under a -1.5 dBTP true-peak budget leaves room for
 # inter-sample peaks from resampling and AAC.
 PEAK_CEILING_DBFS = -2.0
-# Quieter than this is silence or hiss: amplifying it to the target would only make noise.
-SILENCE_LUFS = -60.0
 # A trimmed voiceover fades out over this long instead of clicking.
 AUDIO_FADE_S = 0.08
 # Photo boxes never get more extreme than these aspect ratios; wider/taller photos are cropped.
@@ -371,19 +371,39 @@ def _ff_path(path: Path | str) -> str:
     return "file:" + str(Path(path).resolve())
 
 
-def _timeline(audio: AudioSpec, *, resample: bool = True) -> list[str]:
+@dataclass(frozen=True)
+class AudioFilter:
+    """One ffmpeg audio filter: written into an `-af` chain, or applied to an ffmpeg-python stream in a graph."""
+
+    name: str  # may carry an instance name: "ebur128@g0"
+    args: tuple[object, ...] = ()
+    options: tuple[tuple[str, object], ...] = ()
+
+    def __str__(self) -> str:
+        parts = [str(a) for a in self.args] + [f"{k}={v}" for k, v in self.options]
+        return self.name + ("=" + ":".join(parts) if parts else "")
+
+    def apply(self, stream):
+        return stream.filter(self.name, *self.args, **dict(self.options))
+
+
+def _timeline(audio: AudioSpec, *, resample: bool = True) -> list[AudioFilter]:
     """Pad with silence / trim to the video length; a trimmed end fades instead of clicking."""
     d = audio.duration_s
-    chain = [f"aresample={audio.sample_rate}"] if resample else []
-    chain += ["apad", f"atrim=0:{d:.6f}"]
+    chain = [AudioFilter("aresample", (audio.sample_rate,))] if resample else []
+    chain += [AudioFilter("apad"), AudioFilter("atrim", (0, f"{d:.6f}"))]
     if audio.source_duration_s > d:
-        chain.append(f"afade=t=out:st={max(0.0, d - AUDIO_FADE_S):.6f}:d={AUDIO_FADE_S}")
+        chain.append(AudioFilter("afade", options=(("t", "out"), ("st", f"{max(0.0, d - AUDIO_FADE_S):.6f}"), ("d", AUDIO_FADE_S))))
     return chain
 
 
 # A sample-peak limiter at the ceiling (-2 dBFS), compensating its own lookahead delay.
-LIMITER = "alimiter=limit=0.794:attack=5:release=50:level=false:latency=true"
+LIMITER = AudioFilter("alimiter", options=(("limit", 0.794), ("attack", 5), ("release", 50), ("level", "false"), ("latency", "true")))
 LIMITER_PROBE_STEPS_DB = (0.0, 3.0, 6.0, 9.0)
+
+
+def _gain(db: float) -> AudioFilter:
+    return AudioFilter("volume", (f"{db:.3f}dB",))
 
 
 def audio_filter(audio: AudioSpec) -> str:
@@ -397,30 +417,38 @@ def audio_filter(audio: AudioSpec) -> str:
     m = audio.measured
     if m is not None and not m.is_silent:
         if m.limiter_gain_db is not None:
-            parts += [f"volume={m.limiter_gain_db:.3f}dB", LIMITER]
+            parts += [_gain(m.limiter_gain_db), LIMITER]
         else:
-            parts.append(f"volume={m.gain_db(audio.target_lufs):.3f}dB")
-    return ",".join(parts)
+            parts.append(_gain(m.gain_db(audio.target_lufs)))
+    return ",".join(map(str, parts))
+
+
+def _chain(stream, filters):
+    for audio_filter_ in filters:
+        stream = audio_filter_.apply(stream)
+    return stream
 
 
 def measure_argv(audio: AudioSpec) -> list[str]:
     """Integrated loudness and sample peak, at the source rate (cheap), of the final timeline."""
-    chain = _timeline(audio, resample=False) + ["ebur128=peak=sample:framelog=verbose"]
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-i", _ff_path(audio.path), "-af", ",".join(chain),
-            "-f", "null", "-"]
+    meter = AudioFilter("ebur128", options=(("peak", "sample"), ("framelog", "verbose")))
+    measured = _chain(ffmpeg.input(_ff_path(audio.path)).audio, [*_timeline(audio, resample=False), meter])
+    return measured.output("-", f="null").global_args("-hide_banner", "-nostdin").compile()
 
 
 def limiter_probe_argv(audio: AudioSpec, base_gain_db: float) -> list[str]:
-    """One pass measuring the loudness after gain + limiter at a few gains (limiting eats loudness)."""
+    """One pass measuring the loudness after gain + limiter at a few gains (limiting eats loudness).
+
+    The meters are named `ebur128@g<i>` so each one's summary can be told apart in the log.
+    """
     steps = LIMITER_PROBE_STEPS_DB
-    branches = "".join(f"[s{i}]" for i in range(len(steps)))
-    graph = [f"[0:a]{','.join(_timeline(audio))},asplit={len(steps)}{branches}"]
-    for i, step in enumerate(steps):
-        graph.append(f"[s{i}]volume={base_gain_db + step:.3f}dB,{LIMITER},ebur128@g{i}=framelog=verbose[o{i}]")
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-i", _ff_path(audio.path), "-filter_complex", ";".join(graph)]
-    for i in range(len(steps)):
-        argv += ["-map", f"[o{i}]", "-f", "null", "-"]
-    return argv
+    split = _chain(ffmpeg.input(_ff_path(audio.path)).audio, _timeline(audio)).filter_multi_output("asplit", len(steps))
+    outputs = [
+        _chain(split.stream(i), [_gain(base_gain_db + step), LIMITER, AudioFilter(f"ebur128@g{i}", options=(("framelog", "verbose"),))])
+        .output("-", f="null")
+        for i, step in enumerate(steps)
+    ]
+    return ffmpeg.merge_outputs(*outputs).global_args("-hide_banner", "-nostdin").compile()
 
 
 def video_codec_args(preset: Preset, *, x264_preset: str | None = None, crf: int | None = None) -> list[str]:

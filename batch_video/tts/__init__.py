@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from batch_video import files
 from batch_video.errors import BatchVideoError, ConfigError, ProductDataError, TransientError
 from batch_video.models import Voiceover
 from batch_video.settings import BatchSettings
-from batch_video.tts.audio import atomic_copy, temp_path_beside, wav_duration
+from batch_video.tts.audio import wav_duration
 from batch_video.tts.base import Prosody, SpeechProvider, SpeechResult
 from batch_video.tts.cache import CachedVoiceover, VoiceoverCache, cache_key, normalize_text
 from batch_video.tts.edge import EdgeProvider, RetryPolicy, fetch_live_voice_names
@@ -85,9 +86,7 @@ class EdgeOutage:
                 self._memory["edge"] = (until, reason)
             return
         try:
-            tmp = temp_path_beside(self.path, ".tmp")
-            tmp.write_text(json.dumps({"until": until, "reason": reason}), encoding="utf-8")
-            tmp.replace(self.path)
+            files.write_json(self.path, {"until": until, "reason": reason})
         except OSError as exc:
             logger.debug("could not record the Edge outage: %s", exc)
 
@@ -205,7 +204,8 @@ def _synthesize(
     cache: VoiceoverCache | None,
     origin: _Origin,
 ) -> Voiceover:
-    scratch = temp_path_beside(out_path, ".wav")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = files.temp_name_for(out_path, ".wav")  # the provider's output, copied from there or the cache
     try:
         if cache is None:
             result = provider.synthesize(text, scratch, voice=voice, prosody=prosody)
@@ -227,15 +227,11 @@ def _synthesize(
 def _deliver(audio: CachedVoiceover, out_path: Path, origin: _Origin, *, cache_hit: bool) -> Voiceover:
     words = tuple(audio.words)
     if origin.max_speech_s is not None and audio.duration_s > origin.max_speech_s:
-        scratch = temp_path_beside(out_path, ".wav")
-        try:
+        with files.atomic_path(out_path, suffix=".wav") as scratch:
             shutil.copyfile(audio.audio_path, scratch)
             words = fit_voiceover(scratch, words, audio.duration_s, origin.max_speech_s)
-            scratch.replace(out_path)
-        finally:
-            scratch.unlink(missing_ok=True)
     else:
-        atomic_copy(audio.audio_path, out_path)
+        files.copy_file(audio.audio_path, out_path)
     return Voiceover(
         audio_path=out_path,
         duration_s=wav_duration(out_path),

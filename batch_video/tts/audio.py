@@ -1,50 +1,29 @@
-"""Small audio helpers: ffmpeg conversion to WAV, WAV facts, atomic file moves."""
+"""Small audio helpers: ffmpeg conversion to WAV and WAV facts."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import wave
 from pathlib import Path
 
+import ffmpeg
 import numpy as np
 
-from batch_video.errors import FFmpegError
+from batch_video import runner
 
 WAV_SAMPLE_RATE = 24_000
+CONVERT_TIMEOUT_S = 120.0
 
 
-def to_wav_argv(source: Path, dest: Path, *, sample_rate: int = WAV_SAMPLE_RATE, ffmpeg: str = "ffmpeg") -> list[str]:
+def to_wav_argv(source: Path, dest: Path, *, sample_rate: int = WAV_SAMPLE_RATE, binary: str = "ffmpeg") -> list[str]:
     """ffmpeg arguments that decode any audio file to mono 16-bit PCM WAV."""
-    return [
-        ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-i", str(source),
-        "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le",
-        "-f", "wav", str(dest),
-    ]  # fmt: skip
+    stream = ffmpeg.input("file:" + str(source)).output(
+        "file:" + str(dest), vn=None, ac=1, ar=sample_rate, acodec="pcm_s16le", f="wav"
+    )
+    return stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output().compile(cmd=binary)
 
 
-def run_ffmpeg(argv: list[str], *, timeout_s: float = 120.0, product_id: str | None = None) -> None:
-    try:
-        completed = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except FileNotFoundError:
-        raise FFmpegError(f"{argv[0]} is not installed", argv=argv, product_id=product_id, stage="voiceover") from None
-    except subprocess.TimeoutExpired as exc:
-        raise FFmpegError(
-            f"ffmpeg took longer than {timeout_s:.0f}s", argv=argv, stderr=str(exc.stderr or ""),
-            product_id=product_id, stage="voiceover",
-        ) from None  # fmt: skip
-    if completed.returncode != 0:
-        raise FFmpegError(
-            f"ffmpeg exited with {completed.returncode} while converting audio to WAV",
-            argv=argv, stderr=completed.stderr, product_id=product_id, stage="voiceover",
-        )  # fmt: skip
-
-
-def convert_to_wav(source: Path, dest: Path, *, product_id: str | None = None) -> None:
-    run_ffmpeg(to_wav_argv(source, dest), product_id=product_id)
+def convert_to_wav(source: Path, dest: Path) -> None:
+    runner.run(to_wav_argv(source, dest), timeout_s=CONVERT_TIMEOUT_S, stage="voiceover")
 
 
 def wav_duration(path: Path) -> float:
@@ -76,24 +55,3 @@ def write_wav_mono(path: Path, samples: np.ndarray, sample_rate: int) -> None:
         wav.setsampwidth(2)
         wav.setframerate(sample_rate)
         wav.writeframes((pcm * 32767.0).astype("<i2").tobytes())
-
-
-def atomic_copy(source: Path, dest: Path) -> None:
-    """Copy so that readers of `dest` see the old file or the whole new one, never a part."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(handle)
-    try:
-        shutil.copyfile(source, tmp_name)
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def temp_path_beside(dest: Path, suffix: str) -> Path:
-    """A fresh, unused path in `dest`'s folder (same filesystem, so os.replace is atomic)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
-    os.close(handle)
-    return Path(tmp_name)

@@ -26,10 +26,11 @@ import aiohttp
 import edge_tts
 from edge_tts import exceptions as edge_exceptions
 
+from batch_video import files
 from batch_video.errors import ConfigError, TransientError
 from batch_video.models import WordTiming
 from batch_video.tts.alignment import estimate_word_timings
-from batch_video.tts.audio import convert_to_wav, read_wav_mono, temp_path_beside
+from batch_video.tts.audio import convert_to_wav, read_wav_mono
 from batch_video.tts.base import Prosody, SpeechResult
 from batch_video.tts.edge_voices import KNOWN_EDGE_VOICES
 
@@ -172,9 +173,7 @@ class EdgeProvider:
         if self.voice_list_cache is None:
             return
         try:
-            tmp = temp_path_beside(self.voice_list_cache, ".tmp")
-            tmp.write_text(json.dumps({"fetched_at": time.time(), "voices": sorted(names)}), encoding="utf-8")
-            tmp.replace(self.voice_list_cache)
+            files.write_json(self.voice_list_cache, {"fetched_at": time.time(), "voices": sorted(names)})
         except OSError as exc:
             logger.debug("could not save the edge voice list: %s", exc)
 
@@ -215,7 +214,7 @@ class EdgeProvider:
                     )  # fmt: skip
                     self.sleep(delay)
                 continue
-            mp3 = temp_path_beside(out_wav, ".mp3")
+            mp3 = files.temp_name_for(out_wav, ".mp3")
             try:
                 mp3.write_bytes(audio)
                 convert_to_wav(mp3, out_wav)

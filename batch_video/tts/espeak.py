@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import logging
 import shutil
-import subprocess
 from pathlib import Path
 
-from batch_video.errors import ConfigError, TransientError
+from batch_video import runner
+from batch_video.errors import ConfigError, ProgramError, TransientError
 from batch_video.tts.alignment import estimate_word_timings
 from batch_video.tts.audio import read_wav_mono
 from batch_video.tts.base import Prosody, SpeechResult
@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_WPM = 175  # espeak-ng's own default speed
 DEFAULT_PITCH = 50  # 0..99
 PITCH_UNITS_PER_HZ = 0.5  # Edge pitch offsets are in Hz; espeak's scale is 0..99
+VOICES_TIMEOUT_S = 30.0
 
 
 def espeak_argv(
@@ -39,9 +40,9 @@ def espeak_argv(
 
 @functools.lru_cache(maxsize=4)
 def _voices_of(binary: str) -> frozenset[str]:
-    completed = subprocess.run([binary, "--voices"], capture_output=True, text=True, timeout=30, check=False)
+    completed = runner.run([binary, "--voices"], timeout_s=VOICES_TIMEOUT_S, check=False)
     names: set[str] = set()
-    for line in completed.stdout.splitlines()[1:]:
+    for line in completed.stdout.decode("utf-8", "replace").splitlines()[1:]:
         parts = line.split()
         if len(parts) >= 5:
             names.add(parts[1])  # language code, e.g. "ro"
@@ -75,9 +76,9 @@ class EspeakProvider:
         text_file.write_text(text, encoding="utf-8")
         argv = espeak_argv(text_file, out_wav, voice=voice, prosody=prosody, binary=self.binary)
         try:
-            completed = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise TransientError(f"espeak-ng took longer than {self.timeout_s:.0f}s", stage="voiceover") from None
+            completed = runner.run(argv, timeout_s=self.timeout_s, check=False, stage="voiceover")
+        except ProgramError as exc:  # missing, or killed at its deadline: another try (or provider) may do
+            raise TransientError(f"espeak-ng could not speak: {exc.message}", stage="voiceover") from exc
         finally:
             text_file.unlink(missing_ok=True)
         if completed.returncode != 0 or not out_wav.exists() or out_wav.stat().st_size <= 44:

@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 
 from batch_video.models import WordTiming
-from batch_video.tts.audio import read_wav_mono, temp_path_beside, write_wav_mono
+from batch_video import files
+from batch_video.tts.audio import read_wav_mono, write_wav_mono
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,8 @@ def trim_wav(path: Path, end_s: float, *, fade_s: float = FADE_S) -> None:
     fade = min(keep, int(round(fade_s * rate)))
     if fade:
         trimmed[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-    scratch = temp_path_beside(path, ".wav")
-    try:
+    with files.atomic_path(path, suffix=".wav") as scratch:
         write_wav_mono(scratch, trimmed, rate)
-        scratch.replace(path)
-    finally:
-        scratch.unlink(missing_ok=True)
 
 
 def fit_voiceover(path: Path, words: tuple[WordTiming, ...], duration_s: float, max_s: float) -> tuple[WordTiming, ...]:

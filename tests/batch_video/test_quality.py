@@ -146,17 +146,6 @@ def test_expectations_follow_the_preset():
     assert expected().duration_tolerance_s == pytest.approx(0.3)
 
 
-def test_parse_ebur128_reads_the_summary_and_the_last_frame_time():
-    log = (
-        "[Parsed_ebur128_0 @ 0x1] t: 0.1  TARGET:-23 LUFS    M:-120.7 S:-120.7     I: -70.0 LUFS\n"
-        "[Parsed_ebur128_0 @ 0x1] t: 7.4  TARGET:-23 LUFS    M: -15.1 S: -15.9     I: -14.2 LUFS\n"
-        "[Parsed_ebur128_0 @ 0x1] Summary:\n\n  Integrated loudness:\n    I:         -14.2 LUFS\n"
-        "    Threshold: -24.6 LUFS\n\n  Loudness range:\n    LRA:         2.3 LU\n"
-    )
-    assert quality.parse_ebur128(log) == (-14.2, 7.4)
-    assert quality.parse_ebur128("nothing here") == (None, None)
-
-
 def test_frame_statistics_counts_black_frames_and_differences():
     w, h = 4, 2
     frames = [np.full((h, w), 16, np.uint8), np.full((h, w), 16, np.uint8), np.full((h, w), 116, np.uint8)]
@@ -168,10 +157,11 @@ def test_frame_statistics_counts_black_frames_and_differences():
 def test_decode_argv_maps_only_the_streams_that_exist():
     with_audio = quality.StreamInfo(size_bytes=1, format_duration_s=1.0, video_codec="h264", width=1080, height=1920, has_audio=True)
     argv = quality.decode_argv("v.mp4", with_audio)
-    assert argv.count("-map") == 2 and "ebur128=framelog=info" in argv
-    assert any(a.startswith(f"fps={quality.SAMPLE_FPS},scale=64:114") for a in argv)
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert argv.count("-map") == 2 and "ebur128=framelog=info" in graph
+    assert f"fps={quality.SAMPLE_FPS}" in graph and "scale=64:114:flags=area" in graph and "format=gray" in graph
     silent = quality.StreamInfo(size_bytes=1, format_duration_s=1.0, video_codec="h264", width=1080, height=1920)
-    assert "-af" not in quality.decode_argv("v.mp4", silent)
+    assert "ebur128" not in " ".join(quality.decode_argv("v.mp4", silent))
 
 
 def test_parse_probe_reads_the_first_video_and_audio_streams():

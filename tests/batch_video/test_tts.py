@@ -293,7 +293,7 @@ def test_errors_name_the_product_and_setting(tmp_path):
 
 @pytest.mark.slow
 def test_auto_fallback_voiceover_still_renders(edge_unreachable, tmp_path):
-    from batch_video import captions, images, render
+    from batch_video import captions, images, media, render
 
     product = Product(
         id="SKU-9", key="sku-9", title="Căști over-ear", price=Decimal("1249.99"), currency="RON",
@@ -308,7 +308,7 @@ def test_auto_fallback_voiceover_still_renders(edge_unreachable, tmp_path):
     image = images.prepare_image(product, tmp_path / "img", policy=LinkPolicy(local_roots=(REPO / "batch_video" / "sample",)))
     cues = captions.build_caption_cues(voiceover.words)
     video = render.render_video(product, image, voiceover, tmp_path / "v.mp4", tmp_path / "p.jpg", settings, cues=cues)
-    probe = render.probe(video.video_path)
+    probe = media.probe(video.video_path)
     kinds = sorted(s["codec_type"] for s in probe["streams"])
     assert kinds == ["audio", "video"]
     assert video.duration_s == pytest.approx(voiceover.duration_s + settings.tail_s, abs=0.1)
