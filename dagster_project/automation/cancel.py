@@ -10,8 +10,9 @@ running one is terminated (the launcher then interrupts it until it stops).
 from __future__ import annotations
 
 import dagster as dg
-from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
-from dagster._core.storage.tags import BACKFILL_ID_TAG
+
+from dagster_project.dagster_internals import cancel_run, canceling_backfill_ids
+from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
 CANCEL_SENSOR_NAME = "stop_canceled_batches"
 
@@ -19,15 +20,15 @@ CANCEL_SENSOR_NAME = "stop_canceled_batches"
 def stop_canceled_batch_runs(instance: dg.DagsterInstance) -> dict[str, list[str]]:
     """Cancel the queued runs and terminate the running ones of every canceling backfill; partitions per backfill."""
     stopped: dict[str, list[str]] = {}
-    for backfill in instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.CANCELING])):
-        runs = instance.get_runs(
-            dg.RunsFilter(tags={BACKFILL_ID_TAG: backfill.backfill_id},
-                          statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED])
+    for backfill_id in canceling_backfill_ids(instance):
+        records = instance.get_run_records(
+            dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED])
         )
-        for run in runs:
+        for record in records:
+            run = record.dagster_run
             # The queued-run coordinator cancels a queued run itself and asks the launcher to terminate a started one.
-            if instance.run_coordinator.cancel_run(run.run_id):
-                stopped.setdefault(backfill.backfill_id, []).append(run.tags.get("dagster/partition", run.run_id))
+            if cancel_run(instance, run.run_id):
+                stopped.setdefault(backfill_id, []).append(run.tags.get(PARTITION_TAG, run.run_id))
     return stopped
 
 

@@ -26,18 +26,15 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import dagster as dg
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
-from dagster._core.events import DagsterEventType
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter
-from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from batch_video import feed, sync
 from batch_video.catalog import catalog_digest, is_remote, is_supabase
 from batch_video.errors import BatchVideoError
 from batch_video.models import FeedReadResult
+from dagster_project.dagster_internals import latest_data_versions
 from dagster_project.partitions import PRODUCT_RECORD_KEY, product_video_job, products_partitions
 from dagster_project.resources import CatalogResource
-from dagster_project.run_tags import CONTENT_HASH_TAG, TRIGGER_TAG
+from dagster_project.run_tags import CONTENT_HASH_TAG, PARTITION_TAG, TRIGGER_TAG
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +44,12 @@ DEFAULT_MAX_RUNS_PER_TICK = 200
 DEFAULT_INTERVAL_S = 300
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "Europe/Bucharest"
+# A run in one of these may still write its partition: not yet finished (success, failure or canceled).
+UNFINISHED_RUN_STATUSES = [
+    dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.SUSPENDED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 @dataclass(frozen=True)
@@ -70,26 +73,13 @@ class SyncOptions:
 
 def recorded_hashes(instance: dg.DagsterInstance, asset_key: dg.AssetKey = PRODUCT_RECORD_KEY) -> dict[str, str]:
     """Partition key -> data version (the content hash) of its latest `product_record` materialization."""
-    try:
-        tags = instance.event_log_storage.get_latest_tags_by_partition(
-            asset_key, DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG]
-        )
-    except NotImplementedError:  # a storage without the indexed query: one lookup per partition
-        hashes = {}
-        for key in instance.get_dynamic_partitions(products_partitions.name):
-            record = instance.get_latest_data_version_record(asset_key, partition_key=key)
-            version = record and record.asset_materialization and record.asset_materialization.tags.get(DATA_VERSION_TAG)
-            if version:
-                hashes[key] = version
-        return hashes
-    return {key: values[DATA_VERSION_TAG] for key, values in tags.items() if values.get(DATA_VERSION_TAG)}
+    return dict(latest_data_versions(instance, asset_key, products_partitions.name))
 
 
 def partitions_in_flight(instance: dg.DagsterInstance, job_name: str = product_video_job.name) -> set[str]:
     """Partitions with a queued or running run of the job (so a schedule does not request them twice)."""
-    statuses = [*IN_PROGRESS_RUN_STATUSES, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
-    records = instance.get_run_records(filters=RunsFilter(job_name=job_name, statuses=statuses))
-    return {r.dagster_run.tags[PARTITION_NAME_TAG] for r in records if PARTITION_NAME_TAG in r.dagster_run.tags}
+    records = instance.get_run_records(filters=dg.RunsFilter(job_name=job_name, statuses=UNFINISHED_RUN_STATUSES))
+    return {r.dagster_run.tags[PARTITION_TAG] for r in records if PARTITION_TAG in r.dagster_run.tags}
 
 
 def current_plan(instance: dg.DagsterInstance, result: FeedReadResult) -> tuple[sync.SyncPlan, dict[str, str]]:

@@ -1,0 +1,44 @@
+"""The Dagster internals the code location relies on still do what it expects; an upgrade fails here first."""
+
+import dagster as dg
+
+from dagster_project import dagster_internals
+
+
+def test_the_installed_dagster_is_the_one_the_internals_were_checked_against():
+    assert dg.__version__ == dagster_internals.CHECKED_DAGSTER_VERSION, (
+        f"dagster {dg.__version__} is installed but dagster_project/dagster_internals.py was checked against "
+        f"{dagster_internals.CHECKED_DAGSTER_VERSION}: re-check each function there, then bump the version"
+    )
+
+
+@dg.asset(partitions_def=dg.DynamicPartitionsDefinition(name="things"))
+def thing(context: dg.AssetExecutionContext) -> dg.Output[None]:
+    return dg.Output(None, data_version=dg.DataVersion(f"v-{context.partition_key}"))
+
+
+def test_latest_data_versions_reads_every_partition():
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("things", ["a", "b", "c"])
+        for key in ("a", "b"):
+            assert dg.materialize([thing], partition_key=key, instance=instance).success
+        assert dagster_internals.latest_data_versions(instance, thing.key, "things") == {"a": "v-a", "b": "v-b"}
+
+
+def test_a_canceling_backfill_is_found_and_an_unknown_run_is_not_canceled():
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill  # the test may reach in too
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("things", ["a"])
+        backfill = PartitionBackfill.from_asset_partitions(
+            backfill_id="bf1", asset_graph=dg.Definitions(assets=[thing]).resolve_asset_graph(),
+            partition_names=["a"], asset_selection=[thing.key], backfill_timestamp=0.0, tags={},
+            dynamic_partitions_store=instance, all_partitions=False, title=None, description=None,
+            run_config=None,
+        )
+        instance.add_backfill(backfill)
+        assert dagster_internals.canceling_backfill_ids(instance) == []
+        instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELING))
+        assert dagster_internals.canceling_backfill_ids(instance) == ["bf1"]
+        # Stopping real queued and running runs this way is exercised end to end (test_batch_e2e: UI cancel).
+        assert dagster_internals.cancel_run(instance, "no-such-run") is False
