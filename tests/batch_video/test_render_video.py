@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from batch_video import runner
 from batch_video.errors import ProductDataError, ProgramTimeout
 from batch_video.media import probe
 from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming
@@ -166,19 +165,6 @@ def test_the_render_deadline_grows_with_the_frames_and_their_size(assets):
     assert render_deadline_s(preview) < render_deadline_s(short) < render_deadline_s(long)
     # Generous: ten times what a render takes on two busy cores, so load alone never fails a product.
     assert render_deadline_s(short) >= 120 + 150 * 0.5 * 1080 * 1920 / 1e6 * 0.99
-
-
-@pytest.fixture
-def started_processes(monkeypatch) -> list[subprocess.Popen]:
-    started: list[subprocess.Popen] = []
-    real_popen = subprocess.Popen
-
-    def popen(*args, **kwargs):
-        started.append(real_popen(*args, **kwargs))
-        return started[-1]
-
-    monkeypatch.setattr(runner.subprocess, "Popen", popen)
-    return started
 
 
 def test_an_interrupt_between_frames_kills_the_encoder(tmp_path, started_processes):

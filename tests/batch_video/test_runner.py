@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import _thread
-import subprocess
 import sys
 import threading
 import time
@@ -12,19 +11,6 @@ import pytest
 
 from batch_video import runner
 from batch_video.errors import ProgramError, ProgramTimeout
-
-
-@pytest.fixture
-def started_processes(monkeypatch) -> list[subprocess.Popen]:
-    started: list[subprocess.Popen] = []
-    real_popen = subprocess.Popen
-
-    def popen(*args, **kwargs):
-        started.append(real_popen(*args, **kwargs))
-        return started[-1]
-
-    monkeypatch.setattr(runner.subprocess, "Popen", popen)
-    return started
 
 
 def test_a_failing_command_raises_with_its_stderr(tmp_path):
