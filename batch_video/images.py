@@ -15,12 +15,12 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
+from batch_video import files
 from batch_video.errors import ProductDataError
 from batch_video.links import LinkPolicy, read_link
 from batch_video.models import PreparedImage, Product
@@ -72,7 +72,8 @@ def prepare_image(
     name, fmt, save_kw = ("image.png", "PNG", {"optimize": False, "compress_level": 6}) if has_alpha else (
         "image.jpg", "JPEG", {"quality": JPEG_QUALITY, "subsampling": 0, "optimize": True})
     path = out_dir / name
-    _atomic_save(image, path, fmt, save_kw)
+    with files.atomic_open(path) as handle:
+        image.save(handle, fmt, **save_kw)
     # A re-run that flips between JPEG and PNG must not leave the old one behind
     # for anyone globbing the folder.
     stale = out_dir / ("image.jpg" if has_alpha else "image.png")
@@ -206,17 +207,3 @@ def _normalize_size(image: Image.Image) -> tuple[Image.Image, list[str]]:
         if factor >= 2:
             image = image.reduce(factor)
     return image.resize(new_size, Image.Resampling.LANCZOS), notes
-
-
-def _atomic_save(image: Image.Image, path: Path, fmt: str, save_kw: dict) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, fmt, **save_kw)
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
