@@ -132,7 +132,7 @@ def run_batch(instance, keys: list[str], port: int, steps: Steps, *, previous_fl
     """
     from batch_video.stages import STAGES
     from dagster_project.console.batch import progress_bar, wait_for_backfill
-    from dagster_project.console.status import TERMINAL
+    from dagster_project.batch_status import TERMINAL
     from scripts.local_dagster import LocalDagster
 
     print("starting Dagster (webserver + code server)...", flush=True)
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     from dagster_project.automation.feed_sync import sync_feed_partitions
     from dagster_project.console.batch import format_table
     from dagster_project.console.client import DagsterClient
-    from dagster_project.console.status import ProductStatus, published_location
+    from dagster_project.batch_status import ProductStatus, published_location
 
     steps.done("python start + imports")
     port = int(os.environ.get("BATCH_VIDEO_DEMO_PORT", "3000"))

@@ -18,7 +18,7 @@ from batch_video.errors import ConfigError
 from batch_video.settings import BatchSettings
 from batch_video.stages import STAGES
 from dagster_project.console.client import DagsterClient
-from dagster_project.console.status import TERMINAL, ProductStatus, all_finished, product_statuses, totals
+from dagster_project.batch_status import TERMINAL, ProductStatus, all_finished, product_statuses, totals
 from dagster_project.run_tags import settings_tags
 
 DEFAULT_CAP = 500

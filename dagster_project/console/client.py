@@ -16,7 +16,7 @@ import httpx
 
 from batch_video.errors import BatchVideoError, TransientError
 from batch_video.stages import STAGES
-from dagster_project.console.status import ProductStatus, RunInfo, StepInfo, all_finished, build_statuses, with_details
+from dagster_project.batch_status import ProductStatus, RunInfo, StepInfo, all_finished, build_statuses, with_details
 from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
 DEFAULT_URL = "http://127.0.0.1:3000"

@@ -20,7 +20,7 @@ from dagster_project.console.client import (
     failure_from_events,
     run_info_from_graphql,
 )
-from dagster_project.console.status import RunInfo, StepInfo, build_statuses
+from dagster_project.batch_status import RunInfo, StepInfo, build_statuses
 from dagster_project.run_tags import overrides_from_tags, settings_for_run, settings_tags
 
 URL = "http://127.0.0.1:39999"

@@ -2,8 +2,10 @@
 
 The rows are computed by one pure function, `build_statuses`, from plain
 `RunInfo`s. Two adapters feed it: `product_statuses(instance, ...)` reads a
-local Dagster instance (the demo, tests), and `DagsterClient.product_statuses`
-reads a running webserver over GraphQL (the CLI). Both give the same rows.
+local Dagster instance (the demo, the automation), and the console's
+`DagsterClient.product_statuses` reads a running webserver over GraphQL (the CLI).
+Both give the same rows. Dagster is imported lazily: the console loads this
+module without loading Dagster.
 """
 
 from __future__ import annotations
