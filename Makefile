@@ -17,8 +17,12 @@ demo: setup
 dev: setup $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Each service script prints its `export`; `x="$$(script)"` keeps its exit status, so a service that fails stops here.
 test: setup test-deps
-	eval "$$(scripts/start_test_postgres.sh)" && $(PY) -m pytest -q -rs $(PYTEST_ARGS)
+	pg="$$(scripts/start_test_postgres.sh)" && eval "$$pg" \
+	  && redis="$$(scripts/start_test_redis.sh)" && eval "$$redis" \
+	  && s3="$$(scripts/start_test_s3.sh)" && eval "$$s3" \
+	  && $(PY) -m pytest -q -rs $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) scripts/bench_render.py
@@ -43,7 +47,7 @@ test-deps:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,postgres]"
+	$(PY) -m pip install -q -e ".[test,cluster]"
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml

@@ -30,7 +30,7 @@ def build_resources() -> dict[str, object]:
     publishing = PublishingResource.from_env()
     return {
         "catalog": CatalogResource.from_env(data_dir, currency=feed_currency(), publishing=publishing),
-        "workspace": WorkspaceResource(data_dir=data_dir),
+        "workspace": WorkspaceResource.from_env(data_dir),
         "batch_settings": BatchSettingsResource.from_env(),
         "tts": TTSResource(cache_dir=os.path.join(data_dir, "cache", "tts")),
         "publishing": publishing,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages batch-video needs, only those missing.
 #   scripts/install_system_deps.sh          ffmpeg, espeak-ng, a font with Romanian diacritics
-#   scripts/install_system_deps.sh --test   also PostgreSQL and Chromium for the test suite
+#   scripts/install_system_deps.sh --test   also PostgreSQL, Redis and Chromium for the test suite
 set -euo pipefail
 
 packages=()
@@ -15,6 +15,7 @@ fi
 if [ "${1:-}" = "--test" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
   command -v chromium >/dev/null || packages+=(chromium)
+  command -v redis-server >/dev/null || packages+=(redis-server)
   command -v sox >/dev/null || packages+=(sox)
 fi
 

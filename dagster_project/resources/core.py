@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from batch_video.catalog import is_supabase, load_catalog
 from batch_video.errors import ConfigError
@@ -15,26 +15,88 @@ from batch_video.feed import FetchedFeed
 from batch_video.links import FETCH_ALLOW_ENV, IMAGE_ROOTS_ENV, LinkPolicy
 from batch_video.net import AddressPolicy
 from batch_video.models import FeedReadResult
+from batch_video.objectstore import ObjectStore, S3ObjectStore, StoreLocation
 from batch_video.sample import FEED_PATH
 from batch_video.settings import BatchSettings, as_strings, env_overrides
 from batch_video.workspace import ProductWorkspace
-from dagster_project.resources.publishing import PublishingResource
+from dagster_project.resources.publishing import PublishingResource, _plain
 from dagster_project.run_tags import overrides_from_tags, settings_for_run
 
 SAMPLE_FEED = str(FEED_PATH)
 
 
+# Where each environment variable goes (WorkspaceResource.from_env), for error messages and the README.
+WORK_STORE_ENV = {
+    "store_url": "BATCH_VIDEO_WORK_STORE",
+    "s3_endpoint_url": "BATCH_VIDEO_S3_ENDPOINT_URL",
+    "s3_region": "BATCH_VIDEO_S3_REGION",
+}
+
+
 class WorkspaceResource(dg.ConfigurableResource):
-    """Where stages leave their outputs for the next one (`<data_dir>/work/<key>/`)."""
+    """Where stages leave their outputs for the next one.
+
+    Locally `<data_dir>/work/<key>/`. With `store_url` (`s3://bucket[/prefix]`, the `cluster`
+    profile) every stage's files and manifest go to that S3-compatible bucket as well, and the
+    local folder is only a cache: a stage re-executed on another host finds its inputs there.
+    Credentials come from the standard AWS variables through `dg.EnvVar`, or from boto3's own
+    chain (instance profile, IRSA on Kubernetes) when those are unset.
+    """
 
     data_dir: str = "data"
+    store_url: str = ""
+    s3_endpoint_url: str = ""  # empty: AWS S3 (or boto3's AWS_ENDPOINT_URL_S3)
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = Field(default="", repr=False)
+    s3_secret_access_key: str = Field(default="", repr=False, description="pass dg.EnvVar, never a literal")
+
+    _store: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def from_env(cls, data_dir: str | None = None, environ: Mapping[str, str] | None = None) -> "WorkspaceResource":
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {"data_dir": data_dir or env.get("BATCH_VIDEO_DATA_DIR", "data")}
+        for field_name, var in WORK_STORE_ENV.items():
+            if env.get(var):
+                values[field_name] = env[var]
+        for field_name, var in (("s3_access_key_id", "AWS_ACCESS_KEY_ID"), ("s3_secret_access_key", "AWS_SECRET_ACCESS_KEY")):
+            if env.get(var):
+                # From the real environment: Dagster resolves it at run time, so it never enters run config.
+                values[field_name] = dg.EnvVar(var) if env is os.environ else env[var]
+        return cls(**values)
 
     @property
     def root(self) -> Path:
         return Path(self.data_dir).resolve()
 
+    def object_store(self) -> ObjectStore | None:
+        """The S3 store of stage outputs, or None when the local folders are the only copy."""
+        url = _plain(self.store_url)
+        if not url:
+            return None
+        if self._store is None:
+            import boto3  # only the cluster profile needs it
+            from botocore.config import Config
+
+            client = boto3.session.Session().client(
+                "s3",
+                endpoint_url=_plain(self.s3_endpoint_url) or None,
+                region_name=_plain(self.s3_region) or None,
+                aws_access_key_id=_plain(self.s3_access_key_id) or None,
+                aws_secret_access_key=_plain(self.s3_secret_access_key) or None,
+                # Path-style addressing works with MinIO, R2, Supabase and AWS alike.
+                config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"},
+                              connect_timeout=10, read_timeout=120),
+            )
+            self._store = S3ObjectStore(client, StoreLocation.parse(url))
+        return self._store
+
     def for_key(self, key: str) -> ProductWorkspace:
-        return ProductWorkspace(self.root, key)
+        return ProductWorkspace(self.root, key, store=self.object_store())
+
+    def describe(self) -> str:
+        store = _plain(self.store_url)
+        return f"{self.root} (cache of {store})" if store else str(self.root)
 
 
 class CatalogResource(dg.ConfigurableResource):
