@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -126,10 +127,48 @@ class _OutputReader:
         return b"".join(self.chunks)
 
 
+class _HeldInterrupt:
+    """Holds back SIGINT while a child starts, so that the child is always held for killing first.
+
+    A canceled run's SIGINT raises in the main thread wherever it is; landing inside `Popen` after the fork (or
+    just after it returns) it would raise before anyone holds the child, which would then run on, orphaned.
+    Held, it is delivered by `release()`, once the caller is ready to kill the child. Only a handler installed
+    from Python is held (Python's default one raising KeyboardInterrupt, or Dagster's); an ignored SIGINT
+    stays ignored.
+    """
+
+    def __init__(self) -> None:
+        self.previous = None
+        self.pending = False
+        self.frame = None
+        if threading.current_thread() is not threading.main_thread():
+            return  # Python runs signal handlers in the main thread only: no interrupt lands here
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            signal.signal(signal.SIGINT, self._hold)
+            self.previous = handler
+
+    def _hold(self, signum, frame) -> None:
+        self.pending, self.frame = True, frame
+
+    def release(self) -> None:
+        """Put the handler back; if an interrupt came meanwhile, deliver it now (usually: raise)."""
+        previous, self.previous = self.previous, None
+        if previous is None:
+            return
+        signal.signal(signal.SIGINT, previous)
+        if self.pending:
+            previous(signal.SIGINT, self.frame)
+
+
 @contextmanager
 def started(argv: Sequence[str], *, feed_stdin: bool = False, stage: str | None = None) -> Iterator[subprocess.Popen]:
-    """Start a command (stdout and stderr piped); kill it if the caller leaves the block early."""
+    """Start a command (stdout and stderr piped); kill it if the caller leaves the block early.
+
+    An interrupt arriving while the command starts is held until the child can be killed (`_HeldInterrupt`).
+    """
     argv = [str(a) for a in argv]
+    held = _HeldInterrupt()
     try:
         proc = subprocess.Popen(
             argv,
@@ -139,8 +178,13 @@ def started(argv: Sequence[str], *, feed_stdin: bool = False, stage: str | None 
             env=child_environment(),
         )
     except FileNotFoundError as exc:
+        held.release()
         raise ProgramError(f"{program_name(argv)} is not installed: {exc}", argv=argv, stage=stage) from exc
+    except BaseException:
+        held.release()
+        raise
     try:
+        held.release()
         yield proc
     except BaseException:
         kill(proc)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+from typing import Callable
 
 import pytest
 
@@ -10,14 +13,38 @@ from batch_video import runner
 
 
 @pytest.fixture
-def started_processes(monkeypatch) -> list[subprocess.Popen]:
+def when_started() -> list[Callable[[], None]]:
+    """Called right after each start, before the runner has the process back (as if inside `Popen`)."""
+    return []
+
+
+@pytest.fixture
+def started_processes(monkeypatch, when_started) -> list[subprocess.Popen]:
     """Every process the one runner starts during the test, to check none outlives an error or interrupt."""
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
 
     def popen(*args, **kwargs):
         started.append(real_popen(*args, **kwargs))
+        for hook in when_started:
+            hook()
         return started[-1]
 
     monkeypatch.setattr(runner.subprocess, "Popen", popen)
     return started
+
+
+@pytest.fixture
+def sigint_raises_keyboard_interrupt():
+    """Python's own SIGINT handling for this test, however pytest was started.
+
+    A shell starts a background job (`make test > log &`, nohup, many CI runners) with SIGINT ignored, and Python
+    then installs no handler: an interrupt would do nothing. A run worker always has one (Dagster's).
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_this_process() -> None:
+    os.kill(os.getpid(), signal.SIGINT)  # what a canceled run's worker receives
