@@ -17,12 +17,9 @@ demo: setup
 dev: setup $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-# Each service script prints its `export`; `x="$$(script)"` keeps its exit status, so a service that fails stops here.
+# Starts the services the tests need (PostgreSQL, Redis, S3), stopping with a clear message if one cannot start.
 test: setup test-deps
-	pg="$$(scripts/start_test_postgres.sh)" && eval "$$pg" \
-	  && redis="$$(scripts/start_test_redis.sh)" && eval "$$redis" \
-	  && s3="$$(scripts/start_test_s3.sh)" && eval "$$s3" \
-	  && $(PY) -m pytest -q -rs $(PYTEST_ARGS)
+	PY=$(PY) scripts/run_tests.sh $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) scripts/bench_render.py

@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = os.environ.get("BATCH_VIDEO_CHROMIUM", "/usr/bin/chromium")
+# Found the way scripts/install_system_deps.sh --test decides whether to install it: `chromium` on PATH.
+CHROMIUM = os.environ.get("BATCH_VIDEO_CHROMIUM") or shutil.which("chromium") or ""
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 GOOD, BAD = "cana-1", "cana-2"
@@ -84,7 +85,8 @@ def webserver(instance_home, tmp_path):
         log.close()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (scripts/install_system_deps.sh --test)")
+@pytest.mark.skipif(not CHROMIUM or not Path(CHROMIUM).exists(),
+                    reason="no `chromium` on PATH (make test-deps installs it; or set BATCH_VIDEO_CHROMIUM)")
 def test_rendered_video_partitions_show_status_thumbnail_and_failure(webserver):
     from playwright.sync_api import expect, sync_playwright
 
