@@ -48,6 +48,10 @@ class ImageResult:
     product: Product
     image: PreparedImage
 
+    @property
+    def digest(self) -> str:
+        return image_digest(self.image)
+
 
 @dataclass(frozen=True)
 class ScriptResult:
@@ -274,6 +278,11 @@ def render_inputs_hash(product: Product, prepared: PreparedImage, spoken: Voiceo
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:16]
+
+
+def image_digest(prepared: PreparedImage) -> str:
+    """What the prepared photo looks like: changes when the photo behind the same link changes."""
+    return file_sha256(prepared.path)[:16]
 
 
 def voiceover_digest(spoken: Voiceover) -> str:

@@ -101,7 +101,8 @@ def product_image(
             "warnings": "; ".join(image.warnings),
             "preview": dg.MetadataValue.md(thumbnail_markdown(image.path, result.product.title)),
             **provenance(batch_settings),
-        }
+        },
+        data_version=dg.DataVersion(result.digest),
     )
 
 
