@@ -256,28 +256,53 @@ def check_video(video: RenderedVideo, spoken: Voiceover, settings: BatchSettings
 
 
 def _reusable_render(ws: ProductWorkspace, inputs_hash: str) -> RenderedVideo | None:
+    """The previous render, if it was made from these inputs and its video on disk is still the one it made."""
     try:
         previous, previous_hash = ws.load_render()
+        recorded = ws.recorded_video_sha256()
     except (StageOutputMissing, ValueError, TypeError, KeyError):
         return None  # no render yet, or a render.json from an older layout: render afresh
-    if previous_hash == inputs_hash and previous.video_path.exists():
-        return previous
-    return None
+    if previous_hash != inputs_hash:
+        return None
+    try:
+        if not recorded:  # a render.json from before digests were recorded
+            return previous if previous.video_path.exists() else None
+        # Not removed, replaced or damaged since: a damaged video reused would fail its checks on every retry.
+        return previous if file_sha256(previous.video_path) == recorded else None
+    except OSError:
+        return None
 
 
 def render_inputs_hash(product: Product, prepared: PreparedImage, spoken: Voiceover, settings: BatchSettings) -> str:
-    """Everything that changes the rendered pixels or sound."""
-    digest = hashlib.sha256()
-    for part in (
+    """Everything that changes the rendered pixels or sound: contents, never file names or times alone."""
+    parts = [
         RENDER_VERSION,
         product.content_hash or repr(product.to_dict()),
         file_sha256(prepared.path),
         voiceover_digest(spoken),
         settings.settings_hash(),
-    ):
+    ]
+    if files := settings_files_digest(settings):
+        parts.append(files)  # only when set, so renders made without a custom font or logo keep their hash
+    digest = hashlib.sha256()
+    for part in parts:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:16]
+
+
+def settings_files_digest(settings: BatchSettings) -> str:
+    """What the files the settings name (a custom font, a logo) contain: a new logo under the same name re-renders."""
+    parts = []
+    for name in ("font_path", "logo_path"):
+        path = getattr(settings, name)
+        if not path:
+            continue
+        try:
+            parts.append(f"{name}={file_sha256(Path(path))}")
+        except OSError:
+            parts.append(f"{name}=unreadable")  # the render itself says what is wrong with it
+    return ";".join(parts)
 
 
 def image_digest(prepared: PreparedImage) -> str:

@@ -203,6 +203,7 @@ class ProductWorkspace:
         data["video_path"] = video.video_path.name
         data["poster_path"] = video.poster_path.name
         data["inputs_hash"] = inputs_hash
+        data["video_sha256"] = file_sha256(video.video_path)  # a reuse checks the file on disk against it
         self._write("render.json", data, (video.video_path.name, video.poster_path.name))
 
     def load_render(self) -> tuple[RenderedVideo, str]:
@@ -213,6 +214,15 @@ class ProductWorkspace:
         data["warnings"] = tuple(data.get("warnings") or ())
         return RenderedVideo(**_known(RenderedVideo, data)), inputs_hash
 
+    def recorded_video_sha256(self) -> str:
+        """The digest of the video when it was rendered ("" for a render.json older than digests).
+
+        Read from this host's copy of render.json, which `load_render` has just fetched.
+        """
+        try:
+            return str(json.loads((self.root / "render.json").read_text(encoding="utf-8")).get("video_sha256") or "")
+        except (OSError, ValueError):
+            return ""
 
     def save_verdict(self, inputs_hash: str, passed: bool, summary: str) -> None:
         """The quality checks' verdict on the render of `inputs_hash`."""
