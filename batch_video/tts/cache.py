@@ -77,6 +77,8 @@ class VoiceoverCache:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             if audio_path.stat().st_size != meta["audio_bytes"]:
                 raise ValueError("audio size differs from meta.json")
+            if file_sha256(audio_path) != meta["audio_sha256"]:
+                raise ValueError("audio content differs from meta.json")  # damaged in place, same size
             with contextlib.suppress(OSError):
                 os.utime(meta_path)  # marks the entry as recently used, for prune()
             return CachedVoiceover(

@@ -274,6 +274,19 @@ def test_damaged_cache_entry_is_discarded_and_remade(tmp_path):
     assert wav_duration(tmp_path / "v.wav") == pytest.approx(first.duration_s)
 
 
+def test_cache_entry_damaged_in_place_is_not_served(tmp_path):
+    espeak = CountingProvider(EspeakProvider())
+    settings = BatchSettings(tts_provider="espeak")
+    first = synthesize_voiceover(TEXT, tmp_path / "v.wav", settings, cache_dir=tmp_path / "c", providers={"espeak": espeak})
+    audio = tmp_path / "c" / "voiceovers" / first.cache_key[:2] / first.cache_key / "audio.wav"
+    damaged = bytearray(audio.read_bytes())
+    damaged[len(damaged) // 2 :] = bytes(len(damaged) - len(damaged) // 2)  # silence over the second half, same size
+    audio.write_bytes(bytes(damaged))
+    again = synthesize_voiceover(TEXT, tmp_path / "v.wav", settings, cache_dir=tmp_path / "c", providers={"espeak": espeak})
+    assert espeak.calls == 2 and not again.cache_hit
+    assert pipeline.voiceover_digest(again) == pipeline.voiceover_digest(first)
+
+
 def test_errors_name_the_product_and_setting(tmp_path):
     with pytest.raises(ProductDataError) as empty:
         synthesize_voiceover("  \n ", tmp_path / "v.wav", BatchSettings(), product_id="SKU-1")
