@@ -10,6 +10,14 @@ import pytest
 from dagster._core.storage.defs_state.base import DefsStateStorage
 from PIL import Image
 
+from dagster_project.resources import (
+    BatchSettingsResource,
+    CatalogResource,
+    PublishingResource,
+    TTSResource,
+    WorkspaceResource,
+)
+
 
 @pytest.fixture(autouse=True)
 def no_leaked_instance_context():
@@ -75,3 +83,22 @@ def dagster_home(tmp_path, monkeypatch):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
+
+
+QUICK_RENDER = dict(preset="preview", tts_provider="espeak", script_template="Preț: {price} lei.", duration_min_s=1.0,
+                    tail_s=0.5)
+
+
+def chain_resources(feed: Path, root: Path, *, publishing: PublishingResource | None = None, **settings) -> dict:
+    """The six assets' resources over `feed`, every folder under `root`; a quick render unless `settings` say otherwise.
+
+    The `preview` preset, espeak-ng (offline), a one-sentence script (about 3 s of speech) and a video as long as
+    the speech and a 0.5 s tail.
+    """
+    return {
+        "catalog": CatalogResource(feed_url=str(feed), cache_dir=str(root / "cache")),
+        "workspace": WorkspaceResource(data_dir=str(root / "data")),
+        "batch_settings": BatchSettingsResource.of(**{**QUICK_RENDER, **settings}),
+        "tts": TTSResource(cache_dir=str(root / "tts")),
+        "publishing": publishing or PublishingResource(local_root=str(root / "output")),
+    }

@@ -11,25 +11,9 @@ import pytest
 from batch_video.feed import slugify_key
 from dagster_project.assets import product_video_assets
 from dagster_project.partitions import products_partitions
-from dagster_project.resources import (
-    BatchSettingsResource,
-    CatalogResource,
-    PublishingResource,
-    TTSResource,
-    WorkspaceResource,
-)
+from tests.dagster_project.conftest import chain_resources
 
 pytestmark = pytest.mark.slow
-
-
-def resources_for(feed, tmp_path):
-    return {
-        "catalog": CatalogResource(feed_url=str(feed), cache_dir=str(tmp_path / "cache")),
-        "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")),
-        "batch_settings": BatchSettingsResource.of(preset="preview", tts_provider="espeak", tail_s=0.5),
-        "tts": TTSResource(cache_dir=str(tmp_path / "tts")),
-        "publishing": PublishingResource(local_root=str(tmp_path / "output"), records_path=str(tmp_path / "output" / "records.sqlite")),
-    }
 
 
 def ffprobe(path):
@@ -48,7 +32,7 @@ def test_good_product_materializes_and_broken_one_fails_alone(tiny_feed, tmp_pat
     instance = dg.DagsterInstance.ephemeral()
     good, broken = slugify_key("CANA 1"), slugify_key("LIPSA-1")
     instance.add_dynamic_partitions("products", [good, broken])
-    resources = resources_for(tiny_feed, tmp_path)
+    resources = chain_resources(tiny_feed, tmp_path)
 
     ok = dg.materialize(product_video_assets, partition_key=good, resources=resources, instance=instance)
     assert ok.success
@@ -85,7 +69,7 @@ def test_rematerializing_reuses_the_render(tiny_feed, tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     key = slugify_key("CANA 1")
     instance.add_dynamic_partitions("products", [key])
-    resources = resources_for(tiny_feed, tmp_path)
+    resources = chain_resources(tiny_feed, tmp_path)
     dg.materialize(product_video_assets, partition_key=key, resources=resources, instance=instance)
     again = dg.materialize(product_video_assets, partition_key=key, resources=resources, instance=instance)
     mats = materializations(again)

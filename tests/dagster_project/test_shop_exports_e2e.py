@@ -22,7 +22,8 @@ from PIL import Image
 from batch_video.script import say_amount
 from dagster_project.assets import product_video_assets
 from dagster_project.console.cli import main
-from tests.dagster_project.test_product_chain import materializations, resources_for
+from tests.dagster_project.conftest import chain_resources
+from tests.dagster_project.test_product_chain import materializations
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,7 @@ def sync(export: Path, capsys) -> dict:
 
 def render(export: Path, key: str, tmp_path: Path) -> dict[str, dg.AssetMaterialization]:
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(product_video_assets, partition_key=key, resources=resources_for(export, tmp_path), instance=instance)
+        result = dg.materialize(product_video_assets, partition_key=key, resources=chain_resources(export, tmp_path), instance=instance)
     assert result.success
     return materializations(result)
 
