@@ -18,22 +18,26 @@ from batch_video.records import SQLiteRecords
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The child publishes through the real code; only the copy loop is slowed down
-# (1 KiB chunks, a pause after each) so the parent can kill it mid-copy.
+# The child publishes through the real code; only the copy loop is changed: after 4 KiB (1 KiB chunks) it
+# says so in a marker file and stops there, so the parent kills it mid-copy whatever the machine's speed.
 CHILD = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from batch_video import publish
 from batch_video.records import SQLiteRecords
 
-def slow_copy(source, destination):
+def copy_then_stall(source, destination):
+    written = 0
     while chunk := source.read(1024):
         destination.write(chunk)
         destination.flush()
-        time.sleep(0.05)
+        written += len(chunk)
+        if written >= 4096:
+            open(sys.argv[5], "w").close()
+            time.sleep(3600)
 
 publish.COPY_CHUNK_BYTES = 1024
-publish._copy_chunks = slow_copy
+publish._copy_chunks = copy_then_stall
 root, video, poster = sys.argv[2:5]
 storage = publish.LocalStorage(root)
 records = SQLiteRecords(root + "/records.sqlite")
@@ -74,25 +78,24 @@ def test_killed_publish_keeps_previous_video_and_record_then_next_run_completes(
     manifest_before = storage.manifest()
     entry_before = storage.read_entry("k1")
 
+    mid_copy = tmp_path / "mid-copy"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(REPO), str(root), str(new_video), str(new_poster)],
+        [sys.executable, "-c", CHILD, str(REPO), str(root), str(new_video), str(new_poster), str(mid_copy)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        temp = None
-        while time.monotonic() < deadline and child.poll() is None:
-            temps = list((root / "videos").glob(".k1.mp4.pid*.tmp"))
-            if temps and temps[0].stat().st_size >= 4096:
-                temp = temps[0]
-                break
+        deadline = time.monotonic() + 300  # a generous ceiling: the child only has to start and copy 4 KiB
+        while not mid_copy.exists() and child.poll() is None:
+            assert time.monotonic() < deadline, "the child never got 4 KiB into its copy"
             time.sleep(0.02)
-        assert temp is not None, f"child never started writing: {child.communicate(timeout=5)}"
+        assert mid_copy.exists(), f"child ended before it started writing: {child.communicate(timeout=60)}"
+        (temp,) = (root / "videos").glob(".k1.mp4.pid*.tmp")
         os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
+        child.wait(timeout=60)
     finally:
         if child.poll() is None:
             child.kill()
+            child.wait()
     assert child.returncode == -signal.SIGKILL
     assert 0 < temp.stat().st_size < new_video.stat().st_size  # it really died mid-copy
 

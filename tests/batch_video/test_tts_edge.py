@@ -204,7 +204,8 @@ def test_403_handshake_is_retried_with_backoff_then_succeeds(edge_service, tmp_p
 def test_edge_alone_fails_with_a_clear_error_after_its_retries(edge_service, tmp_path):
     service = edge_service("no_audio", "503", "no_audio", "stall")
     sleeps: list[float] = []
-    provider = make_provider(sleeps, attempts=4, attempt_timeout_s=1.0)
+    # The stalled attempt waits this out; it is generous so that the answering ones never hit it on a loaded machine.
+    provider = make_provider(sleeps, attempts=4, attempt_timeout_s=5.0)
     settings = BatchSettings(tts_provider="edge")
     with pytest.raises(TransientError) as caught:
         synthesize_voiceover(

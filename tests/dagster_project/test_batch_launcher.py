@@ -54,7 +54,7 @@ class LauncherOverStub(WarmWorkerRunLauncher):
 
 def test_a_worker_that_keeps_running_is_interrupted_repeatedly_then_killed(monkeypatch, tmp_path):
     monkeypatch.setattr(batch_launcher, "INTERRUPT_EVERY_S", 0.1)
-    monkeypatch.setattr(batch_launcher, "KILL_AFTER_S", 1.0)
+    monkeypatch.setattr(batch_launcher, "KILL_AFTER_S", 3.0)
     counter = tmp_path / "interrupts"
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER_IGNORING_INTERRUPTS, str(counter)], start_new_session=True,
@@ -66,14 +66,16 @@ def test_a_worker_that_keeps_running_is_interrupted_repeatedly_then_killed(monke
     launcher.register_instance(instance)
 
     assert launcher.terminate("r1") is True
-    worker.wait(timeout=10)
+    worker.wait(timeout=300)  # a generous ceiling: the kill comes 3 s after the cancel
     assert worker.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 300
     while len(instance.reported) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert instance.reported[0] == "canceling" and "did not stop within 1 s" in instance.reported[1]
+    assert instance.reported[0] == "canceling" and "did not stop within 3 s" in instance.reported[1]
     assert instance.reported[2] == "disposed"
-    assert counter.read_text().count("SIGINT\n") >= 5  # interrupted again and again before the kill
+    # Interrupted again and again before the kill. Not "about 30 times": signals sent while the worker waits
+    # for a busy core merge into one, so only "more than once" holds on any machine.
+    assert counter.read_text().count("SIGINT\n") >= 2
 
 
 WORKER_IGNORING_INTERRUPTS = """
