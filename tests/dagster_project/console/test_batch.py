@@ -256,6 +256,37 @@ def test_cancel_stops_the_queued_and_running_runs_at_once(capsys):
 
 
 @respx.mock
+def test_cancel_counts_runs_someone_else_canceled_first_as_stopped(capsys):
+    # Between the command's listing and its terminate call, the stop_canceled_batches sensor canceled both runs.
+    listings = iter([{"r2": "STARTED", "r3": "QUEUED"}, {"r2": "CANCELING", "r3": "CANCELED"}])
+
+    def run(run_id, key, status):
+        return {"runId": run_id, "status": status, "creationTime": 1.0, "startTime": None, "endTime": None,
+                "tags": [{"key": "dagster/partition", "value": key}], "stepStats": [], "assetMaterializations": []}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = json.loads(request.content)["query"]
+        if "cancelPartitionBackfill" in query:
+            data = {"cancelPartitionBackfill": {"__typename": "CancelBackfillSuccess", "backfillId": "b1"}}
+        elif "runsOrError" in query:
+            statuses = next(listings)
+            data = {"runsOrError": {"__typename": "Runs", "results": [run("r2", "b", statuses["r2"]),
+                                                                       run("r3", "c", statuses["r3"])]}}
+        elif "terminateRuns" in query:
+            data = {"terminateRuns": {"__typename": "TerminateRunsResult", "terminateRunResults": [
+                {"__typename": "TerminateRunFailure", "message": f"Run {run_id} could not be terminated due to having status {status}.",
+                 "run": {"runId": run_id}} for run_id, status in (("r2", "CANCELING"), ("r3", "CANCELED"))]}}
+        else:
+            raise AssertionError(query)
+        return httpx.Response(200, json={"data": data})
+
+    respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    assert cli.main(["batch", "cancel", "b1", "--json", "--url", URL]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "backfill_id": "b1", "canceled_queued": ["c"], "stopping": ["b"], "not_stopped": {}}
+
+
+@respx.mock
 def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
     keys = {f"p{i}": "missing" for i in range(4)}
 
