@@ -8,7 +8,8 @@ import pytest
 from batch_video.feed import slugify_key
 from dagster_project.assets import product_video_assets
 from dagster_project.resources import WorkspaceResource
-from tests.dagster_project.test_product_chain import materializations, resources_for
+from tests.dagster_project.conftest import chain_resources
+from tests.dagster_project.test_product_chain import materializations
 
 GOOD = slugify_key("CANA 1")
 
@@ -36,9 +37,9 @@ def test_a_stage_re_executed_on_another_host_finds_its_inputs_in_the_store(tiny_
     instance.add_dynamic_partitions("products", [GOOD])
     store = dict(store_url=f"s3://{s3_bucket}/work", s3_endpoint_url=s3_endpoint,
                  s3_access_key_id="test", s3_secret_access_key="test")
-    host_a = {**resources_for(tiny_feed, tmp_path / "a"),
+    host_a = {**chain_resources(tiny_feed, tmp_path / "a"),
               "workspace": WorkspaceResource(data_dir=str(tmp_path / "a" / "data"), **store)}
-    host_b = {**resources_for(tiny_feed, tmp_path / "b"),
+    host_b = {**chain_resources(tiny_feed, tmp_path / "b"),
               "workspace": WorkspaceResource(data_dir=str(tmp_path / "b" / "data"), **store)}
     host_b["publishing"] = host_a["publishing"]  # the publishing destination is shared; the work folders are not
 
