@@ -35,7 +35,7 @@ from batch_video.workspace import ProductWorkspace, StageOutputMissing
 logger = logging.getLogger(__name__)
 
 # Bump when the renderer's output changes for the same inputs.
-RENDER_VERSION = "2"
+RENDER_VERSION = "3"
 
 ProgressFn = Callable[[int, int], None]
 

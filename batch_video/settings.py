@@ -48,11 +48,39 @@ class BatchSettings:
     font_path: str = ""  # empty: a bundled/system font with Romanian diacritics
     accent_color: str = "#E4572E"
     logo_path: str = ""
+    # scenes and templates
+    template: str = "classic"  # classic | showcase | sale, or a path to a shop's own .yaml/.json template
+    transition: str = "auto"  # auto | crossfade | slide | zoom_through | cut
+    max_extra_photos: int = 4  # additional feed photos that may become scenes after the main one
 
     def settings_hash(self) -> str:
-        """Stable short hash; part of every asset's data version."""
-        blob = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        """Stable short hash; part of every asset's data version.
+
+        The template counts by name and file content, so editing a shop's
+        template file re-renders its videos even though the setting (a path)
+        did not change.
+        """
+        from batch_video.render.templates import template_fingerprint
+
+        data = asdict(self)
+        data["template"] = template_fingerprint(self.template)
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def validate(self) -> "BatchSettings":
+        """Check everything that would otherwise fail every product the same way (template, preset, ...).
+
+        Raises one ConfigError naming the setting (and for a template, the file,
+        the field and the allowed values); returns self for chaining.
+        """
+        from batch_video.render.spec import check_settings
+
+        try:
+            check_settings(self)
+        except ConfigError as err:
+            err.with_context(stage="settings")
+            raise
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +125,10 @@ def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
                 value = lowered in {"1", "true", "yes", "on"}
             elif kind == "float":
                 value = float(value)
+            elif kind == "int":
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError(value)
+                value = int(value)
             elif kind == "bool":
                 value = bool(value)
             else:

@@ -1,9 +1,9 @@
 """Rendering engine: product + photo + voiceover -> H.264/AAC MP4 and a poster.
 
-Public API: `render_video`, `contact_sheet`, `PRESETS`; the pieces
-(`build_spec`, `encode_argv`, `Scene`) are exported for tests and benchmarks.
-Every ffmpeg command runs through `batch_video.runner` (deadline, minimal
-environment, killed when the caller leaves early).
+Public API: `render_video`, `render_still`, `contact_sheet`, `PRESETS`; the
+pieces (`build_spec`, `encode_argv`, `Composer`) are exported for tests and
+benchmarks. Every ffmpeg command runs through `batch_video.runner` (deadline,
+minimal environment, killed when the caller leaves early).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from batch_video.errors import BatchVideoError, ProductDataError, ProgramError
 from batch_video.models import CaptionCue, PreparedImage, Product, RenderedVideo, Voiceover
 from batch_video.render.encoder import run_piped
 from batch_video.render.presets import PRESETS, Preset, get_preset
-from batch_video.render.scene import Scene
+from batch_video.render.scene import Composer
 from batch_video.render.spec import (
     AudioSpec,
     Loudness,
@@ -41,13 +41,11 @@ from batch_video.settings import BatchSettings
 
 __all__ = [
     "PRESETS", "Preset", "get_preset", "render_video", "contact_sheet", "build_spec", "encode_argv",
-    "Scene", "RenderSpec", "measure_loudness", "render_still", "video_duration", "render_deadline_s",
+    "Composer", "RenderSpec", "measure_loudness", "render_still", "video_duration", "render_deadline_s",
 ]
 
 logger = logging.getLogger(__name__)
 
-# The poster is taken where the motion is halfway: the photo is settled and representative.
-POSTER_AT = 0.5
 FRAME_BUFFERS = 3
 # A stuck render fails its product instead of holding the run slot; the deadline grows with the work.
 # Measured: about 0.05 s per 1080x1920 frame on 2 idle cores, ten times that under heavy load.
@@ -114,9 +112,13 @@ def render_video(
     duration_s: float | None = None,
     x264_preset: str | None = None,
     crf: int | None = None,
+    extra_images: Sequence[PreparedImage] = (),
 ) -> RenderedVideo:
     """Render the product video to `out_path` and a poster JPEG to `poster_path`.
 
+    `image` is the main photo (the first scene); `extra_images` are the
+    product's additional photos, already prepared and de-duplicated, which
+    become the following scenes as far as the video's length allows.
     Written under temporary names and renamed at the end, so a killed render
     never leaves a half file behind. `duration_s`, `x264_preset` and `crf`
     override the voiceover rule and the preset (benchmarks and tests).
@@ -129,7 +131,8 @@ def render_video(
         raise ProductDataError(f"voiceover audio not found: {voiceover.audio_path}", product_id=product.id,
                                field="voiceover", stage="render")
     try:
-        spec = build_spec(product, image, voiceover, settings, cues=tuple(cues), duration_s=duration_s)
+        spec = build_spec(product, image, voiceover, settings, cues=tuple(cues), duration_s=duration_s,
+                          extra_images=extra_images)
         deadline = runner.Deadline(render_deadline_s(spec) if timeout_s is None else timeout_s)
         with files.atomic_path(out_path, suffix=".mp4") as tmp_video, files.atomic_path(poster_path, suffix=".jpg") as tmp_poster:
             # The audio analysis (an ffmpeg child) runs while this process draws the
@@ -137,18 +140,18 @@ def render_video(
             with ThreadPoolExecutor(max_workers=1) as pool:
                 loudness = (pool.submit(measure_loudness, spec.audio, timeout_s=min(LOUDNESS_TIMEOUT_S, deadline.remaining()))
                             if spec.audio is not None else None)
-                scene = Scene(spec)
-                _write_poster(scene, tmp_poster)
+                composer = Composer(spec)
+                _write_poster(composer, tmp_poster)
                 measured = loudness.result() if loudness is not None else None
             if spec.audio is not None:
                 spec = _with_loudness(spec, measured)
             argv = encode_argv(spec, tmp_video, x264_preset=x264_preset, crf=crf)
-            figures = run_piped(argv, scene.compose, [scene.new_buffer() for _ in range(FRAME_BUFFERS)],
+            figures = run_piped(argv, composer.compose, [composer.new_buffer() for _ in range(FRAME_BUFFERS)],
                                 spec.frames, progress=progress, timeout_s=max(1.0, deadline.remaining()))
     except BatchVideoError as err:
         raise err.with_context(product_id=product.id, stage="render")
 
-    warnings = list(spec.warnings) + scene.warnings
+    warnings = list(spec.warnings) + composer.warnings
     size = out_path.stat().st_size
     if size > spec.preset.max_bytes:
         warnings.append(f"video is {size} bytes, over the {spec.preset.name} limit of {spec.preset.max_bytes}")
@@ -162,13 +165,18 @@ def render_video(
         extra={
             "frames": spec.frames,
             "motion": spec.photo.motion.direction,
+            "template": spec.template,
+            "scenes": [[round(sc.cut_in / spec.fps, 3), round(sc.cut_out / spec.fps, 3)] for sc in spec.scenes],
+            "scene_motions": [sc.photo.motion.direction for sc in spec.scenes],
+            "transitions": [t.kind for t in spec.transitions],
+            "price_scene": spec.price_scene,
             "x264_preset": x264_preset or spec.preset.x264_preset,
             "crf": crf if crf is not None else spec.preset.crf,
             "loudness_input_lufs": spec.audio.measured.integrated_lufs if spec.audio and spec.audio.measured else None,
             "limiter_gain_db": spec.audio.measured.limiter_gain_db if spec.audio and spec.audio.measured else None,
             "encode_wall_s": round(figures["wall_s"], 3),
             "compose_s": round(figures["produce_s"], 3),
-            "box": [scene.box.x, scene.box.y, scene.box.w, scene.box.h],
+            "box": [spec.box.x, spec.box.y, spec.box.w, spec.box.h],
         },
     )
 
@@ -177,20 +185,19 @@ def _with_loudness(spec: RenderSpec, loudness: Loudness | None) -> RenderSpec:
     return replace(spec, audio=replace(spec.audio, measured=loudness))
 
 
-def _write_poster(scene: Scene, path: Path) -> None:
-    n = int(round((scene.spec.frames - 1) * POSTER_AT))
-    rgb = scene.frame_rgb(n, captions=False)
+def _write_poster(composer: Composer, path: Path) -> None:
+    rgb = composer.poster_rgb()
     Image.fromarray(rgb, "RGB").save(path, "JPEG", quality=88, optimize=True)
 
 
 def render_still(
     product: Product, image: PreparedImage, settings: BatchSettings, *, at: float = 0.5,
-    cues: Sequence[CaptionCue] = (), duration_s: float = 5.0,
+    cues: Sequence[CaptionCue] = (), duration_s: float = 5.0, extra_images: Sequence[PreparedImage] = (),
 ):
     """One frame as an RGB numpy array without running ffmpeg (layout checks, previews)."""
-    spec = build_spec(product, image, None, settings, cues=tuple(cues), duration_s=duration_s)
-    scene = Scene(spec)
-    return scene.frame_rgb(int(round((spec.frames - 1) * at)))
+    spec = build_spec(product, image, None, settings, cues=tuple(cues), duration_s=duration_s,
+                      extra_images=extra_images)
+    return Composer(spec).frame_rgb(int(round((spec.frames - 1) * at)))
 
 
 def contact_sheet(
@@ -198,30 +205,42 @@ def contact_sheet(
     out_png: str | os.PathLike,
     *,
     frames: Sequence[str] = ("start", "middle", "end"),
+    scenes: Sequence[Sequence[Sequence[float]] | None] | None = None,
     thumb_height: int = 480,
     timeout_s: float = FRAME_GRAB_TIMEOUT_S,
 ) -> Path:
-    """A PNG grid: one row per video, one column per frame position (start/middle/end)."""
+    """A PNG grid, one row per video.
+
+    Columns are the `frames` positions (start/middle/end), or, for a video
+    whose `scenes` ([start_s, end_s] per scene, as in RenderedVideo.extra) are
+    given, the middle of each scene followed by the last frame (the call to action).
+    """
     from PIL import ImageDraw
 
     from batch_video.render.text import DEFAULT_FONT, load_font
 
     out_png = Path(out_png)
     rows = []
-    for video in video_paths:
+    for i, video in enumerate(video_paths):
         info = media.probe(video)
         duration = float(info.get("format", {}).get("duration") or 0.0)
-        thumbs = []
-        for position in frames:
-            at = {"start": 0.0, "middle": duration / 2, "end": max(0.0, duration - 0.1)}.get(position)
-            if at is None:
-                raise ValueError(f"unknown frame position {position!r} (start, middle, end)")
-            thumbs.append(_grab_frame(Path(video), at, thumb_height, timeout_s))
+        spans = scenes[i] if scenes is not None and i < len(scenes) else None
+        if spans:
+            positions = [(f"scene {k + 1}", (start + end) / 2) for k, (start, end) in enumerate(spans)]
+            positions.append(("end", max(0.0, duration - 0.1)))
+        else:
+            positions = []
+            for position in frames:
+                at = {"start": 0.0, "middle": duration / 2, "end": max(0.0, duration - 0.1)}.get(position)
+                if at is None:
+                    raise ValueError(f"unknown frame position {position!r} (start, middle, end)")
+                positions.append((position, at))
+        thumbs = [(label, _grab_frame(Path(video), at, thumb_height, timeout_s)) for label, at in positions]
         rows.append((Path(video).name, thumbs))
     label_h = 36
     gap = 8
-    width = max(sum(t.width for t in thumbs) + gap * (len(thumbs) + 1) for _, thumbs in rows) if rows else 1
-    height = sum(thumb_height + label_h + gap for _ in rows) + gap
+    width = max(sum(t.width for _, t in thumbs) + gap * (len(thumbs) + 1) for _, thumbs in rows) if rows else 1
+    height = sum(thumb_height + 2 * label_h + gap for _ in rows) + gap
     sheet = Image.new("RGB", (width, max(1, height)), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
     font = load_font(DEFAULT_FONT, 20)
@@ -229,10 +248,11 @@ def contact_sheet(
     for name, thumbs in rows:
         draw.text((gap, y + 6), name, font=font, fill=(230, 230, 230))
         x = gap
-        for thumb in thumbs:
+        for label, thumb in thumbs:
             sheet.paste(thumb, (x, y + label_h))
+            draw.text((x + 4, y + label_h + thumb_height + 6), label, font=font, fill=(170, 170, 170))
             x += thumb.width + gap
-        y += thumb_height + label_h + gap
+        y += thumb_height + 2 * label_h + gap
     with files.atomic_open(out_png) as handle:
         sheet.save(handle, "PNG")
     return out_png

@@ -22,6 +22,16 @@ def choose_direction(motion: str, key: str) -> str:
     return DIRECTIONS[digest[0] % len(DIRECTIONS)]
 
 
+def scene_directions(motion: str, key: str, count: int) -> list[str]:
+    """One direction per scene: the first as `choose_direction`, each next one different from the one before."""
+    directions = [choose_direction(motion, key)]
+    digest = hashlib.sha256(f"{key}/scenes".encode("utf-8")).digest()
+    for i in range(1, count):
+        options = [d for d in DIRECTIONS if d != directions[-1]]
+        directions.append(options[digest[i % len(digest)] % len(options)])
+    return directions
+
+
 def ease(u: float, easing: str = "ease_in_out") -> float:
     u = min(1.0, max(0.0, u))
     if easing == "linear":

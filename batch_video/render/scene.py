@@ -1,17 +1,19 @@
-"""Turn a RenderSpec into pixels: the static canvas, the photo source and the per-frame composer.
+"""Turn a RenderSpec into pixels: static canvases, the scenes' photo sources and the per-frame composer.
 
-Design for speed: everything that does not move (blurred fill, text, logo) is
-drawn once with Pillow and converted once to I420. Per frame we only warp the
+Design for speed: everything that does not move (background, bands, logo,
+text that is on screen and still) is drawn once and kept as I420 canvases, one
+per set of still text layers (a handful per video). Per frame we only warp the
 photo box straight on the Y/U/V planes (chroma at half resolution with the same
-window, so there is no per-frame colour conversion), blend the few small
-layers that sit on top of the box, and the current caption strip.
+window, so there is no per-frame colour conversion), blend the second scene
+during a transition, tint the part of a band over the photo, and blend the
+few layers that sit on the photo or are moving, plus the current caption.
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -19,19 +21,36 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from batch_video.errors import ConfigError, ProductDataError
 from batch_video.render import text as txt
-from batch_video.render.motion import Window, cover_window, inverse_affine
-from batch_video.render.spec import CaptionTrack, ImageLayer, Rect, RenderSpec, TextLayer
-from batch_video.render.yuv import Overlay, blend_overlay, i420_to_rgb, make_overlay, rgb_to_i420
+from batch_video.render.motion import Window, cover_window, ease, inverse_affine
+from batch_video.render.spec import BandLayer, CaptionTrack, ImageLayer, PhotoLayer, Rect, RenderSpec, TextLayer
+from batch_video.render.timeline import LayerState, TransitionPlan, layer_state
+from batch_video.render.yuv import (
+    KB,
+    KG,
+    KR,
+    Overlay,
+    blend_overlay,
+    i420_to_rgb,
+    make_overlay,
+    rgb_to_i420,
+)
 
 logger = logging.getLogger(__name__)
 
 WARP_FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+# How far a sliding text travels, as a share of the canvas's shorter side.
+SLIDE_SHARE = 0.06
+# Zoom-through: the outgoing photo rushes this much closer, the incoming one settles from as close.
+ZOOM_THROUGH = 0.3
+# Distinct still-text canvases kept (each one I420 frame).
+CANVAS_CACHE = 12
 
 
 # ---------------------------------------------------------------- text layers
 
 def render_text_layer(layer: TextLayer, font_path: str) -> tuple[Image.Image, bool]:
     """-> (RGBA image to paste at layer.rect's top-left, truncated?)."""
+    font_path = layer.font_path or font_path
     clean = txt.clean_text(layer.text, font_path)
     rect = layer.rect
     if layer.style == "pill":
@@ -40,9 +59,9 @@ def render_text_layer(layer: TextLayer, font_path: str) -> tuple[Image.Image, bo
         font = txt.load_font(font_path, fitted.size)
         image = txt.pill(fitted.lines[0] if fitted.lines else "", font, fill=layer.fill or (0, 0, 0, 255),
                          text_fill=layer.color, pad_x=pad_x, pad_y=pad_y)
-        if layer.align == "right" and image.width < rect.w:
+        if layer.align in ("right", "center") and image.width < rect.w:
             padded = Image.new("RGBA", (rect.w, image.height), (0, 0, 0, 0))
-            padded.paste(image, (rect.w - image.width, 0))
+            padded.paste(image, (rect.w - image.width if layer.align == "right" else (rect.w - image.width) // 2, 0))
             image = padded
         return image, fitted.truncated
     stroke = max(1, layer.size_max // 22)
@@ -70,14 +89,13 @@ def render_image_layer(layer: ImageLayer) -> Image.Image:
 
 # ---------------------------------------------------------------- photo and background
 
-def load_photo(spec: RenderSpec) -> np.ndarray:
-    """The prepared photo as RGB uint8 (alpha flattened onto the card colour), enhanced once."""
-    photo = spec.photo
+def load_photo(photo: PhotoLayer, *, field: str = "image_link") -> np.ndarray:
+    """A prepared photo as RGB uint8 (alpha flattened onto the card colour), enhanced once."""
     try:
         with Image.open(photo.path) as raw:
             image = raw.convert("RGBA") if photo.has_alpha or raw.mode in ("RGBA", "LA", "P") else raw.convert("RGB")
     except OSError as exc:
-        raise ProductDataError(f"cannot read prepared image {photo.path}: {exc}", field="image_link") from exc
+        raise ProductDataError(f"cannot read prepared image {photo.path}: {exc}", field=field) from exc
     if image.mode == "RGBA":
         card = Image.new("RGBA", image.size, photo.card_color)
         image = Image.alpha_composite(card, image).convert("RGB")
@@ -162,11 +180,11 @@ class CaptionRenderer:
 
     def __init__(self, track: CaptionTrack, font_path: str, cache_size: int = 8) -> None:
         self.track = track
-        self.font_path = font_path
+        self.font_path = track.font_path or font_path
         self.starts = [c.start for c in track.cues]
         self._cache: dict[CaptionState, Overlay] = {}
         self._cache_size = cache_size
-        self._words = [[txt.clean_text(w.word, font_path) for w in cue.words] for cue in track.cues]
+        self._words = [[txt.clean_text(w.word, self.font_path) for w in cue.words] for cue in track.cues]
 
     def state_at(self, t: float) -> CaptionState | None:
         i = bisect.bisect_right(self.starts, t) - 1
@@ -222,56 +240,175 @@ class CaptionRenderer:
         return image
 
 
-# ---------------------------------------------------------------- the scene
+# ---------------------------------------------------------------- bands
 
-class Scene:
-    """Static canvas + photo source + per-frame composer for one RenderSpec."""
+class Tint:
+    """A band of colour over part of the frame, applied straight on I420 planes.
+
+    out = in * (1 - a) + colour * a per row (a gradient varies `a` by row),
+    in 8.8 fixed point; the same maths bakes a band into the still canvas and
+    tints the part of it over the moving photo, so the two meet without a seam.
+    """
+
+    def __init__(self, band: BandLayer, rect: Rect) -> None:
+        self.rect = rect
+        r, g, b, a = (c / 255.0 for c in band.color)
+        luma = KR * r + KG * g + KB * b
+        yc = 16.0 + 219.0 * luma
+        uc = 128.0 + 224.0 * (b - luma) / (2.0 * (1.0 - KB))
+        vc = 128.0 + 224.0 * (r - luma) / (2.0 * (1.0 - KR))
+        rows = np.arange(band.rect.h, dtype=np.float64) + 0.5
+        ramp = np.ones(band.rect.h)
+        if band.gradient != "none":
+            t = rows / band.rect.h
+            ramp = t if band.gradient == "up" else 1.0 - t
+            ramp = ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep: no visible edge where it ends
+        alpha = (a * ramp)[rect.y - band.rect.y: rect.bottom - band.rect.y]
+        chroma_alpha = (alpha[0::2] + alpha[1::2]) / 2.0
+        self.y_mul = np.rint(256.0 * (1.0 - alpha)).astype(np.uint16)[:, None]
+        self.y_add = (np.rint(256.0 * alpha * yc) + 128).astype(np.uint16)[:, None]
+        self.c_mul = np.rint(256.0 * (1.0 - chroma_alpha)).astype(np.uint16)[:, None]
+        self.u_add = (np.rint(256.0 * chroma_alpha * uc) + 128).astype(np.uint16)[:, None]
+        self.v_add = (np.rint(256.0 * chroma_alpha * vc) + 128).astype(np.uint16)[:, None]
+
+    def apply(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+        r = self.rect
+        _tint(y[r.y:r.bottom, r.x:r.right], self.y_mul, self.y_add)
+        cy, cx = slice(r.y // 2, r.bottom // 2), slice(r.x // 2, r.right // 2)
+        _tint(u[cy, cx], self.c_mul, self.u_add)
+        _tint(v[cy, cx], self.c_mul, self.v_add)
+
+
+def _tint(plane: np.ndarray, mul: np.ndarray, add: np.ndarray) -> None:
+    scratch = np.multiply(plane, mul, dtype=np.uint16)
+    scratch += add
+    scratch >>= 8
+    plane[...] = scratch
+
+
+# ---------------------------------------------------------------- the composer
+
+class PhotoSource:
+    """One scene's photo: prescaled once, in I420, and its camera path over the scene's frames."""
+
+    def __init__(self, scene, rgb: np.ndarray, box: Rect) -> None:
+        self.scene = scene
+        src = prescale_source(rgb, box, scene.photo.motion.max_zoom)
+        self.planes = rgb_to_i420(src)
+        self.h, self.w = self.planes[0].shape
+
+    def matrices(self, n: int, box: Rect, extra_zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse affine matrices (luma, chroma) for frame n."""
+        span = self.scene.end - self.scene.start
+        u = (n - self.scene.start) / (span - 1) if span > 1 else 0.0
+        zoom, ox, oy = self.scene.photo.motion.view_at(min(1.0, max(0.0, u)))
+        window = cover_window(self.w, self.h, box.w, box.h, zoom * extra_zoom, ox, oy)
+        luma = np.array(inverse_affine(window, box.w, box.h), np.float64)
+        # Chroma is the same picture at half size: same window, halved.
+        half_window = Window(window.center_x / 2, window.center_y / 2, window.width / 2, window.height / 2)
+        chroma = np.array(inverse_affine(half_window, box.w // 2, box.h // 2), np.float64)
+        return luma, chroma
+
+    def warp(self, n: int, box: Rect, dst: tuple[np.ndarray, np.ndarray, np.ndarray], *, extra_zoom: float = 1.0,
+             x0: int = 0, x1: int | None = None, shift: int = 0) -> None:
+        """Draw box columns [x0, x1) of this scene into the box-sized planes `dst`.
+
+        Column x shows the scene's column x + shift (a slide); x0, x1 and shift are even.
+        """
+        x1 = box.w if x1 is None else x1
+        if x1 <= x0:
+            return
+        luma, chroma = self.matrices(n, box, extra_zoom)
+        luma[0, 2] += luma[0, 0] * (x0 + shift)
+        chroma[0, 2] += chroma[0, 0] * ((x0 + shift) // 2)
+        y, u, v = dst
+        sy, su, sv = self.planes
+        cv2.warpAffine(sy, luma, (x1 - x0, box.h), dst=y[:, x0:x1], flags=WARP_FLAGS,
+                       borderMode=cv2.BORDER_REFLECT)
+        csize = ((x1 - x0) // 2, box.h // 2)
+        cv2.warpAffine(su, chroma, csize, dst=u[:, x0 // 2:x1 // 2], flags=WARP_FLAGS, borderMode=cv2.BORDER_REFLECT)
+        cv2.warpAffine(sv, chroma, csize, dst=v[:, x0 // 2:x1 // 2], flags=WARP_FLAGS, borderMode=cv2.BORDER_REFLECT)
+
+
+@dataclass
+class _Text:
+    layer: TextLayer
+    overlay: Overlay  # the inked part, still
+    on_photo: bool
+    index: int
+
+
+@dataclass
+class _BufferRecord:
+    canvas_key: tuple[int, ...]
+    drawn: list[Rect] = field(default_factory=list)
+
+
+class Composer:
+    """Still canvases + photo sources + the per-frame composer for one RenderSpec."""
 
     def __init__(self, spec: RenderSpec) -> None:
         self.spec = spec
         self.warnings: list[str] = []
         w, h = spec.width, spec.height
-        self.box = spec.photo.box
-        photo_rgb = load_photo(spec)
-        canvas = background_rgb(spec, photo_rgb).convert("RGBA")
-        self.box_overlays: list[Overlay] = []
-        box = self.box
-        shadow = self._box_shadow(canvas.size, box)
-        canvas = Image.alpha_composite(canvas, shadow)
-        for layer in spec.texts:
+        self.canvas_rect = Rect(0, 0, w, h)
+        self.box = box = spec.box
+        self.frame_size = w * h * 3 // 2
+        self.slide_px = SLIDE_SHARE * min(w, h)
+
+        self.sources: list[PhotoSource] = []
+        for i, scene in enumerate(spec.scenes):
+            rgb = load_photo(scene.photo, field="image_link" if i == 0 else "additional_image_link")
+            if i == 0:
+                base = background_rgb(spec, rgb).convert("RGBA")
+                if not spec.photo_fill:
+                    base = Image.alpha_composite(base, self._box_shadow(base.size, box))
+                base_planes = rgb_to_i420(np.asarray(base.convert("RGB"), dtype=np.uint8))
+                del base
+            self.sources.append(PhotoSource(scene, rgb, box))
+            del rgb
+
+        # Bands: baked into the still canvas, and re-applied per frame where they cover the photo.
+        self.tints: list[Tint] = []
+        for band in spec.bands:
+            rect = band.rect.even().clip(self.canvas_rect)
+            if rect.w <= 0 or rect.h <= 0:
+                continue
+            Tint(band, rect).apply(*base_planes)
+            over = rect.clip(box)
+            if over.w > 0 and over.h > 0:
+                self.tints.append(Tint(band, over.even()))
+
+        # Logo: still, on the canvas unless it sits on the photo.
+        self.photo_overlays: list[Overlay] = []
+        for layer in spec.images:
+            overlay = _cropped_overlay(render_image_layer(layer), layer.rect.x, layer.rect.y)
+            if self._on_photo(overlay):
+                self.photo_overlays.append(overlay)
+            else:
+                blend_overlay(*base_planes, overlay)
+
+        self.texts: list[_Text] = []
+        for i, layer in enumerate(spec.texts):
             image, truncated = render_text_layer(layer, spec.font_path)
             if truncated:
                 self.warnings.append(f"{layer.role} text did not fit: shortened with an ellipsis")
-            self._place(canvas, image, layer.rect.x, layer.rect.y)
-        for layer in spec.images:
-            self._place(canvas, render_image_layer(layer), layer.rect.x, layer.rect.y)
-        canvas_rgb = np.asarray(canvas.convert("RGB"), dtype=np.uint8)
-        self.canvas_planes = rgb_to_i420(canvas_rgb)
-        del canvas, canvas_rgb
+            if image.getchannel("A").getbbox() is None:
+                continue
+            overlay = _cropped_overlay(image, layer.rect.x, layer.rect.y)
+            self.texts.append(_Text(layer, overlay, self._on_photo(overlay), i))
 
-        src = prescale_source(photo_rgb, box, spec.photo.motion.max_zoom)
-        del photo_rgb
-        self.src_planes = rgb_to_i420(src)
-        self.src_h, self.src_w = self.src_planes[0].shape
+        self._base = np.concatenate([p.reshape(-1) for p in base_planes])
+        self._canvases: dict[tuple[int, ...], np.ndarray] = {}
+        self._buffers: dict[int, _BufferRecord] = {}
+        self._scratch = (np.empty((box.h, box.w), np.uint8), np.empty((box.h // 2, box.w // 2), np.uint8),
+                         np.empty((box.h // 2, box.w // 2), np.uint8))
         self.captions = CaptionRenderer(spec.captions, spec.font_path) if spec.captions else None
-        self.frame_size = w * h * 3 // 2
-        canvas_rect = Rect(0, 0, w, h)
-        dirty = [Rect(o.x, o.y, o.width, o.height) for o in self.box_overlays]
-        if self.captions is not None:
-            dirty.append(spec.captions.rect.even())
-        self.dirty_rects = [_clip(r, canvas_rect) for r in dirty]
-        logger.debug("scene: canvas %dx%d box %s source %dx%d", w, h, box, self.src_w, self.src_h)
+        logger.debug("composer: canvas %dx%d box %s, %d scenes, %d text layers", w, h, box, len(self.sources),
+                     len(self.texts))
 
-    def _place(self, canvas: Image.Image, image: Image.Image, x: int, y: int) -> None:
-        """Bake into the canvas, or keep as a per-frame overlay when it sits on the moving box."""
-        rect = Rect(x, y, image.width, image.height)
-        alpha_box = image.getchannel("A").getbbox()
-        if alpha_box is None:
-            return
-        if rect.intersects(self.box):
-            self.box_overlays.append(_cropped_overlay(image, x, y))
-        else:
-            canvas.alpha_composite(image, (x, y))
+    def _on_photo(self, overlay: Overlay) -> bool:
+        return Rect(overlay.x, overlay.y, overlay.width, overlay.height).intersects(self.box)
 
     @staticmethod
     def _box_shadow(size: tuple[int, int], box: Rect) -> Image.Image:
@@ -286,15 +423,7 @@ class Scene:
                               (max(0, 2 * pad - box.x), max(0, 2 * pad - box.y - pad // 2)))
         return layer
 
-    # ------------------------------------------------------------ frames
-
-    def new_buffer(self) -> np.ndarray:
-        buf = np.empty(self.frame_size, np.uint8)
-        y, u, v = self.planes(buf)
-        y[...] = self.canvas_planes[0]
-        u[...] = self.canvas_planes[1]
-        v[...] = self.canvas_planes[2]
-        return buf
+    # ------------------------------------------------------------ canvases
 
     def planes(self, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         w, h = self.spec.width, self.spec.height
@@ -302,45 +431,144 @@ class Scene:
         return (buf[:ysz].reshape(h, w), buf[ysz:ysz + csz].reshape(h // 2, w // 2),
                 buf[ysz + csz:ysz + 2 * csz].reshape(h // 2, w // 2))
 
-    def matrices(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Inverse affine matrices (luma, chroma) for frame n."""
-        frames = self.spec.frames
-        u = n / (frames - 1) if frames > 1 else 0.0
-        zoom, ox, oy = self.spec.photo.motion.view_at(u)
-        box = self.box
-        window = cover_window(self.src_w, self.src_h, box.w, box.h, zoom, ox, oy)
-        luma = np.array(inverse_affine(window, box.w, box.h), np.float64)
-        # Chroma is the same picture at half size: same window, halved.
-        half_window = Window(window.center_x / 2, window.center_y / 2, window.width / 2, window.height / 2)
-        chroma = np.array(inverse_affine(half_window, box.w // 2, box.h // 2), np.float64)
-        return luma, chroma
+    def canvas(self, key: tuple[int, ...]) -> np.ndarray:
+        """The still frame with the given still text layers drawn in (flat I420)."""
+        found = self._canvases.get(key)
+        if found is None:
+            if len(self._canvases) >= CANVAS_CACHE:
+                self._canvases.pop(next(iter(self._canvases)))
+            found = self._base.copy()
+            planes = self.planes(found)
+            for text in self.texts:
+                if text.index in key:
+                    blend_overlay(*planes, text.overlay)
+            self._canvases[key] = found
+        return found
 
-    def compose(self, n: int, buf: np.ndarray, *, captions: bool = True) -> None:
-        """Draw frame n into `buf`, which holds the static canvas outside the box and caption strip."""
+    @property
+    def canvas_planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The still canvas of the first frame."""
+        return self.planes(self.canvas(self._layers_at(0)[0]))
+
+    def new_buffer(self) -> np.ndarray:
+        buf = self.canvas(self._layers_at(0)[0]).copy()
+        self._remember(buf, _BufferRecord(self._layers_at(0)[0]))
+        return buf
+
+    def _remember(self, buf: np.ndarray, record: _BufferRecord) -> None:
+        if id(buf) not in self._buffers and len(self._buffers) >= 16:
+            self._buffers.pop(next(iter(self._buffers)))
+        self._buffers[id(buf)] = record
+
+    def drawn_rects(self, buf: np.ndarray) -> list[Rect]:
+        """Where the last compose into `buf` drew over the still canvas."""
+        record = self._buffers.get(id(buf))
+        return list(record.drawn) if record else []
+
+    # ------------------------------------------------------------ per frame
+
+    def _layers_at(self, n: int) -> tuple[tuple[int, ...], list[tuple[_Text, LayerState]]]:
+        """(key of the still canvas, layers to blend this frame with their state)."""
+        key, moving = [], []
+        for text in self.texts:
+            state = layer_state(text.layer.timing, n, self.slide_px)
+            if state is None:
+                continue
+            if state.still and not text.on_photo:
+                key.append(text.index)
+            else:
+                moving.append((text, state))
+        return tuple(key), moving
+
+    def transition_at(self, n: int) -> TransitionPlan | None:
+        for t in self.spec.transitions:
+            if t.frames and t.start <= n < t.end:
+                return t
+        return None
+
+    def scene_index_at(self, n: int) -> int:
+        return sum(1 for scene in self.spec.scenes[1:] if scene.cut_in <= n)
+
+    def matrices(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse affine matrices (luma, chroma) of the scene shown at frame n."""
+        return self.sources[self.scene_index_at(n)].matrices(n, self.box)
+
+    def compose(self, n: int, buf: np.ndarray, *, captions: bool = True, text_at: int | None = None) -> None:
+        """Draw frame n into `buf` (a buffer from `new_buffer`, reused frame after frame).
+
+        `text_at` draws the text as it is at another frame (the poster).
+        """
         y, u, v = self.planes(buf)
+        key, moving = self._layers_at(n if text_at is None else text_at)
+        canvas = self.canvas(key)
+        record = self._buffers.get(id(buf))
+        if record is None or record.canvas_key != key:
+            buf[...] = canvas
+        else:
+            # Only what the previous frame drew over the canvas needs the canvas back (the box
+            # is drawn over completely anyway).
+            cy, cu, cv = self.planes(canvas)
+            for r in record.drawn:
+                if self.box.contains(r):
+                    continue
+                y[r.y:r.bottom, r.x:r.right] = cy[r.y:r.bottom, r.x:r.right]
+                u[r.y // 2:r.bottom // 2, r.x // 2:r.right // 2] = cu[r.y // 2:r.bottom // 2, r.x // 2:r.right // 2]
+                v[r.y // 2:r.bottom // 2, r.x // 2:r.right // 2] = cv[r.y // 2:r.bottom // 2, r.x // 2:r.right // 2]
         box = self.box
-        # The buffer still holds the previous frame's captions and overlays: restore their
-        # background from the static canvas before drawing this frame.
-        for rect in self.dirty_rects:
-            y[rect.y:rect.bottom, rect.x:rect.right] = self.canvas_planes[0][rect.y:rect.bottom, rect.x:rect.right]
-            cy0, cy1, cx0, cx1 = rect.y // 2, rect.bottom // 2, rect.x // 2, rect.right // 2
-            u[cy0:cy1, cx0:cx1] = self.canvas_planes[1][cy0:cy1, cx0:cx1]
-            v[cy0:cy1, cx0:cx1] = self.canvas_planes[2][cy0:cy1, cx0:cx1]
-        luma, chroma = self.matrices(n)
-        sy, su, sv = self.src_planes
-        cv2.warpAffine(sy, luma, (box.w, box.h), dst=y[box.y:box.bottom, box.x:box.right],
-                       flags=WARP_FLAGS, borderMode=cv2.BORDER_REFLECT)
-        cbox = (slice(box.y // 2, box.bottom // 2), slice(box.x // 2, box.right // 2))
-        cv2.warpAffine(su, chroma, (box.w // 2, box.h // 2), dst=u[cbox], flags=WARP_FLAGS,
-                       borderMode=cv2.BORDER_REFLECT)
-        cv2.warpAffine(sv, chroma, (box.w // 2, box.h // 2), dst=v[cbox], flags=WARP_FLAGS,
-                       borderMode=cv2.BORDER_REFLECT)
-        for overlay in self.box_overlays:
+        drawn = [box]
+        self._draw_photo(n, (y[box.y:box.bottom, box.x:box.right], u[box.y // 2:box.bottom // 2, box.x // 2:box.right // 2],
+                             v[box.y // 2:box.bottom // 2, box.x // 2:box.right // 2]))
+        for tint in self.tints:
+            tint.apply(y, u, v)
+        for overlay in self.photo_overlays:
             blend_overlay(y, u, v, overlay)
+        for text, state in moving:
+            overlay = text.overlay if state.still else self._moved(text, state)
+            if overlay is None:
+                continue
+            blend_overlay(y, u, v, overlay)
+            drawn.append(_overlay_rect(overlay).clip(self.canvas_rect))
         if captions and self.captions is not None:
             state = self.captions.state_at(n / self.spec.fps)
             if state is not None:
-                blend_overlay(y, u, v, self.captions.overlay(state))
+                overlay = self.captions.overlay(state)
+                blend_overlay(y, u, v, overlay)
+                drawn.append(_overlay_rect(overlay).clip(self.canvas_rect))
+        self._remember(buf, _BufferRecord(key, [r for r in drawn if r.w > 0 and r.h > 0]))
+
+    def _draw_photo(self, n: int, dst: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        box = self.box
+        t = self.transition_at(n)
+        if t is None:
+            self.sources[self.scene_index_at(n)].warp(n, box, dst)
+            return
+        before, after = self.sources[t.before], self.sources[t.after]
+        p = ease(t.progress(n))
+        if t.kind == "slide":
+            # The next photo pushes the current one out to the left.
+            split = int(round((1.0 - p) * box.w / 2)) * 2
+            before.warp(n, box, dst, x0=0, x1=split, shift=box.w - split)
+            after.warp(n, box, dst, x0=split, x1=box.w, shift=-split)
+            return
+        extra = (1.0 + ZOOM_THROUGH * p, 1.0 + ZOOM_THROUGH * (1.0 - p)) if t.kind == "zoom_through" else (1.0, 1.0)
+        before.warp(n, box, dst, extra_zoom=extra[0])
+        after.warp(n, box, self._scratch, extra_zoom=extra[1])
+        for plane, other in zip(dst, self._scratch):
+            cv2.addWeighted(plane, 1.0 - p, other, p, 0.0, dst=plane)
+
+    def _moved(self, text: _Text, state: LayerState) -> Overlay | None:
+        """The layer's overlay faded, shifted or scaled for one animation frame."""
+        if state.alpha <= 0.0:
+            return None
+        base = text.overlay
+        dx, dy = int(round(state.dx / 2)) * 2, int(round(state.dy / 2)) * 2
+        overlay = _scaled(base, state.scale) if abs(state.scale - 1.0) > 1e-3 else base
+        if dx or dy:
+            overlay = Overlay(overlay.x + dx, overlay.y + dy, overlay.y_premul, overlay.y_inv_alpha,
+                              overlay.u_premul, overlay.v_premul, overlay.c_inv_alpha)
+        if state.alpha < 1.0:
+            overlay = _faded(overlay, state.alpha)
+        return overlay
 
     def frame_rgb(self, n: int, *, captions: bool = True) -> np.ndarray:
         """One frame as RGB (for posters, stills and tests)."""
@@ -348,11 +576,49 @@ class Scene:
         self.compose(n, buf, captions=captions)
         return i420_to_rgb(*self.planes(buf))
 
+    def poster_rgb(self) -> np.ndarray:
+        """The cover: the main photo halfway through its scene, with the text on screen at rest in the middle
+        of the scene where the price is said (title, price, badge; no caption)."""
+        main, priced = self.spec.scenes[0], self.spec.scenes[self.spec.price_scene]
+        buf = self.new_buffer()
+        self.compose(_middle(main), buf, captions=False, text_at=_middle(priced))
+        return i420_to_rgb(*self.planes(buf))
 
-def _clip(rect: Rect, bounds: Rect) -> Rect:
-    x0, y0 = max(rect.x, bounds.x), max(rect.y, bounds.y)
-    x1, y1 = min(rect.right, bounds.right), min(rect.bottom, bounds.bottom)
-    return Rect(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+def _middle(scene) -> int:
+    return int(round((scene.cut_in + scene.cut_out - 1) * 0.5))
+
+
+def _overlay_rect(overlay: Overlay) -> Rect:
+    return Rect(overlay.x, overlay.y, overlay.width, overlay.height)
+
+
+def _faded(overlay: Overlay, alpha: float) -> Overlay:
+    a = float(alpha)
+
+    def scale(plane: np.ndarray) -> np.ndarray:
+        return np.rint(plane * a).astype(np.uint16)
+
+    return Overlay(overlay.x, overlay.y, scale(overlay.y_premul), (255 - scale(255 - overlay.y_inv_alpha)),
+                   scale(overlay.u_premul), scale(overlay.v_premul), (255 - scale(255 - overlay.c_inv_alpha)))
+
+
+def _scaled(overlay: Overlay, factor: float) -> Overlay:
+    """The overlay scaled about its centre: its premultiplied planes resize linearly, no colour maths."""
+    w = max(2, int(round(overlay.width * factor / 2)) * 2)
+    h = max(2, int(round(overlay.height * factor / 2)) * 2)
+    interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+
+    def luma(plane: np.ndarray) -> np.ndarray:
+        return cv2.resize(plane, (w, h), interpolation=interp)
+
+    def chroma(plane: np.ndarray) -> np.ndarray:
+        return cv2.resize(plane, (w // 2, h // 2), interpolation=interp)
+
+    x = int(round((overlay.x + (overlay.width - w) / 2) / 2)) * 2
+    y = int(round((overlay.y + (overlay.height - h) / 2) / 2)) * 2
+    return Overlay(x, y, luma(overlay.y_premul), luma(overlay.y_inv_alpha), chroma(overlay.u_premul),
+                   chroma(overlay.v_premul), chroma(overlay.c_inv_alpha))
 
 
 def _cropped_overlay(image: Image.Image, x: int, y: int) -> Overlay:

@@ -1,10 +1,11 @@
 """The declarative render spec and the pure spec -> ffmpeg argv function.
 
-A `RenderSpec` says what the video is (canvas, timing, background, photo and
-motion, text layers, captions, audio, encoding) without any pixels. It is
-built from a product and the batch settings by `build_spec`, and turned into
-an ffmpeg command by `encode_argv`. Neither runs anything, so both are tested
-without ffmpeg.
+A `RenderSpec` says what the video is (canvas, timing, background, the photo
+scenes with their motion and transitions, text layers and when they show,
+captions, audio, encoding) without any pixels. `build_spec` resolves the
+batch's template against the preset and the product, and plans the scenes on
+the voiceover's word timings; `encode_argv` turns the spec into an ffmpeg
+command. Neither runs anything, so both are tested without ffmpeg.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import ffmpeg
 
 from batch_video.errors import ConfigError
 from batch_video.media import LOUDNESS_TARGET_LUFS, SILENCE_LUFS
-from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover
+from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming
 from batch_video.money import format_amount
-from batch_video.render.motion import Motion, choose_direction
+from batch_video.render import templates as tpl
+from batch_video.render import timeline
+from batch_video.render.motion import Motion, scene_directions
 from batch_video.render.presets import Preset, get_preset
-from batch_video.render.text import parse_color, readable_on, resolve_font_path
+from batch_video.render.text import REGULAR_FONT, parse_color, readable_on, resolve_font_path
 from batch_video.settings import BatchSettings
 
 # Sample-peak ceiling: 0.5 dB under a -1.5 dBTP true-peak budget leaves room for
@@ -31,6 +35,11 @@ PEAK_CEILING_DBFS = -2.0
 AUDIO_FADE_S = 0.08
 # Photo boxes never get more extreme than these aspect ratios; wider/taller photos are cropped.
 BOX_ASPECT_MIN, BOX_ASPECT_MAX = 0.6, 1.8
+TRANSITIONS = ("auto",) + tpl.TRANSITION_KINDS
+# Words that say a price is coming when the amount itself is not found in the word timings.
+PRICE_WORDS = ("preț", "pret", "prețul", "pretul", "price", "costă", "costa", "doar", "only")
+
+Color = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -60,36 +69,47 @@ class Rect:
         w, h = self.right - x, self.bottom - y
         return Rect(x, y, max(2, w - w % 2), max(2, h - h % 2))
 
+    def clip(self, bounds: "Rect") -> "Rect":
+        x0, y0 = max(self.x, bounds.x), max(self.y, bounds.y)
+        x1, y1 = min(self.right, bounds.right), min(self.bottom, bounds.bottom)
+        return Rect(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
 
 @dataclass(frozen=True)
 class Layout:
+    """The template's boxes resolved to pixels for one preset."""
+
     width: int
     height: int
     safe: Rect
-    header: Rect
-    title: Rect
-    title_lines: int
+    scale: float  # font scale relative to the 1080 px design canvas
     photo_region: Rect
-    price: Rect
-    cta: Rect
-    captions: Rect
-    scale: float  # font scale relative to the 1080-wide design
+    boxes: tuple[tuple[str, Rect], ...] = ()  # (layer name, rect) for each layer that applies, in template order
+
+    def box(self, name: str) -> Rect:
+        """The first applying layer of that name (a role or type unless the template names it)."""
+        for key, rect in self.boxes:
+            if key == name:
+                return rect
+        raise KeyError(name)
 
 
 @dataclass(frozen=True)
 class TextLayer:
     """Text fitted into `rect` (anchored top-left; `align` within the rect's width)."""
 
-    role: str  # brand | title | price | price_original | cta | badge
+    role: str  # brand | title | price | price_original | cta | badge | text
     text: str
     rect: Rect
     size_max: int
     size_min: int
     max_lines: int = 1
-    color: tuple[int, int, int, int] = (255, 255, 255, 255)
+    color: Color = (255, 255, 255, 255)
     align: str = "left"
     style: str = "plain"  # plain | strike | pill
-    fill: tuple[int, int, int, int] | None = None  # pill colour
+    fill: Color | None = None  # pill colour
+    font_path: str = ""  # empty: the spec's font
+    timing: timeline.Timing | None = None  # None: shown, still, for the whole video
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,15 @@ class ImageLayer:
 
 
 @dataclass(frozen=True)
+class BandLayer:
+    """A translucent colour band behind text (a gradient fades it towards one edge)."""
+
+    rect: Rect
+    color: Color
+    gradient: str = "none"  # none | up (fades out upwards) | down
+
+
+@dataclass(frozen=True)
 class PhotoLayer:
     path: Path
     width: int
@@ -107,16 +136,27 @@ class PhotoLayer:
     has_alpha: bool
     box: Rect
     motion: Motion
-    card_color: tuple[int, int, int, int] = (244, 244, 244, 255)
+    card_color: Color = (244, 244, 244, 255)
     denoise: bool = False
     sharpen: bool = False
     color_correct: bool = False
 
 
 @dataclass(frozen=True)
+class SceneSpec:
+    """One photo on the timeline: visible from `start` to `end` (transitions included)."""
+
+    photo: PhotoLayer
+    start: int
+    end: int
+    cut_in: int  # where it becomes the main picture
+    cut_out: int
+
+
+@dataclass(frozen=True)
 class Background:
     kind: str = "blur"  # blur (the photo, blurred and dimmed) | color
-    color: tuple[int, int, int, int] = (24, 26, 34, 255)
+    color: Color = (24, 26, 34, 255)
     dim: float = 0.55
 
 
@@ -126,8 +166,9 @@ class CaptionTrack:
     rect: Rect
     size_max: int
     size_min: int
-    color: tuple[int, int, int, int] = (255, 255, 255, 255)
-    highlight: tuple[int, int, int, int] = (255, 214, 10, 255)
+    color: Color = (255, 255, 255, 255)
+    highlight: Color = (255, 214, 10, 255)
+    font_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,18 +212,33 @@ class RenderSpec:
     frames: int
     preset: Preset
     background: Background
-    photo: PhotoLayer
+    scenes: tuple[SceneSpec, ...]
+    transitions: tuple[timeline.TransitionPlan, ...]
     texts: tuple[TextLayer, ...]
     images: tuple[ImageLayer, ...]
+    bands: tuple[BandLayer, ...]
     captions: CaptionTrack | None
     audio: AudioSpec | None
     font_path: str
     layout: Layout
+    template: str = "classic"  # name:file-hash
+    photo_fill: bool = False  # the photo fills its region (no box shadow)
+    price_scene: int = 0
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def duration_s(self) -> float:
         return self.frames / self.fps
+
+    @property
+    def photo(self) -> PhotoLayer:
+        """The main photo (the first scene)."""
+        return self.scenes[0].photo
+
+    @property
+    def box(self) -> Rect:
+        """Where the photos are drawn: the same box for every scene."""
+        return self.scenes[0].photo.box
 
 
 def video_duration(voiceover_s: float, settings: BatchSettings) -> float:
@@ -197,45 +253,43 @@ def frame_count(duration_s: float, fps: int) -> int:
     return max(1, int(math.floor(duration_s * fps + 0.5)))
 
 
-def compute_layout(preset: Preset, *, on_sale: bool) -> Layout:
+def safe_rect(preset: Preset) -> Rect:
     w, h = preset.width, preset.height
     ins = preset.safe
     left, top = math.ceil(w * ins.left), math.ceil(h * ins.top)
-    safe = Rect(left, top, w - left - math.ceil(w * ins.right), h - top - math.ceil(h * ins.bottom))
-    orientation = preset.orientation
-    if orientation == "portrait":
-        s = w / 1080
-        header = Rect(safe.x, safe.y, safe.w, round(60 * s))
-        title = Rect(safe.x, header.bottom + round(8 * s), safe.w, round(250 * s))
-        cta = Rect(safe.x, safe.bottom - round(112 * s), safe.w, round(112 * s))
-        price_h = round((160 if on_sale else 120) * s)
-        price = Rect(safe.x, cta.y - round(12 * s) - price_h, safe.w, price_h)
-        region_top = title.bottom + round(16 * s)
-        photo_region = Rect(0, region_top, w, price.y - round(14 * s) - region_top)
-        captions = Rect(safe.x, photo_region.bottom - round(150 * s), safe.w, round(140 * s)).even()
-        return Layout(w, h, safe, header, title, 3, photo_region, price, cta, captions, s)
-    if orientation == "square":
-        s = w / 1080
-        header = Rect(safe.x, safe.y, safe.w, round(52 * s))
-        title = Rect(safe.x, header.bottom + round(6 * s), safe.w, round(140 * s))
-        row_h = round((150 if on_sale else 112) * s)
-        price = Rect(safe.x, safe.bottom - row_h, safe.w // 2, row_h)
-        cta = Rect(safe.x + safe.w // 2, safe.bottom - round(112 * s), safe.w - safe.w // 2, round(112 * s))
-        region_top = title.bottom + round(10 * s)
-        photo_region = Rect(0, region_top, w, price.y - round(10 * s) - region_top)
-        captions = Rect(safe.x, photo_region.bottom - round(130 * s), safe.w, round(120 * s)).even()
-        return Layout(w, h, safe, header, title, 2, photo_region, price, cta, captions, s)
-    s = h / 1080
-    photo_region = Rect(0, 0, round(w * 0.53), h)
-    column_x = photo_region.right + round(48 * s)
-    column = Rect(column_x, safe.y, safe.right - column_x, safe.h)
-    header = Rect(column.x, column.y + round(110 * s), column.w, round(64 * s))
-    title = Rect(column.x, header.bottom + round(10 * s), column.w, round(270 * s))
-    price = Rect(column.x, title.bottom + round(30 * s), column.w, round(170 * s))
-    cta = Rect(column.x, price.bottom + round(24 * s), column.w, round(116 * s))
-    captions = Rect(safe.x, safe.bottom - round(140 * s), photo_region.right - safe.x - round(24 * s),
-                    round(130 * s)).even()
-    return Layout(w, h, safe, header, title, 3, photo_region, price, cta, captions, s)
+    return Rect(left, top, w - left - math.ceil(w * ins.right), h - top - math.ceil(h * ins.bottom))
+
+
+def design_scale(preset: Preset) -> float:
+    """Font sizes in templates are px on a 1080-wide (landscape: 1080-high) design canvas."""
+    return (preset.height if preset.orientation == "landscape" else preset.width) / 1080
+
+
+def place(box: tpl.Box, safe: Rect, canvas: Rect, photo: Rect | None = None) -> Rect:
+    """A template box in pixels; photo-anchored boxes are kept inside the safe zone."""
+    ref = safe if box.frame == "safe" else canvas
+    origin_x, origin_y = (photo.x, photo.y) if box.anchor == "photo" and photo is not None else (ref.x, ref.y)
+    rect = Rect(origin_x + round(box.x * ref.w), origin_y + round(box.y * ref.h),
+                max(1, round(box.w * ref.w)), max(1, round(box.h * ref.h)))
+    if box.anchor == "photo":
+        x = max(safe.x, min(rect.x, safe.right - rect.w))
+        y = max(safe.y, min(rect.y, safe.bottom - rect.h))
+        rect = Rect(x, y, rect.w, rect.h)
+    return rect
+
+
+def resolve_layout(template: tpl.Template, preset: Preset, *, on_sale: bool, logo: bool = False,
+                   image_w: int = 1, image_h: int = 1) -> tuple[Layout, tuple[tpl.Layer, ...], Rect]:
+    """-> (layout, the layers that apply, photo box)."""
+    layers = tuple(layer for layer in template.layers_for(preset.orientation)
+                   if layer.applies(on_sale=on_sale, logo=logo))
+    safe = safe_rect(preset)
+    canvas = Rect(0, 0, preset.width, preset.height)
+    photo_layer = next(layer for layer in layers if layer.type == "photo")
+    region = place(photo_layer.box, safe, canvas).clip(canvas)
+    box = fit_box(region, image_w, image_h) if photo_layer.fit == "aspect" else region.even()
+    boxes = tuple((layer.name, place(layer.box, safe, canvas, box)) for layer in layers)
+    return Layout(preset.width, preset.height, safe, design_scale(preset), region, boxes), layers, box
 
 
 def fit_box(region: Rect, image_w: int, image_h: int) -> Rect:
@@ -248,6 +302,23 @@ def fit_box(region: Rect, image_w: int, image_h: int) -> Rect:
     return Rect(int(round(x)), int(round(y)), int(bw), int(bh)).even()
 
 
+def check_settings(settings: BatchSettings) -> tpl.Template:
+    """The renderer's settings (template, preset, transition, motion, colours) are usable; -> the template."""
+    template = tpl.load_template(settings.template)
+    preset = get_preset(settings.preset)
+    template.layers_for(preset.orientation)
+    if settings.transition not in TRANSITIONS:
+        raise ConfigError(f"unknown transition {settings.transition!r}; use {', '.join(TRANSITIONS)}",
+                          field="transition")
+    if settings.max_extra_photos < 0:
+        raise ConfigError(f"max_extra_photos must be 0 or more, got {settings.max_extra_photos}",
+                          field="max_extra_photos")
+    parse_color(settings.accent_color)
+    resolve_font_path(settings.font_path)
+    Motion(scene_directions(settings.motion, "check", 1)[0], float(settings.motion_strength))
+    return template
+
+
 def build_spec(
     product: Product,
     image: PreparedImage,
@@ -257,8 +328,10 @@ def build_spec(
     cues: tuple[CaptionCue, ...] = (),
     duration_s: float | None = None,
     loudness: Loudness | None = None,
+    extra_images: Sequence[PreparedImage] = (),
 ) -> RenderSpec:
     """Everything about the video except pixels. `duration_s` overrides the voiceover rule."""
+    template = check_settings(settings)
     preset = get_preset(settings.preset)
     font_path = resolve_font_path(settings.font_path)
     accent = parse_color(settings.accent_color)
@@ -272,60 +345,66 @@ def build_spec(
     if voiceover is not None and vo_s > frames / preset.fps + 1e-3:
         notes.append(f"voiceover ({vo_s:.2f}s) is longer than the video ({frames / preset.fps:.2f}s): trimmed")
 
-    layout = compute_layout(preset, on_sale=product.on_sale)
+    has_logo = bool(settings.logo_path)
+    layout, layers, box = resolve_layout(template, preset, on_sale=product.on_sale, logo=has_logo,
+                                         image_w=image.width, image_h=image.height)
     s = layout.scale
-    box = fit_box(layout.photo_region, image.width, image.height)
-    motion = Motion(choose_direction(settings.motion, product.key), float(settings.motion_strength))
-    photo = PhotoLayer(
-        path=Path(image.path), width=image.width, height=image.height, has_alpha=image.has_alpha,
-        box=box, motion=motion, denoise=settings.denoise, sharpen=settings.sharpen,
-        color_correct=settings.color_correct,
+    photo_def = next(layer for layer in layers if layer.type == "photo")
+    photos = [image, *extra_images[: max(0, settings.max_extra_photos)]]
+    count = timeline.scene_count(len(photos), frames / preset.fps)
+    if count < len(photos):
+        notes.append(f"{count} of {len(photos)} photos used: a {frames / preset.fps:.1f} s video fits {count} "
+                     f"scene{'s' if count > 1 else ''} of at least {timeline.MIN_SCENE_S:g} s")
+    words = _spoken_words(voiceover, cues)
+    cuts = timeline.plan_cuts(count, frames, preset.fps, words)
+    kinds = timeline.transition_kinds(settings.transition, template.transitions.kinds, len(cuts), product.key)
+    plans, transitions = timeline.plan_scenes(cuts, frames, kinds,
+                                              round(template.transitions.duration_s * preset.fps))
+    card = _color(photo_def.card, accent)
+    scenes = tuple(
+        SceneSpec(
+            PhotoLayer(path=Path(photo.path), width=photo.width, height=photo.height, has_alpha=photo.has_alpha,
+                       box=box, motion=Motion(direction, float(settings.motion_strength)), card_color=card,
+                       denoise=settings.denoise, sharpen=settings.sharpen, color_correct=settings.color_correct),
+            plan.start, plan.end, plan.cut_in, plan.cut_out)
+        for photo, plan, direction in zip(photos, plans, scene_directions(settings.motion, product.key, count))
     )
+    price_scene = _price_scene(product, settings, words, cuts, preset.fps, count)
 
     texts: list[TextLayer] = []
     images: list[ImageLayer] = []
-    header = layout.header
-    if settings.logo_path:
-        logo = Path(settings.logo_path)
-        if not logo.is_file():
-            raise ConfigError(f"logo file not found: {logo}", field="logo_path")
-        logo_rect = Rect(header.x, header.y, header.h * 3, header.h)
-        images.append(ImageLayer("logo", logo, logo_rect))
-        header = Rect(header.x + header.h * 3 + round(16 * s), header.y, header.w - header.h * 3 - round(16 * s), header.h)
-    if product.brand.strip():
-        texts.append(TextLayer("brand", product.brand, header, round(42 * s), round(28 * s),
-                               color=(accent[0], accent[1], accent[2], 255) if _bright_enough(accent) else
-                               (235, 235, 235, 255)))
-    title_max = round((68 if preset.orientation != "square" else 56) * s)
-    texts.append(TextLayer("title", product.title, layout.title, title_max, round(40 * s), layout.title_lines))
-
-    language = settings.language
-    price_rect = layout.price
-    if product.on_sale:
-        main_h = round(price_rect.h * 0.62)
-        texts.append(TextLayer("price", format_amount(product.display_price, product.currency, language),
-                               Rect(price_rect.x, price_rect.y, price_rect.w, main_h), round(92 * s), round(50 * s)))
-        texts.append(TextLayer("price_original", format_amount(product.price, product.currency, language),
-                               Rect(price_rect.x, price_rect.y + main_h, price_rect.w, price_rect.h - main_h),
-                               round(46 * s), round(30 * s), color=(205, 205, 205, 255), style="strike"))
-        if product.discount_percent:
-            badge_x = max(box.x + round(20 * s), layout.safe.x)
-            badge_y = max(box.y + round(20 * s), layout.safe.y)
-            texts.append(TextLayer("badge", f"-{product.discount_percent}%",
-                                   Rect(badge_x, badge_y, round(260 * s), round(96 * s)), round(52 * s), round(32 * s),
-                                   color=_text_on(accent), style="pill", fill=accent))
-    else:
-        texts.append(TextLayer("price", format_amount(product.price, product.currency, language), price_rect,
-                               round(92 * s), round(50 * s)))
-    if settings.cta_text.strip():
-        texts.append(TextLayer("cta", settings.cta_text, layout.cta, round(54 * s), round(32 * s),
-                               color=_text_on(accent), style="pill", fill=accent,
-                               align="left" if preset.orientation != "square" else "right"))
-
+    bands: list[BandLayer] = []
     captions = None
-    if settings.captions and cues:
-        captions = CaptionTrack(tuple(cues), layout.captions, round(60 * s), round(36 * s),
-                                highlight=(255, 214, 10, 255) if _too_close(accent) else accent)
+    canvas = Rect(0, 0, preset.width, preset.height)
+    for layer, (_, rect) in zip(layers, layout.boxes):
+        if layer.type == "logo":
+            if has_logo:
+                logo = Path(settings.logo_path)
+                if not logo.is_file():
+                    raise ConfigError(f"logo file not found: {logo}", field="logo_path")
+                images.append(ImageLayer("logo", logo, rect))
+        elif layer.type == "band":
+            bands.append(BandLayer(rect.clip(canvas), _color(layer.color, accent), layer.gradient))
+        elif layer.type == "captions":
+            if settings.captions and cues:
+                highlight = ((255, 214, 10, 255) if _too_close(accent) else accent) if layer.highlight == "auto" \
+                    else _color(layer.highlight, accent)
+                captions = CaptionTrack(tuple(cues), rect.even(), round(layer.size_max * s),
+                                        round(layer.size_min * s), _color(layer.color, accent), highlight,
+                                        _font(layer.font, font_path))
+        elif layer.type == "text":
+            content = _text_for(layer, product, settings)
+            if not content.strip():
+                continue
+            timing = timeline.resolve_show(layer.show, layer.enter, layer.leave, scenes=plans,
+                                           price_scene=price_scene, frames=frames, fps=preset.fps)
+            texts.append(TextLayer(
+                layer.role, content, rect, round(layer.size_max * s), round(layer.size_min * s), layer.lines,
+                color=_color(layer.color, accent), align=layer.align, style=layer.style,
+                fill=_color(layer.fill, accent) if layer.style == "pill" else None,
+                font_path=_font(layer.font, font_path), timing=timing))
+    if has_logo and not images:
+        notes.append(f"logo_path is set but template {template.name!r} has no logo layer for this layout")
 
     audio = None
     if voiceover is not None:
@@ -336,30 +415,103 @@ def build_spec(
         )
     return RenderSpec(
         width=preset.width, height=preset.height, fps=preset.fps, frames=frames, preset=preset,
-        background=_background(image.has_alpha, accent), photo=photo, texts=tuple(texts),
-        images=tuple(images), captions=captions, audio=audio, font_path=font_path, layout=layout,
+        background=_background(photo_def.background, image.has_alpha, accent), scenes=scenes,
+        transitions=transitions, texts=tuple(texts), images=tuple(images), bands=tuple(bands),
+        captions=captions, audio=audio, font_path=font_path, layout=layout, template=template.fingerprint,
+        photo_fill=photo_def.fit == "fill" or not photo_def.shadow, price_scene=price_scene,
         warnings=tuple(notes),
     )
 
 
-def _background(has_alpha: bool, accent: tuple[int, int, int, int]) -> Background:
+def _spoken_words(voiceover: Voiceover | None, cues: Sequence[CaptionCue]) -> tuple[WordTiming, ...]:
+    if voiceover is not None and voiceover.words:
+        return tuple(voiceover.words)
+    return tuple(word for cue in cues for word in cue.words)
+
+
+def _price_scene(product: Product, settings: BatchSettings, words: Sequence[WordTiming], cuts: Sequence[int],
+                 fps: int, count: int) -> int:
+    """The scene during which the voice says the price (the last scene when it never does)."""
+    from batch_video.script import say_amount
+
+    language = (settings.language or "ro").split("-")[0].lower()
+    candidates = [say_amount(product.display_price, product.currency, language),
+                  format_amount(product.display_price, product.currency, settings.language)]
+    at = None
+    for phrase in candidates:
+        at = timeline.phrase_time(words, phrase)
+        if at is not None:
+            break
+    if at is None:
+        hits = [timeline.phrase_time(words, word, max_tokens=1) for word in PRICE_WORDS]
+        found = [t for t in hits if t is not None]
+        at = min(found) if found else None
+    if at is None:
+        return count - 1
+    return min(count - 1, timeline.scene_at(cuts, int(round(at * fps))))
+
+
+def _text_for(layer: tpl.Layer, product: Product, settings: BatchSettings) -> str:
+    language = settings.language
+    if layer.role == "brand":
+        return product.brand
+    if layer.role == "title":
+        return product.title
+    if layer.role == "price":
+        return format_amount(product.display_price, product.currency, language)
+    if layer.role == "price_original":
+        return format_amount(product.price, product.currency, language) if product.on_sale else ""
+    if layer.role == "badge":
+        return f"-{product.discount_percent}%" if product.discount_percent else ""
+    if layer.role == "cta":
+        return settings.cta_text
+    values = {
+        "title": product.title, "brand": product.brand,
+        "price": format_amount(product.display_price, product.currency, language),
+        "old_price": format_amount(product.price, product.currency, language) if product.on_sale else "",
+        "discount": f"-{product.discount_percent}%" if product.discount_percent else "",
+        "cta": settings.cta_text,
+    }
+    return layer.text.format(**values)
+
+
+def _color(value: str, accent: Color) -> Color:
+    named = {
+        "accent": accent,
+        "on_accent": readable_on(accent),
+        "accent_text": (accent[0], accent[1], accent[2], 255) if _bright_enough(accent) else (235, 235, 235, 255),
+        "white": (255, 255, 255, 255),
+        "black": (0, 0, 0, 255),
+        "light": (235, 235, 235, 255),
+        "muted": (205, 205, 205, 255),
+    }
+    return named[value] if value in named else parse_color(value, field="template")
+
+
+def _font(value: str, brand_font: str) -> str:
+    if value == "brand":
+        return brand_font
+    if value == "regular":
+        return REGULAR_FONT if Path(REGULAR_FONT).is_file() else brand_font
+    return value
+
+
+def _background(kind: str, has_alpha: bool, accent: Color) -> Background:
     """A cut-out photo has no scenery to blur: use a deep shade of the brand colour instead."""
-    if not has_alpha:
+    if kind == "blur" and not has_alpha:
         return Background("blur")
-    r, g, b = (int(c * 0.3 + 12) for c in accent[:3])
-    return Background("color", color=(r, g, b, 255))
+    if kind in ("blur", "accent"):
+        r, g, b = (int(c * 0.3 + 12) for c in accent[:3])
+        return Background("color", color=(r, g, b, 255))
+    return Background("color", color=parse_color(kind, field="template"))
 
 
-def _text_on(color: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    return readable_on(color)
-
-
-def _bright_enough(color: tuple[int, int, int, int]) -> bool:
+def _bright_enough(color: Color) -> bool:
     r, g, b = color[:3]
     return 0.2126 * r + 0.7152 * g + 0.0722 * b > 90
 
 
-def _too_close(color: tuple[int, int, int, int]) -> bool:
+def _too_close(color: Color) -> bool:
     """An accent too dark or too white to highlight a word against white text."""
     r, g, b = color[:3]
     luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b

@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from batch_video.errors import ConfigError
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+REGULAR_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 ELLIPSIS = "…"
 # A code point no font maps: what it draws is the font's "missing glyph" box.
 _SURELY_MISSING = "\U0010fffd"

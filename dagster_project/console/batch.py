@@ -288,6 +288,9 @@ _SETTING_HELP = {
     "font_path": "brand kit: font file",
     "accent_color": "brand kit: accent colour (#RRGGBB)",
     "logo_path": "brand kit: logo image",
+    "template": "video template: classic | showcase | sale, or a path to the shop's own .yaml/.json template",
+    "transition": "between photos: auto | crossfade | slide | zoom_through | cut",
+    "max_extra_photos": "additional feed photos used as scenes after the main one (default 4)",
 }
 
 

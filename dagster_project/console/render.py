@@ -29,7 +29,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "work"
-    videos, failures = [], 0
+    videos, scenes, failures = [], [], 0
     for key in keys:
         try:
             result = pipeline.make_video(catalog, ProductWorkspace(data_dir, key), settings,
@@ -46,11 +46,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         files.copy_file(video.video_path, target)
         files.copy_file(video.poster_path, out / f"{key}.jpg")
         videos.append(target)
+        scenes.append(video.extra.get("scenes"))
         print(f"{key}: {target} ({video.duration_s:.2f} s, {video.size_bytes / 1e6:.2f} MB, "
               f"{result.verdict.summary}{', reused' if result.reused else ''})")
     if args.contact_sheet and videos:
         sheet = out / "contact-sheet.png"
-        render.contact_sheet(videos, sheet)
+        render.contact_sheet(videos, sheet, scenes=scenes)
         print(f"contact sheet: {sheet}")
     return 1 if failures else 0
 
@@ -69,6 +70,7 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--out", required=True)
     render.add_argument("--preset")
     render.add_argument("--force", action="store_true", help="render even when nothing changed")
-    render.add_argument("--contact-sheet", action="store_true", help="also write contact-sheet.png")
+    render.add_argument("--contact-sheet", action="store_true",
+                        help="also write contact-sheet.png: a row per video, a frame per scene and the last frame")
     add_currency_option(render)
     render.set_defaults(func=cmd_render)

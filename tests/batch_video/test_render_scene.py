@@ -11,7 +11,7 @@ from PIL import Image
 
 from batch_video.models import CaptionCue, PreparedImage, Product, WordTiming
 from batch_video.render import build_spec
-from batch_video.render.scene import Scene, enhance_photo
+from batch_video.render.scene import Composer, enhance_photo
 from batch_video.render.yuv import blend_overlay, i420_to_rgb, make_overlay, rgb_to_i420
 from batch_video.settings import BatchSettings
 
@@ -43,10 +43,10 @@ CUES = (
 
 
 @pytest.fixture
-def scene(tmp_path) -> Scene:
+def scene(tmp_path) -> Composer:
     spec = build_spec(product(), textured(tmp_path / "p.jpg"), None,
                       BatchSettings(preset="preview", motion="zoom_in"), cues=CUES, duration_s=3.0)
-    return Scene(spec)
+    return Composer(spec)
 
 
 def test_rgb_i420_round_trip():
@@ -95,13 +95,16 @@ def test_pixels_outside_the_box_and_strips_are_the_static_canvas(scene):
     buf = scene.new_buffer()
     y, _, _ = scene.planes(buf)
     box = scene.box
-    mask = np.ones(y.shape, bool)
-    mask[box.y:box.bottom, box.x:box.right] = False
-    for rect in scene.dirty_rects:
-        mask[rect.y:rect.bottom, rect.x:rect.right] = False
     for n in (0, 7, 20, 44):
         scene.compose(n, buf)
+        mask = np.ones(y.shape, bool)
+        mask[box.y:box.bottom, box.x:box.right] = False
+        drawn = scene.drawn_rects(buf)
+        for rect in drawn:
+            mask[rect.y:rect.bottom, rect.x:rect.right] = False
         assert np.array_equal(y[mask], scene.canvas_planes[0][mask])
+        # Only the box, the badge on it and the caption strip are drawn per frame.
+        assert len(drawn) <= 3 and sum(r.w * r.h for r in drawn[1:]) < box.w * box.h
 
 
 def test_reused_buffer_has_no_leftovers(scene):
@@ -153,8 +156,8 @@ def test_captions_highlight_the_current_word_and_vanish_between_cues(scene):
 def test_text_is_drawn_inside_the_safe_zone(tmp_path):
     photo = textured(tmp_path / "p.jpg")
     settings = BatchSettings(preset="tiktok")
-    full = Scene(build_spec(product(title="Un titlu foarte lung " * 6), photo, None, settings, duration_s=1))
-    bare = Scene(build_spec(product(title="", brand="", sale_price=None, price=Decimal("0")), photo, None,
+    full = Composer(build_spec(product(title="Un titlu foarte lung " * 6), photo, None, settings, duration_s=1))
+    bare = Composer(build_spec(product(title="", brand="", sale_price=None, price=Decimal("0")), photo, None,
                             settings.merged({"cta_text": ""}), duration_s=1))
     diff = np.abs(full.canvas_planes[0].astype(int) - bare.canvas_planes[0].astype(int)) > 8
     ys, xs = np.nonzero(diff)
@@ -167,7 +170,7 @@ def test_text_is_drawn_inside_the_safe_zone(tmp_path):
 def test_transparent_photo_sits_on_a_card(tmp_path):
     photo = textured(tmp_path / "cut.png", alpha=True)
     spec = build_spec(product(), photo, None, BatchSettings(preset="preview", motion="zoom_in"), duration_s=1)
-    scene = Scene(spec)
+    scene = Composer(spec)
     assert spec.background.kind == "color"
     rgb = scene.frame_rgb(0)
     box = scene.box
@@ -194,7 +197,7 @@ def test_enhancements_change_the_photo():
 @pytest.mark.parametrize("preset", ["square", "landscape"])
 def test_other_layouts_compose(tmp_path, preset):
     photo = textured(tmp_path / "p.jpg", size=(1200, 800))
-    scene = Scene(build_spec(product(), photo, None, BatchSettings(preset=preset), cues=CUES, duration_s=1))
+    scene = Composer(build_spec(product(), photo, None, BatchSettings(preset=preset), cues=CUES, duration_s=1))
     rgb = scene.frame_rgb(3)
     assert rgb.shape == (scene.spec.height, scene.spec.width, 3)
 
@@ -205,7 +208,7 @@ def test_sale_badge_is_drawn_on_the_photo_corner(tmp_path):
     accent = np.array([0, 192, 64])
 
     def accent_pixels(prod: Product) -> int:
-        scene = Scene(build_spec(prod, photo, None, settings, duration_s=1))
+        scene = Composer(build_spec(prod, photo, None, settings, duration_s=1))
         box = scene.box
         corner = scene.frame_rgb(0)[box.y:box.y + box.h // 3, box.x:box.x + box.w // 2].reshape(-1, 3)
         return int((np.abs(corner.astype(int) - accent).sum(axis=1) < 40).sum())
@@ -217,7 +220,7 @@ def test_sale_badge_is_drawn_on_the_photo_corner(tmp_path):
 @pytest.mark.parametrize("size", [(2400, 400), (400, 2400)])
 def test_extreme_aspect_photos_are_cropped_into_a_sane_box(tmp_path, size):
     photo = textured(tmp_path / "p.jpg", size=size)
-    scene = Scene(build_spec(product(), photo, None, BatchSettings(preset="preview", motion="pan_left"),
+    scene = Composer(build_spec(product(), photo, None, BatchSettings(preset="preview", motion="pan_left"),
                              duration_s=1))
     assert 0.6 - 0.02 <= scene.box.w / scene.box.h <= 1.8 + 0.02
     first, last = scene.frame_rgb(0), scene.frame_rgb(scene.spec.frames - 1)
@@ -234,6 +237,6 @@ def test_logo_is_drawn_in_the_header(tmp_path):
     assert spec.layout.safe.contains(layer.rect)
     brand = next(t for t in spec.texts if t.role == "brand")
     assert brand.rect.x >= layer.rect.right  # the brand name moves over to make room
-    rgb = Scene(spec).frame_rgb(0)
+    rgb = Composer(spec).frame_rgb(0)
     region = rgb[layer.rect.y:layer.rect.bottom, layer.rect.x:layer.rect.right].reshape(-1, 3).astype(int)
     assert (np.abs(region - [0, 255, 255]).sum(axis=1) < 30).sum() > 1000

@@ -17,11 +17,12 @@ from batch_video.render.spec import (
     Loudness,
     Rect,
     audio_filter,
-    compute_layout,
     fit_box,
     limiter_probe_argv,
     measure_argv,
+    resolve_layout,
 )
+from batch_video.render.templates import load_template
 from batch_video.settings import BatchSettings
 
 HOSTILE = "Pantofi \"sport\" 'x' : 100% %{pts} \\ back; [in] -vf drawtext=text=a,b\n"
@@ -215,10 +216,11 @@ def test_box_follows_photo_aspect_within_limits():
 
 
 def test_layout_scales_with_the_canvas():
-    big = compute_layout(PRESETS["tiktok"], on_sale=False)
-    small = compute_layout(PRESETS["preview"], on_sale=False)
+    classic = load_template("classic")
+    big = resolve_layout(classic, PRESETS["tiktok"], on_sale=False)[0]
+    small = resolve_layout(classic, PRESETS["preview"], on_sale=False)[0]
     assert small.scale == pytest.approx(big.scale / 3)
-    assert abs(small.title.y * 3 - big.title.y) <= 3
+    assert abs(small.box("title").y * 3 - big.box("title").y) <= 3
 
 
 # ----------------------------------------------------------------- motion

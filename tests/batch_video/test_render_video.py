@@ -194,3 +194,32 @@ def test_contact_sheet(tmp_path, assets):
         # 3 columns of 9:16 thumbnails, 2 rows.
         assert im.width >= 3 * 112 and im.height >= 2 * 200
         assert im.height < 3 * 260
+
+
+@pytest.mark.slow
+def test_five_photos_render_five_scenes_and_the_contact_sheet_shows_each(tmp_path, assets):
+    colours = [(200, 40, 40), (40, 40, 200), (40, 170, 60), (220, 200, 40), (160, 60, 200)]
+    photos = []
+    for i, colour in enumerate(colours):
+        path = tmp_path / f"photo{i}.jpg"
+        Image.new("RGB", (600, 600), colour).save(path)
+        photos.append(PreparedImage(path, 600, 600, 600, 600, "JPEG"))
+    settings = BatchSettings(preset="preview", template="sale", duration_min_s=10.0, tail_s=0)
+    result = render_video(product(), photos[0], voice(assets["tone"], 3.0), tmp_path / "v.mp4", tmp_path / "p.jpg",
+                          settings, extra_images=photos[1:])
+    assert result.duration_s == pytest.approx(10.0)
+    assert len(result.extra["scenes"]) == 5 and len(result.extra["transitions"]) == 4
+    assert result.extra["template"].startswith("sale:")
+    info = probe(result.video_path)
+    assert float(info["format"]["duration"]) == pytest.approx(10.0, abs=0.1)
+    # The middle of each scene shows that scene's photo.
+    sheet = contact_sheet([result.video_path], tmp_path / "sheet.png", scenes=[result.extra["scenes"]],
+                          thumb_height=160)
+    with Image.open(sheet) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    thumb_w = 90  # 9:16 at 160 px high
+    assert rgb.shape[1] == 6 * thumb_w + 7 * 8  # five scenes and the last frame
+    for k, colour in enumerate(colours):
+        x = 8 + k * (thumb_w + 8) + thumb_w // 2
+        centre = rgb[36 + 70, x].astype(int)  # the photo box's middle row
+        assert np.abs(centre - colour).max() < 40, (k, centre)

@@ -24,3 +24,11 @@ def test_bad_settings_name_the_field(overrides):
     with pytest.raises(ConfigError) as info:
         BatchSettings().merged(overrides)
     assert next(iter(overrides)) in str(info.value)
+
+
+def test_whole_number_settings_are_typed():
+    assert BatchSettings.from_env({"BATCH_VIDEO_MAX_EXTRA_PHOTOS": "2"}).max_extra_photos == 2
+    with pytest.raises(ConfigError, match="max_extra_photos"):
+        BatchSettings().merged({"max_extra_photos": "two"})
+    with pytest.raises(ConfigError, match="max_extra_photos"):
+        BatchSettings().merged({"max_extra_photos": 2.5})
