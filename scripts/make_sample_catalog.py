@@ -6,7 +6,11 @@
 
 The photos are painted procedurally (numpy + Pillow, OpenCV only for Gaussian
 blur) from a fixed seed, so regenerating gives the same pixels. They are
-committed, so nobody needs to run this to use the demo.
+committed, so nobody needs to run this to use the demo. A few products also
+list additional photos (other shots of the same painted product: mirrored on
+another backdrop, or a closer look), so the demo videos have several scenes;
+one product lists a missing additional photo and a smaller copy of its main
+photo, so the demo shows both being skipped with a warning.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from xml.sax.saxutils import escape
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +107,7 @@ class Studio:
         self.w, self.h = width, height
         self.rng = np.random.default_rng(seed)
         self.transparent = transparent
+        self.backdrop_tint = np.ones(3, np.float32)  # another studio sweep for an additional shot
         self.color = np.zeros((height, width, 3), np.float32)
         self.alpha = np.zeros((height, width), np.float32) if transparent else np.ones((height, width), np.float32)
         ys, xs = np.mgrid[0:height, 0:width]
@@ -241,7 +246,7 @@ class Studio:
     def backdrop(self, top, bottom, *, horizon: float = 0.62, spot: Point | None = None, spot_strength: float = 0.10) -> None:
         """Seamless studio sweep: wall colour fading into floor colour, a soft spot and vignette."""
         t = smoothstep(horizon - 0.22, horizon + 0.12, self.yy / self.h)[..., None]
-        rgb = np.asarray(top, np.float32) * (1 - t) + np.asarray(bottom, np.float32) * t
+        rgb = (np.asarray(top, np.float32) * (1 - t) + np.asarray(bottom, np.float32) * t) * self.backdrop_tint
         cx, cy = spot if spot else (self.w * 0.5, self.h * 0.45)
         diag = math.hypot(self.w, self.h)
         dist = np.sqrt((self.xx - cx) ** 2 + (self.yy - cy) ** 2) / diag
@@ -675,6 +680,18 @@ class PhotoSpec:
 
 
 @dataclass(frozen=True)
+class ExtraShot:
+    """An additional photo of a product: the same painting, mirrored on another backdrop, closer, or smaller."""
+
+    filename: str
+    base: str  # the PhotoSpec filename it is shot from
+    mirror: bool = False
+    backdrop: tuple[float, float, float] = (1.0, 1.0, 1.0)  # tint of the studio sweep
+    crop: tuple[float, float, float, float] | None = None  # (left, top, right, bottom) fractions: a closer look
+    scale: float = 1.0  # of the base photo's size (a smaller copy is the same picture: a duplicate)
+
+
+@dataclass(frozen=True)
 class SampleItem:
     id: str
     title: str
@@ -687,6 +704,7 @@ class SampleItem:
     sale_price: str = ""
     availability: str = "in_stock"
     condition: str = "new"
+    extra_images: tuple[str, ...] = ()  # additional_image_link values, relative to the feed's folder
 
 
 PHOTOS: tuple[PhotoSpec, ...] = (
@@ -700,6 +718,21 @@ PHOTOS: tuple[PhotoSpec, ...] = (
     PhotoSpec("ficus-ghiveci-teracota.jpg", 1080, 1440, paint_plant),
 )
 
+EXTRA_MAX_SIDE = 1000
+EXTRA_SHOTS: tuple[ExtraShot, ...] = (
+    ExtraShot("pantofi-sport-albi-2.jpg", "pantofi-sport-albi.jpg", mirror=True, backdrop=(0.78, 0.9, 1.08)),
+    ExtraShot("pantofi-sport-albi-3.jpg", "pantofi-sport-albi.jpg", crop=(0.05, 0.25, 0.55, 0.8)),
+    ExtraShot("pantofi-sport-albi-4.jpg", "pantofi-sport-albi.jpg", crop=(0.45, 0.15, 0.95, 0.7),
+              backdrop=(1.05, 0.95, 0.85)),
+    ExtraShot("pantofi-sport-albi-5.jpg", "pantofi-sport-albi.jpg", mirror=True, crop=(0.2, 0.2, 0.9, 0.85),
+              backdrop=(0.85, 1.0, 0.85)),
+    ExtraShot("cana-ceramica-salvie-2.jpg", "cana-ceramica-salvie.jpg", mirror=True, backdrop=(0.8, 0.95, 1.0)),
+    ExtraShot("cana-ceramica-salvie-3.jpg", "cana-ceramica-salvie.jpg", crop=(0.45, 0.3, 0.95, 0.8)),
+    ExtraShot("casti-over-ear-anc-2.jpg", "casti-over-ear-anc.jpg", mirror=True, backdrop=(0.7, 0.72, 0.8)),
+    ExtraShot("casti-over-ear-anc-mic.jpg", "casti-over-ear-anc.jpg", scale=0.5),
+)
+MISSING_EXTRA = "images/casti-over-ear-anc-lipsa.jpg"
+
 SAMPLE_ITEMS: tuple[SampleItem, ...] = (
     SampleItem(
         id="CN-350-SALVIE",
@@ -711,6 +744,7 @@ SAMPLE_ITEMS: tuple[SampleItem, ...] = (
         sale_price="39,90 RON",
         image="images/cana-ceramica-salvie.jpg",
         slug="cana-ceramica-350-ml-verde-salvie",
+        extra_images=("images/cana-ceramica-salvie-2.jpg", "images/cana-ceramica-salvie-3.jpg"),
     ),
     SampleItem(
         id="ULEI-EVO-750",
@@ -742,6 +776,7 @@ SAMPLE_ITEMS: tuple[SampleItem, ...] = (
         sale_price="279,99 RON",
         image="images/pantofi-sport-albi.jpg",
         slug="pantofi-sport-piele-albi",
+        extra_images=tuple(f"images/pantofi-sport-albi-{n}.jpg" for n in range(2, 6)),
     ),
     SampleItem(
         id="LMP-BIROU-02",
@@ -778,6 +813,9 @@ SAMPLE_ITEMS: tuple[SampleItem, ...] = (
         sale_price="449,00 RON",
         image="images/casti-over-ear-anc.jpg",
         slug="casti-over-ear-wireless-anc",
+        # One good extra shot, one that does not exist and the main photo again at half size:
+        # the video has two scenes and the render's metadata warns about the other two.
+        extra_images=("images/casti-over-ear-anc-2.jpg", MISSING_EXTRA, "images/casti-over-ear-anc-mic.jpg"),
     ),
     SampleItem(
         id="PLANTA-FICUS-45",
@@ -870,6 +908,7 @@ def render_feed(items: Iterable[SampleItem], *, shop_name: str = "Magazinul Demo
             ("g:description", _cdata(item.description) if "<" in item.description else escape(item.description)),
             ("g:link", f"https://example.ro/produse/{item.slug}"),
             ("g:image_link", escape(item.image)),
+            *(("g:additional_image_link", escape(extra)) for extra in item.extra_images),
             ("g:brand", escape(item.brand)),
             ("g:condition", item.condition),
             ("g:availability", item.availability),
@@ -885,7 +924,8 @@ def render_feed(items: Iterable[SampleItem], *, shop_name: str = "Magazinul Demo
     return "\n".join(lines)
 
 
-CSV_HEADER = ("cod", "denumire", "marca", "categorie", "pret", "pret_redus", "moneda", "disponibilitate", "imagine", "link", "descriere")
+CSV_HEADER = ("cod", "denumire", "marca", "categorie", "pret", "pret_redus", "moneda", "disponibilitate", "imagine",
+              "imagini_suplimentare", "link", "descriere")
 
 
 def render_csv(items: Iterable[SampleItem]) -> str:
@@ -904,6 +944,7 @@ def render_csv(items: Iterable[SampleItem]) -> str:
             "RON",
             {"in_stock": "în stoc", "preorder": "precomandă"}.get(item.availability, item.availability),
             item.image,
+            "|".join(item.extra_images),
             f"https://example.ro/produse/{item.slug}",
             item.description,
         ])
@@ -915,6 +956,39 @@ def render_photo(spec: PhotoSpec, seed: int) -> Image.Image:
     spec.painter(studio)
     # Grain would make a cut-out PNG several times larger, and real cut-outs are retouched clean anyway.
     return studio.finish(grain=0.0 if spec.transparent else 0.010)
+
+
+def render_extra(shot: ExtraShot, seed: int) -> Image.Image:
+    """The base product painted again (same seed, so the same object) on the shot's backdrop, then framed."""
+    spec = next(p for p in PHOTOS if p.filename == shot.base)
+    studio = Studio(spec.width, spec.height, seed + sum(map(ord, spec.filename)), transparent=spec.transparent)
+    studio.backdrop_tint = np.asarray(shot.backdrop, np.float32)
+    spec.painter(studio)
+    image = studio.finish(grain=0.0 if spec.transparent else 0.010)
+    if shot.crop:
+        left, top, right, bottom = shot.crop
+        image = image.crop((round(left * image.width), round(top * image.height),
+                            round(right * image.width), round(bottom * image.height)))
+    if shot.mirror:
+        image = ImageOps.mirror(image)
+    if shot.scale != 1.0:
+        size = (round(image.width * shot.scale), round(image.height * shot.scale))
+    else:
+        factor = min(1.0, EXTRA_MAX_SIDE / max(image.size))
+        size = (round(image.width * factor), round(image.height * factor))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def write_extra_photos(images_dir: Path, seed: int, only: Sequence[str] = ()) -> list[Path]:
+    written = []
+    for shot in EXTRA_SHOTS:
+        if only and not any(name in shot.filename for name in only):
+            continue
+        path = images_dir / shot.filename
+        render_extra(shot, seed).convert("RGB").save(path, "JPEG", quality=80, optimize=True, progressive=True)
+        logger.info("wrote %s (%d KB)", path, path.stat().st_size // 1024)
+        written.append(path)
+    return written
 
 
 def write_photos(images_dir: Path, seed: int, only: Sequence[str] = ()) -> list[Path]:
@@ -943,7 +1017,8 @@ def write_catalog(out_dir: Path, items: Sequence[SampleItem], *, csv_too: bool =
 
 def copy_photos(out_dir: Path, items: Sequence[SampleItem], source_dir: Path = SAMPLE_DIR) -> None:
     """Copy the bundled photos a scaled feed needs next to it, so its relative links resolve."""
-    for image in sorted({item.image for item in items if item.image != BROKEN_IMAGE}):
+    wanted = {item.image for item in items} | {extra for item in items for extra in item.extra_images}
+    for image in sorted(wanted - {BROKEN_IMAGE, MISSING_EXTRA}):
         target = out_dir / image
         source = source_dir / image
         if target.resolve() == source.resolve():
@@ -974,6 +1049,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.feed_only:
         write_photos(args.out / "images", args.seed, args.only)
+        write_extra_photos(args.out / "images", args.seed, args.only)
     write_catalog(args.out, SAMPLE_ITEMS)
     logger.info("wrote %s and products.csv with %d items", args.out / "feed.xml", len(SAMPLE_ITEMS))
     return 0
