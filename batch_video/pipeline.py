@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from batch_video import captions, feed, images, links, quality, script as scripts, tts
+from batch_video import captions, feed, gallery, links, quality, script as scripts, tts
 from batch_video.errors import ProductDataError
 from batch_video.hashing import file_sha256
 from batch_video.links import LinkPolicy
@@ -46,11 +46,13 @@ ProgressFn = Callable[[int, int], None]
 @dataclass(frozen=True)
 class ImageResult:
     product: Product
-    image: PreparedImage
+    image: PreparedImage  # the main photo
+    extras: tuple[PreparedImage, ...] = ()  # usable, distinct additional photos (the next scenes)
+    skipped: tuple[str, ...] = ()  # additional photos left out, each with its reason
 
     @property
     def digest(self) -> str:
-        return image_digest(self.image)
+        return image_digest(self.image, self.extras)
 
 
 @dataclass(frozen=True)
@@ -109,15 +111,20 @@ def record(ws: ProductWorkspace, catalog: FeedReadResult) -> Product:
     return product
 
 
-def image(ws: ProductWorkspace, policy: LinkPolicy) -> ImageResult:
-    """The product photo fetched and normalized; `policy` says where its link may lead (see `LinkPolicy.for_source`)."""
+def image(ws: ProductWorkspace, policy: LinkPolicy, *, max_extra: int = 4) -> ImageResult:
+    """The product photos fetched and normalized; `policy` says where their links may lead (see `LinkPolicy.for_source`).
+
+    The main photo is required; up to `max_extra` additional photos pass the same checks, and one that is
+    broken or shows the same picture as another is skipped with a reason, never failing the product.
+    """
     product = ws.load_product()
     try:
-        prepared = images.prepare_image(product, ws.root, policy=policy)
+        photos = gallery.prepare_gallery(product, ws.root, policy=policy, max_extra=max_extra)
     except ProductDataError as err:
         raise err.with_context(product_id=product.id, stage=PRODUCT_IMAGE)
-    ws.save_image(prepared)
-    return ImageResult(product, prepared)
+    ws.save_image(photos.main)
+    ws.save_extra_images(photos.extras, photos.warnings)
+    return ImageResult(product, photos.main, photos.extras, photos.warnings)
 
 
 def script(ws: ProductWorkspace, settings: BatchSettings) -> ScriptResult:
@@ -146,15 +153,16 @@ def render(ws: ProductWorkspace, settings: BatchSettings, *, progress: ProgressF
     The verdict is saved with the render: `publish` refuses a video that failed a check.
     """
     product, prepared = ws.load_product(), ws.load_image()
+    extras, _ = ws.load_extra_images()
     spoken, cues = ws.load_voiceover()
-    inputs_hash = render_inputs_hash(product, prepared, spoken, settings)
+    inputs_hash = render_inputs_hash(product, prepared, spoken, settings, extras)
     started = time.monotonic()
     video = None if force else _reusable_render(ws, inputs_hash)
     reused = video is not None
     if video is None:
         video = render_video(
             product, prepared, spoken, ws.path("video.mp4"), ws.path("poster.jpg"), settings,
-            cues=cues if settings.captions else (), progress=progress,
+            cues=cues if settings.captions else (), progress=progress, extra_images=extras,
         )
         logger.info("product %s: rendered in %.1f s", product.id, time.monotonic() - started)
     else:
@@ -210,7 +218,7 @@ def make_video(
 ) -> RenderResult:
     """Record to render for one product in a row, without Dagster (`batch-video render`)."""
     record(ws, catalog)
-    image(ws, links.policy_from_env(catalog.source))
+    image(ws, links.policy_from_env(catalog.source), max_extra=settings.max_extra_photos)
     script(ws, settings)
     voiceover(ws, settings, cache_dir=cache_dir)
     return render(ws, settings, force=force)
@@ -273,12 +281,15 @@ def _reusable_render(ws: ProductWorkspace, inputs_hash: str) -> RenderedVideo | 
         return None
 
 
-def render_inputs_hash(product: Product, prepared: PreparedImage, spoken: Voiceover, settings: BatchSettings) -> str:
-    """Everything that changes the rendered pixels or sound: contents, never file names or times alone."""
+def render_inputs_hash(product: Product, prepared: PreparedImage, spoken: Voiceover, settings: BatchSettings,
+                       extras: tuple[PreparedImage, ...] = ()) -> str:
+    """Everything that changes the rendered pixels or sound: contents, never file names or times alone
+    (the template file included, via the settings hash)."""
     parts = [
         RENDER_VERSION,
         product.content_hash or repr(product.to_dict()),
         file_sha256(prepared.path),
+        *(file_sha256(extra.path) for extra in extras),
         voiceover_digest(spoken),
         settings.settings_hash(),
     ]
@@ -305,9 +316,18 @@ def settings_files_digest(settings: BatchSettings) -> str:
     return ";".join(parts)
 
 
-def image_digest(prepared: PreparedImage) -> str:
-    """What the prepared photo looks like: changes when the photo behind the same link changes."""
-    return file_sha256(prepared.path)[:16]
+def image_digest(prepared: PreparedImage, extras: tuple[PreparedImage, ...] = ()) -> str:
+    """What the prepared photos look like: changes when a photo behind the same link changes.
+
+    The main photo alone keeps the digest it always had, so products without additional photos keep their version.
+    """
+    main = file_sha256(prepared.path)[:16]
+    if not extras:
+        return main
+    digest = hashlib.sha256(main.encode())
+    for extra in extras:
+        digest.update(b"\0" + file_sha256(extra.path).encode())
+    return digest.hexdigest()[:16]
 
 
 def voiceover_digest(spoken: Voiceover) -> str:

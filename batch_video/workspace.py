@@ -1,6 +1,7 @@
 """Per-product working folder: where each stage leaves its output for the next.
 
 Layout under `<data>/work/<key>/`: product.json, image.{jpg,png} + image.json,
+extra/<n>/image.{jpg,png} + extra_images.json (the additional photos),
 script.json, voiceover.wav + voiceover.json + captions.srt, video.mp4 +
 poster.jpg + render.json + verdict.json. Every file is written atomically
 (`batch_video.files`) so a killed run never leaves a half-written one behind.
@@ -61,8 +62,16 @@ class ProductWorkspace:
         return path
 
     def local(self, stored: str | os.PathLike[str]) -> Path:
-        """A file named in a manifest, in this host's folder (manifests name files, never a host's paths)."""
-        return self.root / Path(stored).name
+        """A file named in a manifest, in this host's folder (manifests name files relative to the product's
+        folder, never a host's paths; an absolute or escaping name from an older manifest keeps its file name)."""
+        path = Path(stored)
+        if path.is_absolute() or ".." in path.parts:
+            return self.root / path.name
+        return self.root / path
+
+    def relative(self, path: Path) -> str:
+        """How a manifest names a file of this product's folder (extra/1/image.jpg)."""
+        return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else path.name
 
     # -- one commit point per stage ---------------------------------------------
 
@@ -166,6 +175,24 @@ class ProductWorkspace:
         data["path"] = self.local(data["path"])
         data["warnings"] = tuple(data.get("warnings") or ())
         return PreparedImage(**_known(PreparedImage, data))
+
+    def save_extra_images(self, extras: tuple[PreparedImage, ...], skipped: tuple[str, ...]) -> None:
+        """The additional photos that become scenes, and those left out with their reasons."""
+        photos = [{**asdict(extra), "path": self.relative(extra.path)} for extra in extras]
+        self._write("extra_images.json", {"photos": photos, "skipped": list(skipped)},
+                    tuple(photo["path"] for photo in photos))
+
+    def load_extra_images(self) -> tuple[tuple[PreparedImage, ...], tuple[str, ...]]:
+        """(additional photos, skipped ones' reasons); none for a workspace prepared before they existed."""
+        try:
+            data = self._read("extra_images.json", "product_image")
+        except StageOutputMissing:
+            return (), ()
+        photos = tuple(
+            PreparedImage(**_known(PreparedImage, {**p, "path": self.local(p["path"]), "warnings": tuple(p.get("warnings") or ())}))
+            for p in data.get("photos") or ()
+        )
+        return photos, tuple(data.get("skipped") or ())
 
     # voiceover_script
     def save_script(self, text: str, settings_hash: str) -> None:

@@ -86,11 +86,13 @@ def product_image(
     workspace: WorkspaceResource,
     batch_settings: BatchSettingsResource,
 ) -> dg.MaterializeResult:
-    """The product photo, fetched and normalized (orientation, colour space, size)."""
+    """The product photos, fetched and normalized (orientation, colour space, size): the main one and the
+    additional ones that become scenes (a broken or duplicate additional photo is skipped with a warning)."""
     with stage_errors(context):
-        result = pipeline.image(workspace.for_key(context.partition_key), catalog.link_policy())
+        result = pipeline.image(workspace.for_key(context.partition_key), catalog.link_policy(),
+                                max_extra=batch_settings.settings.max_extra_photos)
     image = result.image
-    for warning in image.warnings:
+    for warning in (*image.warnings, *result.skipped):
         context.log.warning(f"product {result.product.id}: {warning}")
     return dg.MaterializeResult(
         metadata={
@@ -98,7 +100,9 @@ def product_image(
             "source_size": f"{image.source_width}x{image.source_height}",
             "source_format": image.source_format,
             "has_alpha": image.has_alpha,
-            "warnings": "; ".join(image.warnings),
+            "photos": 1 + len(result.extras),
+            "skipped_photos": dg.MetadataValue.json(list(result.skipped)),
+            "warnings": "; ".join((*image.warnings, *result.skipped)),
             "preview": dg.MetadataValue.md(thumbnail_markdown(image.path, result.product.title)),
             **provenance(batch_settings),
         },
@@ -160,7 +164,7 @@ def voiceover_audio(
 def rendered_video(
     context: dg.AssetExecutionContext, workspace: WorkspaceResource, batch_settings: BatchSettingsResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """The encoded vertical video (photo motion, title, price, CTA, voiceover, captions), checked before publication."""
+    """The encoded vertical video (a scene per photo, the template's text, voiceover, captions), checked before publication."""
     with stage_errors(context):
         result = pipeline.render(workspace.for_key(context.partition_key), batch_settings.settings, progress=log_progress(context))
     # Blocking checks: a video that fails one is never materialized, so a retry re-renders and re-checks it.
@@ -179,6 +183,9 @@ def rendered_video(
             "checks": result.verdict.summary,
             "reused": result.reused,
             "provider": result.voiceover.provider,
+            "template": video.extra.get("template", ""),
+            "scenes": len(video.extra.get("scenes") or ()),
+            "transitions": ", ".join(video.extra.get("transitions") or ()),
             "warnings": "; ".join(video.warnings),
             "video_path": dg.MetadataValue.path(str(video.video_path)),
             "preview": dg.MetadataValue.md(thumbnail_markdown(video.poster_path, result.product.title)),

@@ -80,6 +80,22 @@ def test_a_stage_written_on_one_host_is_read_on_another(hosts):
         assert str(a.root) not in manifest.read_text()
 
 
+def test_additional_photos_travel_with_their_folders(hosts):
+    a, b, _ = hosts
+    extras = []
+    for n in (1, 2):  # every additional photo is called image.jpg, in its own folder
+        path = write(a.path(f"extra/{n}/image.jpg"), b"\xff\xd8\xff" + bytes([n]) * 500)
+        extras.append(PreparedImage(path=path, width=64, height=48, source_width=64, source_height=48,
+                                    source_format="JPEG", has_alpha=False))
+    a.save_extra_images(tuple(extras), ("additional photo 3 (lipsa.jpg): skipped: not found",))
+
+    loaded, skipped = b.load_extra_images()
+    assert [p.path for p in loaded] == [b.root / "extra" / "1" / "image.jpg", b.root / "extra" / "2" / "image.jpg"]
+    assert [p.path.read_bytes() for p in loaded] == [e.path.read_bytes() for e in extras]
+    assert skipped == ("additional photo 3 (lipsa.jpg): skipped: not found",)
+    assert str(a.root) not in (b.root / "extra_images.json").read_text()
+
+
 def test_the_store_wins_over_a_stale_local_copy(hosts):
     a, b, _ = hosts
     b.save_render(rendered(b, b"\0\0\0\x18ftypmp42old"), "old")
