@@ -25,13 +25,19 @@ from dagster_project.resources import (
 
 
 def build_resources() -> dict[str, object]:
-    """Resources from the environment (see README, Configuration); the key of a Supabase project stays an EnvVar."""
+    """Resources from the environment (see README, Configuration); the key of a Supabase project stays an EnvVar.
+
+    The batch settings are checked here: a broken template file stops the code location from loading with one
+    clear error (file, field, allowed values) instead of failing every run.
+    """
     data_dir = os.environ.get("BATCH_VIDEO_DATA_DIR", "data")
     publishing = PublishingResource.from_env()
+    batch_settings = BatchSettingsResource.from_env()
+    batch_settings.defaults.validate()
     return {
         "catalog": CatalogResource.from_env(data_dir, currency=feed_currency(), publishing=publishing),
         "workspace": WorkspaceResource.from_env(data_dir),
-        "batch_settings": BatchSettingsResource.from_env(),
+        "batch_settings": batch_settings,
         "tts": TTSResource(cache_dir=os.path.join(data_dir, "cache", "tts")),
         "publishing": publishing,
     }

@@ -29,7 +29,9 @@ CONTENT_HASH_TAG = "batch_video/content_hash"  # the feed content the run was re
 
 
 def settings_tags(overrides: Mapping[str, Any]) -> dict[str, str]:
-    """Backfill tags carrying batch-setting overrides; validated against BatchSettings first (ConfigError names a bad one)."""
+    """Backfill tags carrying batch-setting overrides, checked first: each value by BatchSettings, a template
+    file parsed and validated (ConfigError names the problem, before anything is launched)."""
+    BatchSettings().merged(overrides).validate()
     return {SETTING_TAG_PREFIX + name: value for name, value in as_strings(overrides).items()}
 
 

@@ -29,8 +29,9 @@ import dagster as dg
 
 from batch_video import feed, sync
 from batch_video.catalog import catalog_digest, is_remote, is_supabase
-from batch_video.errors import BatchVideoError
+from batch_video.errors import BatchVideoError, ConfigError
 from batch_video.models import FeedReadResult
+from batch_video.settings import BatchSettings
 from dagster_project.dagster_internals import latest_data_versions
 from dagster_project.partitions import PRODUCT_RECORD_KEY, product_video_job, products_partitions
 from dagster_project.resources import CatalogResource
@@ -166,6 +167,18 @@ def fetch_if_changed(source: str, previous: sync.SyncCursor, *, timeout_s: float
     return sync.FeedVersion(sha256=fetched.sha256, etag=fetched.etag, last_modified=fetched.last_modified), fetched
 
 
+def settings_problem() -> str | None:
+    """Why every run the tick would request fails at its settings stage (a broken template file), or None.
+
+    The runs use the code location's settings, which come from the environment.
+    """
+    try:
+        BatchSettings.from_env().validate()
+    except ConfigError as err:
+        return str(err)
+    return None
+
+
 # --------------------------------------------------------------------------- sensor
 
 
@@ -173,6 +186,11 @@ def evaluate_feed_sensor(
     context: dg.SensorEvaluationContext, catalog: CatalogResource, options: SyncOptions
 ) -> dg.SensorResult | dg.SkipReason:
     source = catalog.feed_url
+    problem = settings_problem()
+    if problem:
+        # Skipped without moving the cursor: the tick after the fix does the work.
+        context.log.error(f"batch settings: {problem}")
+        return dg.SkipReason(f"no runs requested, the batch settings are broken: {problem}")
     cursor = sync.SyncCursor.from_json(context.cursor)
     try:
         if is_supabase(source):
@@ -249,6 +267,10 @@ def build_feed_sync_sensor(
 def evaluate_feed_schedule(
     context: dg.ScheduleEvaluationContext, catalog: CatalogResource, options: SyncOptions
 ) -> list[dg.RunRequest] | dg.SkipReason:
+    problem = settings_problem()
+    if problem:
+        context.log.error(f"batch settings: {problem}")
+        return dg.SkipReason(f"no runs requested, the batch settings are broken: {problem}")
     try:
         result = _read_catalog(catalog)
     except BatchVideoError as err:

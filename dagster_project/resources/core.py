@@ -190,7 +190,8 @@ class BatchSettingsResource(dg.ConfigurableResource):
     def settings(self) -> BatchSettings:
         """This run's settings (computed on first use, so a bad tag fails the first stage, naming the tag)."""
         if self._settings is None:
-            self._settings = settings_for_run(self.defaults, self._run_tags)
+            # Checked whole (a template file parsed and validated): a broken one fails the first stage.
+            self._settings = settings_for_run(self.defaults, self._run_tags).validate()
         return self._settings
 
     @property
