@@ -1,15 +1,21 @@
 #!/usr/bin/env python
 """Render benchmark: the project's renderer vs the encoder floor vs 4x-upscaled zoompan.
 
-All three encode the same 30 s 1080x1920 30 fps reference product (sale layout,
+All encode the same 30 s 1080x1920 30 fps reference product (sale layout,
 captions, a 30 s espeak-ng voiceover) with the same x264 preset, CRF, VBV caps
 and audio chain, side by side in one run (interleaved, median of --reps):
 
-1. ours: `render_video` (static I420 canvas, sub-pixel warp of the photo box only).
+1. ours: `render_video` with one photo and the classic template (static I420
+   canvas, sub-pixel warp of the photo box only).
 2. floor: exactly our frames, dumped beforehand to a raw yuv420p file, encoded by
    the same ffmpeg command with no filter work: what the encoder alone costs.
 3. zoompan4x: the replaced system: the photo upscaled 4x, `zoompan` along the same
    eased zoom path, overlaid on the same static canvas.
+4. multi / floor_multi: the multi-scene case: five photos (24 MP sources, prepared
+   like a batch prepares them) as five scenes with four transitions and animated
+   text (the `sale` template unless --multi-template), against its own floor.
+   `ratio_to_floor_multi_scene` is its time over that floor. Preparing the five
+   24 MP photos is measured too (time and peak RSS of its own process).
 
 Each runs in its own process; peak RSS is the sampled sum over its process tree
 (Python + ffmpeg together), plus the largest single process from wait4().
@@ -44,11 +50,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from batch_video.gallery import prepare_gallery  # noqa: E402
 from batch_video.images import prepare_image  # noqa: E402
 from batch_video.links import LinkPolicy  # noqa: E402
 from batch_video.models import CaptionCue, PreparedImage, Product, Voiceover, WordTiming  # noqa: E402
 from batch_video.render import measure_loudness  # noqa: E402
-from batch_video.render.scene import Scene  # noqa: E402
+from batch_video.render.scene import Composer  # noqa: E402
 from batch_video.render.spec import audio_codec_args, audio_filter, build_spec, encode_argv, video_codec_args  # noqa: E402
 from batch_video.render.yuv import i420_to_rgb  # noqa: E402
 from batch_video.settings import BatchSettings  # noqa: E402
@@ -113,8 +120,44 @@ def reference(work: Path, seconds: float):
     return product, image, voiceover, make_cues(seconds)
 
 
-def settings_for(strength: float = 0.12) -> BatchSettings:
-    return BatchSettings(preset="tiktok", motion="zoom_in", motion_strength=strength, captions=True)
+def settings_for(strength: float = 0.12, template: str = "classic") -> BatchSettings:
+    return BatchSettings(preset="tiktok", motion="zoom_in", motion_strength=strength, captions=True,
+                         template=template)
+
+
+MULTI_PHOTOS = 5
+MULTI_SIZE = (6000, 4000)  # 24 MP, like a camera original a shop uploads
+
+
+def make_big_photo(path: Path, seed: int, size: tuple[int, int] = MULTI_SIZE) -> None:
+    """A 24 MP 'product shot': a coloured object over a textured backdrop, different per seed."""
+    rng = np.random.default_rng(100 + seed)
+    w, h = size
+    base = cv2.resize(rng.random((h // 64, w // 64, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    tint = rng.uniform(0.4, 1.0, 3).astype(np.float32)
+    img = Image.fromarray(np.clip((0.5 * base + 0.3) * tint * 255, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    for _ in range(12):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        r = int(rng.integers(200, 1200))
+        draw.ellipse((x - r, y - r, x + r, y + r), outline=tuple(int(c) for c in rng.integers(0, 255, 3)), width=30)
+    cx, cy = int(w * rng.uniform(0.35, 0.65)), int(h * rng.uniform(0.35, 0.65))
+    draw.rounded_rectangle((cx - 1100, cy - 900, cx + 1100, cy + 900), radius=300,
+                           fill=tuple(int(c) for c in rng.integers(30, 230, 3)))
+    img.save(path, quality=90)
+
+
+def multi_reference(work: Path, product: Product) -> Product:
+    """The reference product with five 24 MP photos (the main one and four additional ones)."""
+    folder = work / "multi"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(MULTI_PHOTOS):
+        path = folder / f"photo-{i + 1}.jpg"
+        if not path.exists():
+            make_big_photo(path, i)
+        paths.append(str(path))
+    return __import__("dataclasses").replace(product, image_link=paths[0], additional_image_links=tuple(paths[1:]))
 
 
 # ------------------------------------------------------------------ children
@@ -123,13 +166,29 @@ def child_ours(args: dict) -> None:
     from batch_video.render import render_video
 
     product = Product.from_dict(args["product"])
-    image = PreparedImage(**{**args["image"], "path": Path(args["image"]["path"])})
+    image, *extras = (PreparedImage(**{**i, "path": Path(i["path"]), "warnings": tuple(i["warnings"])})
+                      for i in args["images"])
     vo = Voiceover(audio_path=Path(args["voiceover"]), duration_s=args["seconds"], provider="espeak", voice="ro")
     cues = make_cues(args["seconds"])
     started = time.monotonic()
-    result = render_video(product, image, vo, args["out"], args["poster"], settings_for(),
-                          cues=cues, duration_s=args["seconds"], x264_preset=args["x264_preset"], crf=args["crf"])
+    result = render_video(product, image, vo, args["out"], args["poster"], settings_for(template=args["template"]),
+                          cues=cues, duration_s=args["seconds"], x264_preset=args["x264_preset"], crf=args["crf"],
+                          extra_images=extras)
     print(json.dumps({"render_s": time.monotonic() - started, **result.extra}))
+
+
+def child_prepare(args: dict) -> None:
+    """Prepare the multi-scene product's photos as the product_image stage does."""
+    product = Product.from_dict(args["product"])
+    started = time.monotonic()
+    policy = LinkPolicy(local_roots=(Path(args["out"]).resolve().parent,))
+    gallery = prepare_gallery(product, Path(args["out"]), policy=policy, max_extra=MULTI_PHOTOS - 1)
+    print(json.dumps({"prepare_s": time.monotonic() - started, "images": [image_json(i) for i in gallery.photos],
+                      "warnings": list(gallery.warnings)}))
+
+
+def image_json(image: PreparedImage) -> dict:
+    return {**image.__dict__, "path": str(image.path), "warnings": list(image.warnings)}
 
 
 # ------------------------------------------------------------------ measuring
@@ -192,11 +251,11 @@ def run_measured(argv: list[str], *, env: dict | None = None) -> dict:
 
 
 def dump_frames(spec, path: Path) -> None:
-    scene = Scene(spec)
-    buf = scene.new_buffer()
+    composer = Composer(spec)
+    buf = composer.new_buffer()
     with open(path, "wb") as fh:
         for n in range(spec.frames):
-            scene.compose(n, buf)
+            composer.compose(n, buf)
             fh.write(memoryview(buf))
 
 
@@ -282,9 +341,9 @@ def measure_jitter(work: Path, product, image, voiceover, cues, args) -> dict:
                  duration_s=seconds, x264_preset=args.x264_preset, crf=args.crf)
     out = {"clip": f"{spec.frames} frames, zoom_in strength {args.jitter_strength}", "ours": jitter(ours, spec)}
     if not args.skip_zoompan:
-        scene = Scene(spec)
+        composer = Composer(spec)
         canvas_png = work / "jitter_canvas.png"
-        Image.fromarray(i420_to_rgb(*scene.canvas_planes)).save(canvas_png)
+        Image.fromarray(i420_to_rgb(*composer.canvas_planes)).save(canvas_png)
         zp = work / "jitter_zoompan4x.mp4"
         subprocess.run(zoompan_argv(spec, canvas_png, work / "photo_box.png", zp, args.x264_preset, args.crf),
                        check=True, capture_output=True)
@@ -304,11 +363,16 @@ def main() -> None:
     parser.add_argument("--skip-zoompan", action="store_true")
     parser.add_argument("--jitter-seconds", type=float, default=4.0)
     parser.add_argument("--jitter-strength", type=float, default=0.25)
+    parser.add_argument("--multi-template", default="sale", help="template of the multi-scene case")
     parser.add_argument("--keep", action="store_true", help="keep the raw frame dump and outputs")
     parser.add_argument("--child-ours", help=argparse.SUPPRESS)
+    parser.add_argument("--child-prepare", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_ours:
         child_ours(json.loads(args.child_ours))
+        return
+    if args.child_prepare:
+        child_prepare(json.loads(args.child_prepare))
         return
 
     work = Path(args.workdir)
@@ -321,30 +385,52 @@ def main() -> None:
     # Fixtures for the floor and zoompan: our exact frames, our static canvas, the photo.
     frames_path = work / "frames.yuv"
     dump_frames(spec, frames_path)
-    scene = Scene(spec)
+    composer = Composer(spec)
     canvas_png = work / "canvas.png"
-    Image.fromarray(i420_to_rgb(*scene.canvas_planes)).save(canvas_png)
+    Image.fromarray(i420_to_rgb(*composer.canvas_planes)).save(canvas_png)
     photo_png = work / "photo_box.png"
     Image.open(image.path).convert("RGB").save(photo_png)
 
     floor_argv = encode_argv(spec, work / "floor.mp4", video_input="file:" + str(frames_path),
                              x264_preset=args.x264_preset, crf=args.crf)
     zoompan = zoompan_argv(spec, canvas_png, photo_png, work / "zoompan4x.mp4", args.x264_preset, args.crf)
-    child_args = json.dumps({
-        "product": product.to_dict(),
-        "image": {**image.__dict__, "path": str(image.path), "warnings": list(image.warnings)},
-        "voiceover": str(voiceover.audio_path), "seconds": args.seconds, "out": str(work / "ours.mp4"),
-        "poster": str(work / "ours.jpg"), "x264_preset": args.x264_preset, "crf": args.crf,
-    })
-    ours_argv = [sys.executable, str(Path(__file__).resolve()), "--child-ours", child_args]
+    me = [sys.executable, str(Path(__file__).resolve())]
 
-    results: dict[str, list[dict]] = {"ours": [], "floor": [], "zoompan4x": []}
+    def ours_command(images: list[PreparedImage], out: str, template: str) -> list[str]:
+        return me + ["--child-ours", json.dumps({
+            "product": product.to_dict(), "images": [image_json(i) for i in images], "template": template,
+            "voiceover": str(voiceover.audio_path), "seconds": args.seconds, "out": str(work / f"{out}.mp4"),
+            "poster": str(work / f"{out}.jpg"), "x264_preset": args.x264_preset, "crf": args.crf,
+        })]
+
+    ours_argv = ours_command([image], "ours", "classic")
+
+    # The multi-scene case: five 24 MP photos prepared in their own process (time, peak RSS), then
+    # its exact frames dumped for its own floor.
+    multi_product = multi_reference(work, product)
+    prepared = run_measured(me + ["--child-prepare", json.dumps({"product": multi_product.to_dict(),
+                                                                 "out": str(work / "multi" / "prepared")})])
+    prepared.update(json.loads(prepared.pop("stdout").strip().splitlines()[-1]))
+    multi_images = [PreparedImage(**{**i, "path": Path(i["path"]), "warnings": tuple(i["warnings"])})
+                    for i in prepared.pop("images")]
+    multi_settings = settings_for(template=args.multi_template)
+    multi_spec = build_spec(product, multi_images[0], voiceover, multi_settings, cues=cues, duration_s=args.seconds,
+                            extra_images=multi_images[1:])
+    multi_spec = __import__("dataclasses").replace(multi_spec, audio=spec.audio)
+    multi_frames_path = work / "frames_multi.yuv"
+    dump_frames(multi_spec, multi_frames_path)
+    floor_multi_argv = encode_argv(multi_spec, work / "floor_multi.mp4", video_input="file:" + str(multi_frames_path),
+                                   x264_preset=args.x264_preset, crf=args.crf)
+    multi_argv = ours_command(multi_images, "multi", args.multi_template)
+
+    results: dict[str, list[dict]] = {"ours": [], "floor": [], "zoompan4x": [], "multi": [], "floor_multi": []}
     for _ in range(args.reps):
-        for name, argv in (("floor", floor_argv), ("ours", ours_argv), ("zoompan4x", zoompan)):
+        for name, argv in (("floor", floor_argv), ("ours", ours_argv), ("zoompan4x", zoompan),
+                           ("floor_multi", floor_multi_argv), ("multi", multi_argv)):
             if name == "zoompan4x" and args.skip_zoompan:
                 continue
             run = run_measured(argv)
-            if name == "ours":
+            if name in ("ours", "multi"):
                 run.update(json.loads(run.pop("stdout").strip().splitlines()[-1]))
             else:
                 run.pop("stdout")
@@ -367,7 +453,7 @@ def main() -> None:
             "max_single_process_rss_mb": round(max(r["max_single_rss_mb"] for r in runs), 1),
             "runs_s": [round(r.get("render_s", r["wall_s"]), 2) for r in runs],
         }
-        if name == "ours":
+        if name in ("ours", "multi"):
             out["compose_s"] = round(statistics.median(r["compose_s"] for r in runs), 2)
         return out
 
@@ -379,7 +465,24 @@ def main() -> None:
         "ours": summary("ours"),
         "floor": summary("floor"),
         "zoompan4x": summary("zoompan4x"),
+        "multi": summary("multi"),
+        "floor_multi": summary("floor_multi"),
     }
+    last_multi = results["multi"][-1]
+    report["multi_scene"] = {
+        "workload": f"{len(multi_spec.scenes)} scenes from {MULTI_PHOTOS} photos of "
+                    f"{MULTI_SIZE[0]}x{MULTI_SIZE[1]} ({MULTI_SIZE[0] * MULTI_SIZE[1] / 1e6:.0f} MP), "
+                    f"transitions {last_multi['transitions']}, template {last_multi['template']}, "
+                    f"{sum(1 for t in multi_spec.texts if t.timing is not None)} animated text layers",
+        "scenes": last_multi["scenes"],
+        "prepare_photos_s": round(prepared["prepare_s"], 2),
+        "prepare_photos_peak_rss_mb": round(prepared["peak_tree_rss_mb"], 1),
+        "prepare_warnings": prepared["warnings"],
+    }
+    multi_paired = [m["render_s"] / f["wall_s"] for m, f in zip(results["multi"], results["floor_multi"])]
+    report["ratio_to_floor_multi_scene"] = round(statistics.median(multi_paired), 3)
+    report["ratio_to_floor_multi_scene_runs"] = [round(r, 3) for r in multi_paired]
+    report["ratio_to_floor_multi_scene_cpu"] = round(report["multi"]["cpu_s"] / report["floor_multi"]["cpu_s"], 3)
     paired = [o["render_s"] / f["wall_s"] for o, f in zip(results["ours"], results["floor"])]
     report["ratio_to_floor"] = round(statistics.median(paired), 3)
     report["ratio_to_floor_runs"] = [round(r, 3) for r in paired]
@@ -392,9 +495,14 @@ def main() -> None:
             z["wall_s"] / o["render_s"] for o, z in zip(results["ours"], results["zoompan4x"])), 2)
     report["jitter"] = measure_jitter(work, product, image, voiceover, cues, args)
     report["size_mb"] = {n: round((work / f"{n}.mp4").stat().st_size / 1e6, 2)
-                         for n in ("ours", "floor", "zoompan4x") if (work / f"{n}.mp4").exists()}
+                         for n in ("ours", "floor", "zoompan4x", "multi", "floor_multi")
+                         if (work / f"{n}.mp4").exists()}
+    report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     report["targets_met"] = {
         "ratio_to_floor<=1.25": report["ratio_to_floor"] <= 1.25,
+        "ratio_to_floor_multi_scene<=1.25": report["ratio_to_floor_multi_scene"] <= 1.25,
+        "multi_peak_rss<=600MB": max(report["multi"]["peak_rss_mb"],
+                                     report["multi_scene"]["prepare_photos_peak_rss_mb"]) <= 600,
         "speedup>=2": report.get("speedup_vs_4x_zoompan", 0) >= 2.0,
         "peak_rss<=600MB": report["ours"]["peak_rss_mb"] <= 600,
         "jitter<=zoompan4x": ("zoompan4x" in report["jitter"]
@@ -402,6 +510,7 @@ def main() -> None:
     }
     if not args.keep:
         frames_path.unlink(missing_ok=True)
+        multi_frames_path.unlink(missing_ok=True)
     print(json.dumps(report))
 
 
