@@ -18,7 +18,7 @@ from batch_video.models import WordTiming
 from batch_video.render.templates import Animation, Show, ShowAnchor
 
 # A scene shorter than this reads as a flicker, not a shot: fewer photos are used instead.
-MIN_SCENE_S = 2.0
+MIN_SCENE_S = 1.75
 # A transition never takes more than this share of either scene it joins.
 MAX_TRANSITION_SHARE = 0.4
 # How much closer to the ideal (equal) split a sentence end or a pause may pull a cut.

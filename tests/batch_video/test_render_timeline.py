@@ -62,7 +62,7 @@ def test_cuts_land_near_equal_shares_and_prefer_sentence_ends():
 
 def test_scene_count_follows_photos_and_length():
     assert tl.scene_count(5, 30.0) == 5
-    assert tl.scene_count(5, 7.0) == 3  # at least 2 s per scene
+    assert tl.scene_count(5, 7.0) == 4 and tl.scene_count(5, 6.9) == 3  # at least 1.75 s per scene
     assert tl.scene_count(1, 30.0) == 1 and tl.scene_count(4, 1.0) == 1
 
 
