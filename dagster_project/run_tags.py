@@ -26,6 +26,9 @@ BACKFILL_TAG = "dagster/backfill"
 SETTING_TAG_PREFIX = "batch_video/setting/"
 TRIGGER_TAG = "batch_video/trigger"  # which automation requested the run (feed_sensor, feed_schedule)
 CONTENT_HASH_TAG = "batch_video/content_hash"  # the feed content the run was requested for
+# On a batch launched by the CLI (and so on each of its runs): what it renders and how long it should take.
+PLAN_TAG = "batch_video/plan"  # e.g. "9000 new, 100 changed, 3 failed, 897 unchanged"
+ESTIMATE_TAG = "batch_video/estimate"  # e.g. "~20 h 33 min (7.4 s per product, 1 at a time)"
 
 
 def settings_tags(overrides: Mapping[str, Any]) -> dict[str, str]:

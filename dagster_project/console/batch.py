@@ -17,13 +17,17 @@ from typing import Any, Callable, Sequence
 from batch_video.errors import ConfigError
 from batch_video.settings import BatchSettings
 from batch_video.stages import STAGES
-from dagster_project.console.client import DagsterClient
 from dagster_project.batch_status import TERMINAL, ProductStatus, all_finished, product_statuses, totals
-from dagster_project.run_tags import settings_tags
+from dagster_project.console.client import DagsterClient
+from dagster_project.console.estimate import CATEGORIES, Estimate, classify, duration, estimate, throughput
+from dagster_project.run_tags import ESTIMATE_TAG, PLAN_TAG, settings_tags
 
 DEFAULT_CAP = 500
 CAP_ENV = "BATCH_VIDEO_BATCH_CAP"
-SELECTIONS = ("products", "all", "failed", "new")
+SELECTIONS = ("products", "all", "failed", "new", "stale")
+FEED_ENV = "BATCH_VIDEO_FEED_URL"
+# Above this many products, --watch shows the running products and the latest failures, not every row.
+FULL_TABLE_ROWS = 40
 
 
 # -- output (pure) --------------------------------------------------------------
@@ -45,17 +49,27 @@ def format_totals(rows: list[ProductStatus]) -> str:
     return f"totals: {len(rows)} products: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
 
 
-def progress_bar(rows: list[ProductStatus], width: int = 30) -> str:
+def progress_bar(rows: list[ProductStatus], width: int = 30, *, now: float | None = None) -> str:
     done = sum(r.status in TERMINAL for r in rows)
     total = max(len(rows), 1)
     filled = round(width * done / total)
     running = [r.partition_key for r in rows if r.status == "running"]
     failed = sum(r.status == "failed" for r in rows)
+    speed = throughput(rows, now=now).describe(now=now)
     return (
         f"[{'#' * filled}{'.' * (width - filled)}] {done}/{len(rows)} done"
         + (f", {failed} failed" if failed else "")
         + (f", running: {running[0]}" if running else "")
+        + (f"; {speed}" if speed else "")
     )
+
+
+def watch_rows(rows: list[ProductStatus]) -> list[ProductStatus]:
+    """The rows `--watch` redraws: all of a small batch; of a big one, the running products and the latest failures."""
+    if len(rows) <= FULL_TABLE_ROWS:
+        return rows
+    failed = sorted((r for r in rows if r.status == "failed"), key=lambda r: r.end_time or 0)[-FULL_TABLE_ROWS // 2:]
+    return [r for r in rows if r.status == "running"] + failed
 
 
 def status_document(backfill: dict[str, Any], rows: list[ProductStatus]) -> dict[str, Any]:
@@ -91,6 +105,8 @@ def select_keys(selection: str, grid: dict[str, dict[str, str]], products: Seque
     if selection == "new":
         published = grid.get("published_video") or {}
         return [k for k in all_keys if published.get(k) == "missing" and k not in failed]
+    if selection == "stale":  # narrowed to new, changed and failed ones by cmd_launch once the feed is read
+        return all_keys
     raise ConfigError(f"unknown selection {selection!r}", field="selection")
 
 
@@ -129,6 +145,24 @@ def _client(args: argparse.Namespace) -> DagsterClient:
     return DagsterClient(args.url)
 
 
+def feed_hashes(feed: str) -> dict[str, str]:
+    """Partition key -> content hash of each valid product in the feed as it is now."""
+    from batch_video.catalog import load_catalog
+
+    return {product.key: product.content_hash for product in load_catalog(feed).products}
+
+
+def plan_summary(categories: dict[str, list[str]], selection: str) -> str:
+    """'9000 new, 100 changed, 3 failed, 897 unchanged skipped' (what the launch renders and skips)."""
+    parts = []
+    for name in CATEGORIES:
+        count = len(categories.get(name) or ())
+        if count:
+            skipped = name in ("unchanged", "not_in_feed") and selection == "stale"
+            parts.append(f"{count} {name}" + (" skipped" if skipped else ""))
+    return ", ".join(parts) or "no products"
+
+
 def cmd_launch(args: argparse.Namespace) -> int:
     client = _client(args)
     overrides = setting_overrides(args)
@@ -137,22 +171,57 @@ def cmd_launch(args: argparse.Namespace) -> int:
     grid = {name: client.asset_partition_statuses(name) for name in STAGES}
     products = [p.strip() for p in args.products.split(",") if p.strip()] if args.products else []
     keys = select_keys(selection, grid, products)
+    feed = args.feed or os.environ.get(FEED_ENV, "")
+    if selection == "stale" and not feed:
+        raise ConfigError(f"--stale compares the feed with what was rendered: give --feed or set ${FEED_ENV}", field="feed")
+    hashes = feed_hashes(feed) if feed and keys else None
+    categories = classify(keys, grid, client.recorded_content_hashes(keys) if hashes else {}, hashes)
+    if selection == "stale":
+        skipped = set(categories["unchanged"]) | set(categories["not_in_feed"])
+        keys = [k for k in keys if k not in skipped]
+    plan = plan_summary(categories, selection)
+    guess = estimate(len(keys), client.recent_product_runs(), client.max_concurrent_runs()) if keys else None
+    if args.dry_run:
+        _print_plan(args, selection, keys, categories, plan, guess)
+        return 0
     if not keys:
-        print(f"nothing to launch: no {selection} products")
+        print(f"nothing to launch: no {selection} products" + (f" ({plan})" if selection == "stale" else ""))
         return 0
     cap = batch_cap()
     if len(keys) > cap and not args.yes:
         print(f"refusing to launch {len(keys)} products (more than {cap}); add --yes to confirm", file=sys.stderr)
         return 2
-    tags.update({"batch_video/launched_by": "cli", "batch_video/selection": selection})
+    tags.update({"batch_video/launched_by": "cli", "batch_video/selection": selection, PLAN_TAG: plan})
+    if guess is not None:
+        tags[ESTIMATE_TAG] = f"~{duration(guess.wall_s)} ({guess.per_product_s:.1f} s per product, {guess.concurrency} at a time)"
     title = args.title or launch_title(keys, selection, overrides)
     backfill_id = client.launch_backfill(keys, STAGES, title=title, tags=tags)
     if args.json:
-        print(json.dumps({"backfill_id": backfill_id, "products": keys, "url": client.backfill_link(backfill_id), "tags": tags}))
+        print(json.dumps({"backfill_id": backfill_id, "products": keys, "url": client.backfill_link(backfill_id), "tags": tags,
+                          "estimate": guess.to_dict() if guess else None}))
     else:
-        print(f"backfill {backfill_id}: {len(keys)} products ({title})")
+        print(f"backfill {backfill_id}: {len(keys)} products ({title}): {plan}")
+        if guess is not None:
+            print(f"estimate: {guess.describe()}")
+        # Dagster's backfill daemon takes a new backfill at its next pass (a fixed 30 s loop).
+        print("the first product starts at the backfill daemon's next pass (within 30 s)")
         print(client.backfill_link(backfill_id))
     return 0
+
+
+def _print_plan(args: argparse.Namespace, selection: str, keys: list[str], categories: dict[str, list[str]],
+                plan: str, guess: Estimate | None) -> None:
+    if args.json:
+        print(json.dumps({"selection": selection, "would_launch": len(keys), "categories": {k: len(v) for k, v in categories.items()},
+                          "plan": plan, "estimate": guess.to_dict() if guess else None}))
+        return
+    print(f"dry run (--{selection}): would launch {len(keys)} products: {plan}")
+    for name in CATEGORIES:
+        if categories[name]:
+            print(f"  {name:<10} {len(categories[name]):>6}  e.g. {', '.join(categories[name][:3])}")
+    if "published" in categories and categories["published"]:
+        print(f"  (published products are not told apart as changed or unchanged without the feed: --feed or ${FEED_ENV})")
+    print(f"estimate: {guess.describe()}" if guess else "estimate: no successful product run on this instance yet")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -171,7 +240,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(line, flush=True)
                 last[0] = line
             return
-        text = format_table(rows) + "\n" + progress_bar(rows) + f"  (backfill {backfill['status'].lower()})"
+        text = format_table(watch_rows(rows)) + "\n" + progress_bar(rows) + f"  (backfill {backfill['status'].lower()})"
         if interactive:
             sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
             sys.stdout.flush()
@@ -322,6 +391,11 @@ def add_batch_commands(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--all", action="store_true", help="every product partition")
     which.add_argument("--failed", action="store_true", help="products whose last attempt failed at some stage")
     which.add_argument("--new", action="store_true", help="products never published nor failed")
+    which.add_argument("--stale", action="store_true",
+                       help="new, changed (feed entry differs from the one rendered) and failed products; unchanged ones skipped")
+    launch.add_argument("--feed", default="", help=f"the feed, to tell changed products from unchanged ones (default ${FEED_ENV})")
+    launch.add_argument("--dry-run", action="store_true",
+                        help="print what would render (new, changed, failed, unchanged) and a wall-time estimate; launch nothing")
     launch.add_argument("--title", default="", help="backfill title (default: count, selection and settings)")
     launch.add_argument("--yes", action="store_true", help=f"confirm a batch above the cap (${CAP_ENV}, default {DEFAULT_CAP})")
     _add_common(launch)

@@ -17,6 +17,7 @@ import httpx
 from batch_video.errors import BatchVideoError, TransientError
 from batch_video.stages import STAGES
 from dagster_project.batch_status import ProductStatus, RunInfo, StepInfo, all_finished, build_statuses, with_details
+from dagster_project.console.estimate import RecentRun
 from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -142,6 +143,28 @@ query BatchVideos($keys: [String!]) {
   }
 }
 """ % (STAGES[-1], _TEXT_ENTRIES)
+
+RECORDED_HASHES = """
+query RecordedHashes($keys: [String!]) {
+  assetNodeOrError(assetKey: {path: ["%s"]}) {
+    ... on AssetNode { latestMaterializationByPartition(partitions: $keys) { partition %s } }
+  }
+}
+""" % (STAGES[0], _TEXT_ENTRIES)
+
+RECENT_RUNS = """
+query RecentRuns($limit: Int) {
+  runsOrError(filter: {statuses: [SUCCESS]}, limit: $limit) {
+    __typename
+    ... on Runs { results { runId startTime endTime tags { key value } stepStats { stepKey status startTime endTime } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_QUEUE = """
+query RunQueue { instance { runQueueConfig { maxConcurrentRuns } } }
+"""
 
 RUN_FAILURE = """
 query RunFailure($runId: ID!) {
@@ -401,6 +424,35 @@ class DagsterClient:
             backfill_partition_keys(backfill), self.backfill_runs(backfill_id), backfill_status=backfill["status"]
         )
         return backfill, rows
+
+    # -- what a launch would do (console.estimate) ------------------------------------
+
+    def recorded_content_hashes(self, keys: Sequence[str]) -> dict[str, str]:
+        """Partition key -> the feed content hash its latest product_record was made from."""
+        node = self.query(RECORDED_HASHES, {"keys": list(keys)})["assetNodeOrError"] or {}
+        return {
+            event["partition"]: _entry(event.get("metadataEntries"), "content_hash")
+            for event in node.get("latestMaterializationByPartition") or ()
+            if event and _entry(event.get("metadataEntries"), "content_hash")
+        }
+
+    def recent_product_runs(self, limit: int = 100) -> list[RecentRun]:
+        """The last `limit` successful runs that made products (their stage times), newest first."""
+        result = self.query(RECENT_RUNS, {"limit": limit})["runsOrError"]
+        runs = []
+        for run in result.get("results") or ():
+            tags = _tags(run.get("tags"))
+            steps = {s["stepKey"]: s["endTime"] - s["startTime"] for s in run.get("stepStats") or ()
+                     if s.get("startTime") is not None and s.get("endTime") is not None}
+            timed = run.get("startTime") is not None and run.get("endTime") is not None
+            if PARTITION_TAG in tags and timed and set(steps) & set(STAGES):
+                runs.append(RecentRun(tags[PARTITION_TAG], tags.get(BACKFILL_TAG, ""), run["startTime"], run["endTime"], steps))
+        return runs
+
+    def max_concurrent_runs(self) -> int:
+        """The run queue's limit (-1: none)."""
+        config = (self.query(RUN_QUEUE)["instance"] or {}).get("runQueueConfig") or {}
+        return int(config.get("maxConcurrentRuns", 1))
 
     def asset_partition_statuses(self, asset_name: str) -> dict[str, str]:
         """The asset grid's status per partition: materialized | failed | materializing | missing."""

@@ -67,7 +67,8 @@ def test_table_and_progress_bar():
     table = batch_cli.format_table(rows)
     assert "output/videos/a.mp4" in table and "product B, field image_link: gone" in table and "more" not in table
     assert table.splitlines()[-1] == "totals: 3 products: 1 running, 1 succeeded, 1 failed"
-    assert batch_cli.progress_bar(rows, width=6) == "[####..] 2/3 done, 1 failed, running: c"
+    bar = batch_cli.progress_bar(rows, width=6, now=3.0)
+    assert bar.startswith("[####..] 2/3 done, 1 failed, running: c; 40.0 products/min, ETA 2 s (")
     doc = batch_cli.status_document({"id": "abc", "status": "REQUESTED", "title": "t"}, rows)
     assert doc["finished"] is False and doc["totals"]["failed"] == 1 and len(doc["products"]) == 3
     json.dumps(doc)
@@ -297,15 +298,21 @@ def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
                 "__typename": "AssetNode", "partitionKeysByDimension": [{"name": "default", "partitionKeys": list(keys)}],
                 "assetPartitionStatuses": {"__typename": "DefaultPartitionStatuses", "materializedPartitions": [],
                                            "failedPartitions": [], "unmaterializedPartitions": list(keys), "materializingPartitions": []}}}})
+        if "RecentRuns" in body["query"]:
+            return httpx.Response(200, json={"data": {"runsOrError": {"__typename": "Runs", "results": []}}})
+        if "RunQueue" in body["query"]:
+            return httpx.Response(200, json={"data": {"instance": {"runQueueConfig": {"maxConcurrentRuns": 1}}}})
         assert "launchPartitionBackfill" in body["query"]
         params = body["variables"]["params"]
         assert params["partitionNames"] == list(keys) and [a["path"][0] for a in params["assetSelection"]] == list(STAGES)
         tags = {t["key"]: t["value"] for t in params["tags"]}
         assert tags["batch_video/setting/preset"] == "preview" and tags["batch_video/selection"] == "all"
+        assert tags["batch_video/plan"] == "4 new" and "batch_video/estimate" not in tags  # no run to estimate from
         return httpx.Response(200, json={"data": {"launchPartitionBackfill": {"__typename": "LaunchBackfillSuccess", "backfillId": "new1"}}})
 
     route = respx.post(f"{URL}/graphql").mock(side_effect=answer)
     monkeypatch.setenv("BATCH_VIDEO_BATCH_CAP", "3")
+    monkeypatch.delenv("BATCH_VIDEO_FEED_URL", raising=False)
     assert cli.main(["batch", "launch", "--all", "--preset", "preview", "--url", URL]) == 2
     assert "add --yes" in capsys.readouterr().err
     launched = [c for c in route.calls if b"launchPartitionBackfill" in c.request.content]
