@@ -3,6 +3,8 @@
 Each asset calls one stage of `batch_video.pipeline` and turns its result into metadata.
 """
 
+import os
+import socket
 import time
 from typing import Iterator
 
@@ -30,9 +32,15 @@ TRANSIENT_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPO
 COMMON = dict(partitions_def=products_partitions, group_name=GROUP, retry_policy=TRANSIENT_RETRY)
 
 
+def worker_name() -> str:
+    """The host a stage ran on (`BATCH_VIDEO_WORKER_NAME`, else the hostname): shows where each product was made."""
+    return os.environ.get("BATCH_VIDEO_WORKER_NAME") or socket.gethostname()
+
+
 def provenance(settings: BatchSettingsResource) -> dict[str, object]:
     """The settings a stage used, recorded on every materialization."""
     return {
+        "worker": worker_name(),
         "settings_hash": settings.settings.settings_hash(),
         "settings": dg.MetadataValue.json(settings.settings.to_dict()),
         "settings_overrides": dg.MetadataValue.json(settings.run_overrides),

@@ -9,6 +9,7 @@ import dagster as dg
 from batch_video.catalog import feed_currency
 from dagster_project.assets import product_video_assets
 from dagster_project.automation import (
+    fail_runs_of_lost_workers,
     product_feed_schedule,
     product_feed_sensor,
     record_product_failures,
@@ -46,7 +47,7 @@ def build_resources() -> dict[str, object]:
 defs = dg.Definitions(
     assets=product_video_assets,
     jobs=[product_video_job],
-    sensors=[record_product_failures, product_feed_sensor, stop_canceled_batches],
+    sensors=[record_product_failures, product_feed_sensor, stop_canceled_batches, fail_runs_of_lost_workers],
     schedules=[product_feed_schedule],
     resources=build_resources(),
     # One process per run and no subprocess per step: ~0.5 s instead of ~10 s per product.

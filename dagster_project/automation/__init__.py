@@ -1,7 +1,15 @@
-"""What runs without an operator: the feed sensor and schedule, failure records for apps, the canceled-batch stopper."""
+"""What runs without an operator: the feed sensor and schedule, failure records for apps, the canceled-batch stopper,
+and the lost-worker check of the cluster profile."""
 
 from dagster_project.automation.cancel import stop_canceled_batches
 from dagster_project.automation.failure_records import record_product_failures
 from dagster_project.automation.feed_sync import product_feed_schedule, product_feed_sensor
+from dagster_project.automation.lost_workers import fail_runs_of_lost_workers
 
-__all__ = ["product_feed_schedule", "product_feed_sensor", "record_product_failures", "stop_canceled_batches"]
+__all__ = [
+    "fail_runs_of_lost_workers",
+    "product_feed_schedule",
+    "product_feed_sensor",
+    "record_product_failures",
+    "stop_canceled_batches",
+]

@@ -22,7 +22,11 @@ def stop_canceled_batch_runs(instance: dg.DagsterInstance) -> dict[str, list[str
     stopped: dict[str, list[str]] = {}
     for backfill_id in canceling_backfill_ids(instance):
         records = instance.get_run_records(
-            dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED])
+            dg.RunsFilter(
+                tags={BACKFILL_TAG: backfill_id},
+                # STARTING: launched, not yet picked up by a run worker (a Celery task waiting in the broker).
+                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
+            )
         )
         for record in records:
             run = record.dagster_run

@@ -1,0 +1,68 @@
+"""Runs whose Celery worker host is gone are marked failed, so `batch retry` can run them elsewhere.
+
+Dagster's run monitoring asks the run launcher whether a run's worker is alive.
+dagster-celery answers from the Celery result backend, which says STARTED for
+as long as nobody updates it: when a whole worker host dies (power, kernel
+panic, `kill -9` of the worker), its runs would stay STARTED forever. This
+sensor asks the workers themselves (Celery's remote control, over the broker)
+which tasks they are running; a STARTED run whose task no worker has on two
+checks in a row is reported failed. A run whose pool process alone dies is
+already caught by run monitoring (the worker marks its task failed).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dagster as dg
+
+LOST_WORKERS_SENSOR_NAME = "fail_runs_of_lost_workers"
+INSPECT_TIMEOUT_S = 5.0
+
+
+def active_task_ids(app: Any, timeout_s: float = INSPECT_TIMEOUT_S) -> set[str] | None:
+    """Ids of the tasks every answering worker is executing; None when no worker answered at all."""
+    replies = app.control.inspect(timeout=timeout_s).active()
+    if replies is None:
+        return None
+    return {task["id"] for tasks in replies.values() for task in (tasks or [])}
+
+
+def lost_runs(instance: dg.DagsterInstance, suspects: set[str]) -> tuple[list[dg.DagsterRun], set[str]]:
+    """(runs to fail now, runs to check again next time): a run is failed on its second miss in a row."""
+    app = getattr(instance.run_launcher, "celery", None)
+    if app is None:
+        return [], set()  # not a Celery launcher: Dagster's run monitoring covers it
+    from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG as TASK_ID_TAG
+    started = [r for r in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])) if r.tags.get(TASK_ID_TAG)]
+    if not started:
+        return [], set()
+    active = active_task_ids(app) or set()
+    missing = {run.run_id for run in started if run.tags[TASK_ID_TAG] not in active}
+    lost = []
+    for run_id in missing & suspects:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status == dg.DagsterRunStatus.STARTED:  # it may have finished meanwhile
+            lost.append(run)
+    return lost, missing - {run.run_id for run in lost}
+
+
+@dg.sensor(
+    name=LOST_WORKERS_SENSOR_NAME,
+    minimum_interval_seconds=10,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks failed the runs whose Celery worker host is gone (cluster profile), so they can be retried.",
+)
+def fail_runs_of_lost_workers(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    suspects = set(json.loads(context.cursor)) if context.cursor else set()
+    lost, suspects = lost_runs(context.instance, suspects)
+    for run in lost:
+        message = ("No Celery worker is running this run any more: its worker host "
+                   "stopped or was killed. Retry the product (`batch-video batch retry`, or Re-execute from failure).")
+        context.instance.report_run_failed(run, message=message)
+        context.log.warning(f"run {run.run_id} ({run.tags.get('dagster/partition', '')}): {message}")
+    context.update_cursor(json.dumps(sorted(suspects)))
+    if lost:
+        return dg.SkipReason(f"marked {len(lost)} runs of lost workers failed")
+    return dg.SkipReason(f"{len(suspects)} runs to check again" if suspects else "every started run has a live worker")

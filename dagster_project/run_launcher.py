@@ -1,0 +1,68 @@
+"""dagster-celery's CeleryRunLauncher, with a cancel that Dagster records as a cancel, and an embedded broker.
+
+`CeleryRunLauncher.terminate` revokes the run's Celery task (the worker sends
+SIGTERM to the process running it) but does not mark the run CANCELING as
+Dagster's default launcher does, so the run worker takes the interrupt for an
+unexpected one and reports a failure; and it raises for a run whose task id is
+not recorded yet. This subclass marks the run CANCELING first (the run worker,
+see `dagster_project.run_worker`, then interrupts the run until it stops) and
+answers False for a run it cannot stop.
+
+The `local` profile needs no server: its broker is kombu's `filesystem://`
+transport, whose folders (under `$BATCH_VIDEO_CELERY_FOLDER`, default
+`$DAGSTER_HOME/celery`) both the launcher and the workers derive from the
+environment here. Everything else (launching, health checks, resuming,
+config schema) is dagster-celery's.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_celery.launcher import CeleryRunLauncher
+from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
+
+FOLDER_ENV = "BATCH_VIDEO_CELERY_FOLDER"
+
+
+def embedded_broker_options(broker: str | None) -> dict[str, Any]:
+    """Celery settings for kombu's `filesystem://` broker (none for a real broker such as Redis)."""
+    if not broker or not broker.startswith("filesystem://"):
+        return {}
+    folder = Path(os.environ.get(FOLDER_ENV) or Path(os.environ.get("DAGSTER_HOME", ".dagster_home")) / "celery")
+    paths = {name: folder / name for name in ("queue", "control", "processed")}
+    for path in paths.values():
+        path.mkdir(parents=True, exist_ok=True)
+    return {"broker_transport_options": {
+        "data_folder_in": str(paths["queue"]),
+        "data_folder_out": str(paths["queue"]),
+        "control_folder": str(paths["control"]),
+        "processed_folder": str(paths["processed"]),
+        "store_processed": False,
+        # How often a worker looks for a new run: the floor of the time between two runs.
+        "polling_interval": 0.1,
+    }}
+
+
+class BatchCeleryRunLauncher(CeleryRunLauncher):
+    def __init__(self, default_queue: str, broker: str | None = None, backend: str | None = None,
+                 include: list[str] | None = None, config_source: dict | None = None, inst_data: Any = None) -> None:
+        config_source = {**embedded_broker_options(broker), **(config_source or {})}
+        super().__init__(default_queue, broker=broker, backend=backend, include=include,
+                         config_source=config_source, inst_data=inst_data)
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id)
+        if run is None or run.is_finished or DAGSTER_CELERY_TASK_ID_TAG not in run.tags:
+            return False
+        if run.status == dg.DagsterRunStatus.STARTING:
+            # Still waiting in the broker: the revoke makes the workers discard it, and a worker that
+            # picks it up anyway finds it canceled and does not start it.
+            super().terminate(run_id)
+            self._instance.report_run_canceled(run, message="Canceled before a run worker started it.")
+            return True
+        self._instance.report_run_canceling(run)
+        return super().terminate(run_id)
