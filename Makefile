@@ -9,13 +9,18 @@ export BATCH_VIDEO_OUTPUT_DIR ?= $(CURDIR)/output
 # Offline voice by default in a checkout; set auto (Edge, falling back to espeak) or edge for neural voices.
 export BATCH_VIDEO_TTS_PROVIDER ?= espeak
 
-.PHONY: demo dev test setup system-deps test-deps bench bench-feed bench-batch bench-demo clean
+.PHONY: demo dev cluster-demo test setup system-deps test-deps bench bench-feed bench-batch bench-demo clean
 
 demo: setup
 	$(PY) scripts/demo.py
 
-dev: setup $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+# The UI (dagster dev) and the local profile's run worker, until Ctrl-C.
+dev: setup
+	$(PY) scripts/dev.py
+
+# The sample batch on the cluster profile: PostgreSQL, Redis, an S3 server and two run workers on this machine.
+cluster-demo: setup
+	$(PY) scripts/cluster_demo.py
 
 # Starts the services the tests need (PostgreSQL, Redis, S3), stopping with a clear message if one cannot start.
 test: setup test-deps
@@ -27,8 +32,10 @@ bench: setup
 bench-feed: setup
 	$(PY) scripts/bench_feed.py
 
+# Launch latency and overhead on the local profile, then the overhead of both profiles side by side.
 bench-batch: setup
 	$(PY) scripts/bench_batch.py
+	$(PY) scripts/bench_profiles.py
 
 bench-demo: setup
 	$(PY) scripts/bench_demo.py
@@ -47,8 +54,6 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test,cluster]"
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
 clean:
-	rm -rf data output .dagster_home .bench test-artifacts
+	rm -rf data output .dagster_home .bench .cluster-demo test-artifacts

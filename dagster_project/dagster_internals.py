@@ -6,7 +6,7 @@ to terminate a run, or to read the latest tag of every partition of an asset in
 one query. The GraphQL API can do the first two, but a sensor runs in the daemon,
 which need not know where a webserver is. So the three functions below use
 Dagster internals; everything else in dagster_project uses `dagster` (dg.*) only
-(tests/test_import_rules.py enforces it; batch_launcher.py is on its way out).
+(tests/test_import_rules.py enforces it).
 
 tests/dagster_project/test_dagster_internals.py fails loudly when the installed
 dagster is not the version checked here, and exercises each function on a real

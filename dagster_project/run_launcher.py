@@ -28,12 +28,27 @@ from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 FOLDER_ENV = "BATCH_VIDEO_CELERY_FOLDER"
 
 
+EMBEDDED_BROKER = "filesystem://"
+
+
+def embedded_folder() -> Path:
+    return Path(os.environ.get(FOLDER_ENV) or Path(os.environ.get("DAGSTER_HOME", ".dagster_home")) / "celery").resolve()
+
+
+def embedded_backend(broker: str | None, backend: str | None) -> str | None:
+    """With the embedded broker, run states go to files beside it (an `rpc://` backend needs a real broker)."""
+    if broker == EMBEDDED_BROKER and backend in (None, "", "rpc://"):
+        folder = embedded_folder() / "results"
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"file://{folder}"
+    return backend
+
+
 def embedded_broker_options(broker: str | None) -> dict[str, Any]:
     """Celery settings for kombu's `filesystem://` broker (none for a real broker such as Redis)."""
-    if not broker or not broker.startswith("filesystem://"):
+    if broker != EMBEDDED_BROKER:
         return {}
-    folder = Path(os.environ.get(FOLDER_ENV) or Path(os.environ.get("DAGSTER_HOME", ".dagster_home")) / "celery")
-    paths = {name: folder / name for name in ("queue", "control", "processed")}
+    paths = {name: embedded_folder() / name for name in ("queue", "control", "processed")}
     for path in paths.values():
         path.mkdir(parents=True, exist_ok=True)
     return {"broker_transport_options": {
@@ -51,7 +66,7 @@ class BatchCeleryRunLauncher(CeleryRunLauncher):
     def __init__(self, default_queue: str, broker: str | None = None, backend: str | None = None,
                  include: list[str] | None = None, config_source: dict | None = None, inst_data: Any = None) -> None:
         config_source = {**embedded_broker_options(broker), **(config_source or {})}
-        super().__init__(default_queue, broker=broker, backend=backend, include=include,
+        super().__init__(default_queue, broker=broker, backend=embedded_backend(broker, backend), include=include,
                          config_source=config_source, inst_data=inst_data)
 
     def terminate(self, run_id: str) -> bool:

@@ -4,7 +4,8 @@ It is dagster-celery's app and its `execute_job` task (one Dagster run per task,
 run by dagster's own run body), configured from the environment:
 
 - `BATCH_VIDEO_CELERY_BROKER` / `BATCH_VIDEO_CELERY_BACKEND`: the same broker and
-  result backend as the instance's run launcher (deploy/*/dagster.yaml);
+  result backend as the instance's run launcher (deploy/*/dagster.yaml); unset,
+  the `local` profile's embedded broker (files under `$DAGSTER_HOME/celery`);
 - `BATCH_VIDEO_WORKER_NAME`: the host's name in asset metadata (default: hostname).
 
 What a batch needs on top:
@@ -32,14 +33,14 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from celery import signals
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_execute_job_task, create_resume_job_task
 
-from dagster_project.run_launcher import embedded_broker_options
+from dagster_project.process_tree import kill_tree
+from dagster_project.run_launcher import EMBEDDED_BROKER, embedded_backend, embedded_broker_options
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +61,10 @@ WORKER_SETTINGS: dict[str, Any] = {
 
 
 def build_app() -> Any:
-    broker = os.environ.get(BROKER_ENV)
+    broker = os.environ.get(BROKER_ENV) or EMBEDDED_BROKER
     return make_app(app_args={
         "broker": broker,
-        "backend": os.environ.get(BACKEND_ENV),
+        "backend": embedded_backend(broker, os.environ.get(BACKEND_ENV)),
         # Imported by the worker process before it forks its pool: every run starts warm.
         "include": ["dagster_project.definitions"],
         "config_source": {**embedded_broker_options(broker), **WORKER_SETTINGS},
@@ -82,10 +83,11 @@ resume_job = create_resume_job_task(app)
 class RunGuard:
     """Watches the run a pool process executes; once it is canceling, interrupts it until it stops."""
 
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        self.run_id = ""
         self.done = threading.Event()
-        self.thread = threading.Thread(target=self._watch, name=f"cancel-guard-{run_id[:8]}", daemon=True)
+        self.thread = threading.Thread(target=self._watch, name=f"cancel-guard-{task_id[:8]}", daemon=True)
 
     def start(self) -> "RunGuard":
         self.thread.start()
@@ -94,11 +96,26 @@ class RunGuard:
     def stop(self) -> None:
         self.done.set()
 
+    def _find_run(self, instance: Any) -> Any:
+        """The run of this Celery task, by the task id dagster-celery's launcher tags it with (once it has)."""
+        import dagster as dg
+        from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
+
+        while not self.done.wait(POLL_S):
+            runs = instance.get_runs(dg.RunsFilter(tags={DAGSTER_CELERY_TASK_ID_TAG: self.task_id}), limit=1)
+            if runs:
+                return runs[0]
+        return None
+
     def _watch(self) -> None:
         import dagster as dg
 
         try:
             with dg.DagsterInstance.get() as instance:
+                run = self._find_run(instance)
+                if run is None:
+                    return
+                self.run_id = run.run_id
                 while not self.done.wait(POLL_S * 2):
                     run = instance.get_run_by_id(self.run_id)
                     if run is None or run.is_finished:
@@ -107,7 +124,7 @@ class RunGuard:
                         self._see_cancel_through(instance)
                         return
         except Exception:  # noqa: BLE001 - the run itself must not suffer from its guard
-            logger.exception("the cancel guard of run %s failed", self.run_id)
+            logger.exception("the cancel guard of task %s failed", self.task_id)
 
     def _see_cancel_through(self, instance: Any) -> None:
         deadline = time.monotonic() + KILL_AFTER_S
@@ -122,7 +139,7 @@ class RunGuard:
         if self.done.is_set():
             return
         run = instance.get_run_by_id(self.run_id)
-        kill_children(os.getpid())
+        kill_tree(os.getpid(), include_self=False)
         if run is not None and not run.is_finished:
             instance.report_run_canceled(
                 run, message=f"The run did not stop within {KILL_AFTER_S:.0f} s of the cancel request; its process was killed."
@@ -130,37 +147,23 @@ class RunGuard:
         os._exit(1)
 
 
-def kill_children(pid: int) -> None:
-    """SIGKILL every descendant of `pid` (ffmpeg, espeak-ng), deepest first."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    order: list[int] = []
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        order.append(child)
-        todo.extend(children.get(child, []))
-    for child in reversed(order):
-        try:
-            os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 _guards: dict[str, RunGuard] = {}
 
 
+@signals.worker_process_init.connect
+def _own_process_group(**_: Any) -> None:
+    """Each pool process leads its own process group, with the ffmpeg and espeak-ng it starts.
+
+    Killing a run's group then leaves nothing of it behind, and a Ctrl-C meant for the
+    worker reaches only the worker (which stops taking runs and lets the current one finish).
+    """
+    os.setpgid(0, 0)
+
+
 @signals.task_prerun.connect
-def _guard_run(task_id: str | None = None, task: Any = None, kwargs: dict | None = None, **_: Any) -> None:
-    packed = (kwargs or {}).get("execute_job_args_packed") or {}
-    run_id = packed.get("run_id") if isinstance(packed, dict) else None
-    if task_id and run_id:
-        _guards[task_id] = RunGuard(run_id).start()
+def _guard_run(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _guards[task_id] = RunGuard(task_id).start()
 
 
 @signals.task_postrun.connect

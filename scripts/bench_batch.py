@@ -197,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "batch")
     parser.add_argument("--keep", action="store_true", help="keep the instance, data and videos")
     parser.add_argument("--timeout", type=float, default=3600)
-    parser.add_argument("--instance-yaml", type=Path, default=ROOT / "dagster.yaml",
-                        help="instance settings to measure (default: the repo's dagster.yaml, as `make dev` uses)")
+    parser.add_argument("--instance-yaml", type=Path, default=ROOT / "deploy" / "local" / "dagster.yaml",
+                        help="instance settings to measure (default: the local profile, deploy/local/dagster.yaml, as `make dev` uses)")
     parser.add_argument("--launches", type=int, default=5,
                         help="one-product launches per way of running Dagster for launch_to_first_start_s (median)")
     parser.add_argument("--latency-only", action="store_true", help="measure launch -> first start only, no batch")

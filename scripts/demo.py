@@ -60,9 +60,9 @@ def configure_environment() -> None:
     os.environ.setdefault("BATCH_VIDEO_TTS_PROVIDER", "espeak")
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() != (ROOT / "dagster.yaml").read_text():
-        config.write_text((ROOT / "dagster.yaml").read_text())
+    config, profile = home / "dagster.yaml", ROOT / "deploy" / "local" / "dagster.yaml"
+    if not config.exists() or config.read_text() != profile.read_text():
+        config.write_text(profile.read_text())
 
 
 def _latest(instance, fetch, asset: str, key: str):

@@ -18,12 +18,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from batch_video.errors import BatchVideoError
 from dagster_project.console.client import DagsterApiError, DagsterClient
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCAL_YAML = "deploy/local/dagster.yaml"
+CLUSTER_YAML = "deploy/cluster/dagster.yaml"
 # The code location's name when `workspace.yaml` loads it (a python_module entry is named after its module).
 LOCATION_NAME = "dagster_project.definitions"
 
@@ -62,10 +65,35 @@ def code_location_loaded(client: DagsterClient) -> bool:
     return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
 
 
+@dataclass(frozen=True)
+class RunWorker:
+    """A Celery run worker, as if on its own host: its own name, env and data folder."""
+
+    name: str
+    env: Mapping[str, str] = ()  # type: ignore[assignment]
+    concurrency: int = 1
+
+    def argv(self, python: str) -> list[str]:
+        return [python, "-m", "celery", "-A", "dagster_project.run_worker", "worker", "-n", f"{self.name}@%h",
+                "-Q", "dagster", "--concurrency", str(self.concurrency), "--loglevel", "INFO",
+                # No chatter between workers at start-up: each one stands alone, like on its own host.
+                "--without-gossip", "--without-mingle"]
+
+
+def uses_run_workers(instance_yaml: str) -> bool:
+    """Whether an instance's runs are executed by Celery run workers (which someone must start)."""
+    import yaml
+
+    launcher = (yaml.safe_load(instance_yaml) or {}).get("run_launcher") or {}
+    return launcher.get("module") == "dagster_project.run_launcher"
+
+
 class LocalDagster:
-    """Webserver, daemon and code server on loopback with their own DAGSTER_HOME.
+    """Webserver, daemon and code server on loopback with their own DAGSTER_HOME, and the profile's run workers.
 
     Use as a context manager; every process (and its process group) is stopped on exit.
+    `workers` are Celery run workers (default: one, when the profile's launcher is Celery);
+    each runs in its own session, so killing it with what it started is like losing that host.
     """
 
     def __init__(
@@ -77,12 +105,13 @@ class LocalDagster:
         instance_yaml: "os.PathLike[str] | str | None" = None,
         startup_timeout_s: float = 180.0,
         daemon_after_launch: bool = False,
+        workers: Sequence[RunWorker] | None = None,
     ) -> None:
         self.root = ROOT
         self.home = Path(home)
         self.port = port or free_port()
         self.env = dict(env or {})
-        self.instance_yaml = Path(instance_yaml) if instance_yaml else self.root / "dagster.yaml"
+        self.instance_yaml = Path(instance_yaml) if instance_yaml else self.root / LOCAL_YAML
         self.startup_timeout_s = startup_timeout_s
         self.daemon_after_launch = daemon_after_launch
         self.client = DagsterClient(f"http://127.0.0.1:{self.port}")
@@ -90,6 +119,27 @@ class LocalDagster:
         self.process: Any = None  # `dagster dev`, or the code server
         self.processes: list[subprocess.Popen] = []
         self.workspace = self.root / "workspace.yaml"
+        self.workers = list(workers) if workers is not None else (
+            [RunWorker("local")] if uses_run_workers(self.instance_yaml.read_text()) else [])
+        self.worker_processes: dict[str, subprocess.Popen] = {}
+
+    def start_worker(self, worker: RunWorker) -> subprocess.Popen:
+        env = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home), **dict(worker.env or {}),
+               "BATCH_VIDEO_WORKER_NAME": worker.name}
+        with open(self.home / f"worker-{worker.name}.log", "ab") as log:
+            process = subprocess.Popen(worker.argv(sys.executable), cwd=self.root, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self.worker_processes[worker.name] = process
+        return process
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL a run worker and everything it started, runs included: as if its host died."""
+        from dagster_project.process_tree import kill_tree
+
+        process = self.worker_processes[name]
+        if process.poll() is None:
+            kill_tree(process.pid)
+        process.wait()
 
     def _spawn(self, argv: Sequence[str]) -> subprocess.Popen:
         env = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
@@ -111,6 +161,8 @@ class LocalDagster:
     def start(self) -> DagsterClient:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(self.instance_yaml.read_text())
+        for worker in self.workers:
+            self.start_worker(worker)
         host = ["-h", "127.0.0.1"]
         if not self.daemon_after_launch:
             self._spawn([self._bin("dagster"), "dev", "-w", str(self.workspace), *host, "-p", str(self.port)])
@@ -157,7 +209,7 @@ class LocalDagster:
     def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
-            for process in self.processes:
+            for process in [*self.processes, *self.worker_processes.values()]:
                 if process.poll() is not None:
                     self.stop()
                     raise DagsterApiError(f"{process.args[0]} exited early ({process.returncode}); see {self.log_path}")
@@ -168,6 +220,9 @@ class LocalDagster:
         raise DagsterApiError(f"{what} did not come up within {self.startup_timeout_s:.0f} s; see {self.log_path}")
 
     def stop(self, timeout_s: float = 30.0) -> None:
+        # The workers first, runs included (each run's process leads its own group): nothing left rendering.
+        for name in list(self.worker_processes):
+            self.kill_worker(name)
         stop_groups(self.processes, timeout_s)
         self.process = None
         self.processes = []

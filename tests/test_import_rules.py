@@ -75,8 +75,8 @@ def test_the_console_starts_without_loading_dagster(module):
 
 
 def test_dagster_internals_are_reached_from_one_module_only():
-    # dagster_internals.py names the Dagster version it was checked against; batch_launcher.py is being replaced.
-    allowed = {"dagster_internals.py", "batch_launcher.py"}
+    # dagster_internals.py names the Dagster version it was checked against.
+    allowed = {"dagster_internals.py"}
     files = [p for p in python_files("dagster_project") if p.name not in allowed]
     found = {}
     for path in files:

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from dataclasses import fields
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from batch_video.errors import ConfigError
 from batch_video.settings import BatchSettings
@@ -33,13 +33,17 @@ FULL_TABLE_ROWS = 40
 # -- output (pure) --------------------------------------------------------------
 
 
-def format_table(rows: list[ProductStatus]) -> str:
+def format_table(rows: list[ProductStatus], workers: Mapping[str, str] | None = None) -> str:
+    """One line per product; `workers` (product -> the run worker that made it) adds a column."""
     width = max([len(r.partition_key) for r in rows] + [7])
-    lines = [f"{'product':<{width}}  {'status':<10}  {'stage':<16}  {'seconds':>7}  video / error"]
+    worker_width = max([len(w) for w in (workers or {}).values()] + [6])
+    worker_head = f"  {'worker':<{worker_width}}" if workers is not None else ""
+    lines = [f"{'product':<{width}}  {'status':<10}  {'stage':<16}  {'seconds':>7}{worker_head}  video / error"]
     for row in rows:
         seconds = f"{row.seconds:.1f}" if row.seconds is not None else "-"
         detail = row.error_line if row.status == "failed" else row.video
-        lines.append(f"{row.partition_key:<{width}}  {row.status:<10}  {row.stage:<16}  {seconds:>7}  {detail}".rstrip())
+        worker = f"  {(workers or {}).get(row.partition_key, '-'):<{worker_width}}" if workers is not None else ""
+        lines.append(f"{row.partition_key:<{width}}  {row.status:<10}  {row.stage:<16}  {seconds:>7}{worker}  {detail}".rstrip())
     lines.append(format_totals(rows))
     return "\n".join(lines)
 
@@ -286,7 +290,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     client.cancel_backfill(args.backfill_id)
     # The daemon acts on a canceled backfill on its next pass (every 30 s), and meanwhile the queue keeps
     # starting products: cancel the queued runs and stop the running one now.
-    runs = [r for r in client.backfill_runs(args.backfill_id, with_failures=False) if r.status in ("QUEUED", "STARTED")]
+    runs = [r for r in client.backfill_runs(args.backfill_id, with_failures=False)
+            if r.status in ("QUEUED", "STARTING", "STARTED")]
     refused = client.terminate_runs([r.run_id for r in runs])
     if refused:
         # The backfill daemon or the stop_canceled_batches sensor may have got to a run between the listing and
@@ -294,7 +299,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         now = {r.run_id: r.status for r in client.backfill_runs(args.backfill_id, with_failures=False)}
         refused = {run_id: why for run_id, why in refused.items() if now.get(run_id) not in ("CANCELING", "CANCELED")}
     queued = sorted(r.partition_key for r in runs if r.status == "QUEUED" and r.run_id not in refused)
-    stopping = sorted(r.partition_key for r in runs if r.status == "STARTED" and r.run_id not in refused)
+    stopping = sorted(r.partition_key for r in runs if r.status in ("STARTING", "STARTED") and r.run_id not in refused)
     not_stopped = {r.partition_key: refused[r.run_id] for r in runs if r.run_id in refused}
     if args.json:
         print(json.dumps({"backfill_id": args.backfill_id, "canceled_queued": queued, "stopping": stopping,

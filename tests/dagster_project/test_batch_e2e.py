@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -23,7 +24,6 @@ import pytest
 from batch_video.catalog import load_catalog
 from batch_video.feed import slugify_key
 from dagster_project.automation.feed_sync import sync_feed_partitions
-from dagster_project.batch_launcher import PID_TAG
 from dagster_project.console import cli
 from scripts.local_dagster import LocalDagster
 from tests.dagster_project.conftest import FEED_TEMPLATE, write_photo
@@ -174,6 +174,15 @@ def long_renders(tmp_path_factory):
             instance.dispose()
 
 
+def run_process_pid(instance, run_id: str) -> int:
+    """The pid of the process executing a run, from Dagster's "Started process for run (pid: N)" event."""
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records:
+        match = re.search(r"Started process for run \(pid: (\d+)\)", record.event_log_entry.dagster_event.message or "")
+        if match:
+            return int(match.group(1))
+    raise AssertionError(f"run {run_id} recorded no process")
+
+
 def started_steps(instance, run_id: str) -> list[str]:
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
     return [r.event_log_entry.dagster_event.step_key for r in records]
@@ -265,7 +274,8 @@ def test_a_killed_run_is_marked_failed_by_run_monitoring_and_retried(long_render
     client, instance, data = long_renders
     backfill_id = cli_json(capsys, "batch", "launch", "--products", GOOD, "--json", "--url", client.url)["backfill_id"]
     running = run_caught_rendering(instance, backfill_id)
-    os.killpg(int(running.tags[PID_TAG]), signal.SIGKILL)  # as the OOM killer would: no cleanup at all
+    # The run's process and its ffmpeg (one process group), as the OOM killer would: no cleanup at all.
+    os.killpg(run_process_pid(instance, running.run_id), signal.SIGKILL)
 
     run, noticed_s = wait_until_finished(instance, running.run_id)
     with capsys.disabled():

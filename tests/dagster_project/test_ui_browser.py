@@ -40,7 +40,7 @@ GOOD, BAD = "cana-1", "cana-2"
 def instance_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((REPO / "deploy" / "local" / "dagster.yaml").read_text())
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions("products", [GOOD, BAD])

@@ -1,0 +1,272 @@
+"""Orchestration overhead of a real batch, per deployment profile side by side (the second half of `make bench-batch`).
+
+Generates a feed of N products (default 20); then for each profile (default
+`local` then `cluster`, see deploy/) starts `dagster dev` (webserver + daemon)
+and the profile's Celery run workers on a fresh instance under .bench/batch/
+(the cluster profile on its own PostgreSQL, Redis and S3 server, started by the
+project's scripts, with two worker "hosts" with separate data folders), launches one partition
+backfill over the six-stage chain through the webserver's GraphQL API (as
+`batch-video batch launch` does), waits for it, then reads every run's times
+from the instance and prints:
+
+- batch wall time: first run start -> last run end (what the run queue and run
+  workers cost), and launch -> last run end (adds the backfill daemon's first
+  tick, up to 30 s, a fixed cost per batch);
+- the sum of the products' own stage (step) times;
+- orchestration overhead = run slots x batch wall time - sum of stage times, as
+  a share of the slots' time (one slot: the batch wall time), split into per-run worker overhead (run start -> end
+  minus its steps: process start, imports, loading the code location, event
+  writes) and gaps between runs (queue dequeue + launch);
+- `dagster_project.definitions` import time in a fresh interpreter (paid by
+  every run worker).
+
+Options: --count N, --preset NAME (default tiktok, real size), --provider
+(default espeak, offline), --profiles local,cluster,default (default: the
+local profile with Dagster's DefaultRunLauncher, a cold process per run),
+--keep (leave .bench/batch for inspection).
+Figures vary with machine load; compare runs made one after another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_feed(out: Path, count: int) -> Path:
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_sample_catalog.py"), "--count", str(count), "--out", str(out)],
+        check=True, cwd=ROOT,
+    )
+    feed = out / "feed.xml"
+    if not feed.exists():
+        raise SystemExit(f"make_sample_catalog.py wrote no {feed}")
+    return feed
+
+
+def import_seconds(module: str, repeats: int = 3) -> float:
+    """Median wall time of `import module` in a fresh interpreter (what each run worker pays)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=ROOT)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run_figures(instance, backfill_id: str, launched_at: float, slots: int = 1) -> dict:
+    """Times of a finished batch. With several run slots (workers), overhead is the share of the slots' time
+    (slots x wall time) not spent in stages, and the gaps are between consecutive runs of one slot's worth."""
+    import dagster as dg
+
+    records = sorted(instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id})),
+                     key=lambda r: r.start_time or 0)
+    runs = []
+    for record in records:
+        steps = instance.get_run_step_stats(record.dagster_run.run_id)
+        step_s = sum((s.end_time - s.start_time) for s in steps if s.start_time and s.end_time)
+        runs.append({
+            "partition": record.dagster_run.tags.get("dagster/partition"),
+            "status": record.dagster_run.status.value,
+            "created": record.create_timestamp.timestamp(),
+            "start": record.start_time,
+            "end": record.end_time,
+            "run_s": (record.end_time - record.start_time) if record.start_time and record.end_time else None,
+            "steps_s": step_s,
+            "steps": {s.step_key: round(s.end_time - s.start_time, 3) for s in steps if s.start_time and s.end_time},
+        })
+    finished = [r for r in runs if r["start"] and r["end"]]
+    first_start = min(r["start"] for r in finished)
+    last_end = max(r["end"] for r in finished)
+    wall = last_end - first_start
+    steps_total = sum(r["steps_s"] for r in finished)
+    worker = [r["run_s"] - r["steps_s"] for r in finished]
+    ordered = sorted(finished, key=lambda r: r["start"])
+    # With several slots, consecutive runs overlap: the gap only means something for one slot.
+    gaps = [b["start"] - a["end"] for a, b in zip(ordered, ordered[1:])] if slots == 1 else []
+    per_stage: dict[str, float] = {}
+    for r in finished:
+        for key, seconds in r["steps"].items():
+            per_stage[key] = per_stage.get(key, 0.0) + seconds
+    return {
+        "runs": len(runs),
+        "statuses": {s: sum(r["status"] == s for r in runs) for s in sorted({r["status"] for r in runs})},
+        "launch_to_first_start_s": first_start - launched_at,
+        "launch_to_last_end_s": last_end - launched_at,
+        "wall_s": wall,
+        "steps_s": steps_total,
+        "overhead_s": slots * wall - steps_total,
+        "overhead_pct": 100.0 * (slots * wall - steps_total) / (slots * wall) if wall else 0.0,
+        "per_run_worker_overhead_s": {"mean": statistics.mean(worker), "min": min(worker), "max": max(worker)},
+        "gap_between_runs_s": {"mean": statistics.mean(gaps) if gaps else 0.0, "max": max(gaps) if gaps else 0.0},
+        "per_stage_s": {k: round(v, 2) for k, v in per_stage.items()},
+        "per_run": runs,
+    }
+
+
+# Profiles measured side by side: the instance settings, and how many run worker slots they get.
+PROFILES = {
+    "local": "deploy/local/dagster.yaml",
+    "cluster": "deploy/cluster/dagster.yaml",
+}
+
+
+def default_launcher_yaml(out: Path) -> Path:
+    """The local profile with Dagster's DefaultRunLauncher (a fresh process per run) instead of Celery workers."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / PROFILES["local"]).read_text())
+    config.pop("run_launcher", None)
+    path = out / "default-launcher.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def bench_profile(name: str, instance_yaml: Path, out: Path, feed: Path, args, services) -> dict:
+    """One batch over the feed on a fresh instance of this profile; its figures."""
+    from batch_video.stages import STAGES
+    from scripts.local_dagster import LocalDagster, RunWorker
+
+    root = out / name
+    env = {
+        "BATCH_VIDEO_DATA_DIR": str(root / "data"),
+        "BATCH_VIDEO_OUTPUT_DIR": str(root / "output"),
+        "BATCH_VIDEO_FEED_URL": str(feed),
+        "BATCH_VIDEO_PRESET": args.preset,
+        "BATCH_VIDEO_TTS_PROVIDER": args.provider,
+    }
+    workers = None
+    if name == "cluster":
+        env.update(services.profile_env(f"bench_{os.getpid()}"))
+        # Two hosts, each with its own data folder: stage outputs pass through the object store only.
+        workers = [RunWorker(host, {"BATCH_VIDEO_DATA_DIR": str(root / f"data-{host}")}) for host in ("host-a", "host-b")]
+    os.environ.update(env)
+    home = root / "dagster_home"
+    os.environ["DAGSTER_HOME"] = str(home)
+    server = LocalDagster(home, env=env, instance_yaml=instance_yaml, workers=workers)
+    slots = max(len(server.workers), 1)
+    print(f"\n== profile {name} ({instance_yaml.name if name not in PROFILES else PROFILES[name]}, "
+          f"{len(server.workers) or 'no'} run workers)")
+    started = time.monotonic()
+    with server as client:
+        print(f"dagster dev up in {time.monotonic() - started:.1f} s at {client.url}")
+        import dagster as dg
+
+        from batch_video.catalog import load_catalog
+        from dagster_project.automation.feed_sync import sync_feed_partitions
+
+        with dg.DagsterInstance.get() as instance:
+            catalog = load_catalog(str(feed))
+            sync_feed_partitions(instance, catalog)
+            keys = [product.key for product in catalog.products]
+            launched_at = time.time()
+            backfill_id = client.launch_backfill(keys, STAGES, title=f"bench-batch {len(keys)} products",
+                                                 tags={"batch_video/launched_by": "bench-batch"})
+            print(f"backfill {backfill_id}: {len(keys)} products")
+            last = [""]
+
+            def show(backfill, rows):
+                from dagster_project.console.batch import progress_bar
+
+                line = progress_bar(rows)
+                if line != last[0]:
+                    print("  " + line, flush=True)
+                    last[0] = line
+
+            # Poll gently: the webserver shares the two cores with the renders being measured.
+            backfill, rows = client.wait_for_backfill(backfill_id, poll_s=5.0, timeout_s=args.timeout, on_poll=show)
+            marked_done_s = time.time() - launched_at
+            figures = run_figures(instance, backfill_id, launched_at, slots=slots)
+    figures.update({
+        "profile": name, "instance_yaml": str(instance_yaml), "run_worker_slots": slots,
+        "products": len(keys), "backfill_id": backfill_id, "backfill_status": backfill["status"],
+        "launch_to_backfill_done_s": marked_done_s,
+    })
+    print(f"runs: {figures['runs']} {figures['statuses']}; backfill {backfill['status'].lower()}")
+    for row in [r for r in rows if r.status != "succeeded"][:5]:
+        print(f"  {row.partition_key}: {row.status} at {row.stage}: {row.error_line}")
+    print(f"batch wall time (first run start -> last run end): {figures['wall_s']:.1f} s on {slots} run slot(s)")
+    print(f"  launch -> first run start: {figures['launch_to_first_start_s']:.1f} s (backfill daemon tick)")
+    print(f"sum of stage (step) times: {figures['steps_s']:.1f} s  " + ", ".join(f"{k} {v:.1f}" for k, v in figures["per_stage_s"].items()))
+    worker, gaps = figures["per_run_worker_overhead_s"], figures["gap_between_runs_s"]
+    print(f"orchestration overhead: {figures['overhead_pct']:.1f}% of the run slots' time; per run: worker overhead "
+          f"{worker['mean']:.2f} s mean ({worker['min']:.2f}-{worker['max']:.2f}), gap between runs {gaps['mean']:.2f} s mean")
+    if not args.keep:
+        for folder in root.glob("data*"):
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(root / "output", ignore_errors=True)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--preset", default="tiktok")
+    parser.add_argument("--provider", default="espeak")
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "profiles")
+    parser.add_argument("--keep", action="store_true", help="keep the instances, data and videos")
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--profiles", default="local,cluster",
+                        help="comma-separated: local, cluster, default (the local profile with Dagster's default "
+                             "launcher), or NAME=PATH for any instance yaml")
+    args = parser.parse_args(argv)
+
+    from scripts.cluster_services import ClusterServices
+
+    out = args.out.resolve()
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    feed = make_feed(out / "feed", args.count)
+    chosen: dict[str, Path] = {}
+    for item in filter(None, (p.strip() for p in args.profiles.split(","))):
+        name, _, path = item.partition("=")
+        if path:
+            chosen[name] = Path(path).resolve()
+        elif name == "default":
+            chosen[name] = default_launcher_yaml(out)
+        elif name in PROFILES:
+            chosen[name] = ROOT / PROFILES[name]
+        else:
+            parser.error(f"unknown profile {name!r}")
+
+    print(f"bench-batch: {args.count} products, preset {args.preset}, voice {args.provider}, {os.cpu_count()} cores, "
+          f"profiles {', '.join(chosen)}; load average {os.getloadavg()[0]:.1f}")
+    definitions_import_s = import_seconds("dagster_project.definitions")
+    dagster_import_s = import_seconds("dagster")
+    print(f"import dagster: {dagster_import_s:.2f} s; import dagster_project.definitions: {definitions_import_s:.2f} s (fresh interpreter, median of 3)")
+
+    results: dict[str, dict] = {}
+    with ClusterServices(out / "services") if "cluster" in chosen else contextlib.nullcontext() as services:
+        for name, instance_yaml in chosen.items():
+            results[name] = bench_profile(name, instance_yaml, out, feed, args, services)
+    summary = {
+        "products": args.count, "preset": args.preset, "provider": args.provider, "cores": os.cpu_count(),
+        "import_dagster_s": dagster_import_s, "import_definitions_s": definitions_import_s, "profiles": results,
+    }
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+
+    print()
+    print(f"{'profile':<10} {'slots':>5} {'wall s':>8} {'stages s':>9} {'overhead':>9} {'worker s/run':>12} {'gap s':>6} {'first start s':>13}")
+    for name, f in results.items():
+        print(f"{name:<10} {f['run_worker_slots']:>5} {f['wall_s']:>8.1f} {f['steps_s']:>9.1f} {f['overhead_pct']:>8.1f}% "
+              f"{f['per_run_worker_overhead_s']['mean']:>12.2f} {f['gap_between_runs_s']['mean']:>6.2f} {f['launch_to_first_start_s']:>13.1f}")
+    names = list(results)
+    for other in names[1:]:
+        print(f"overhead {other} - {names[0]}: {results[other]['overhead_pct'] - results[names[0]]['overhead_pct']:+.1f} points")
+    print(f"results: {out / 'results.json'} (target: overhead <= 15%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
