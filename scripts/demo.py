@@ -223,16 +223,21 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("BATCH_VIDEO_DEMO_TIMINGS"):
         steps.write(os.environ["BATCH_VIDEO_DEMO_TIMINGS"])
 
+    print()
+    print("Open the UI with `make dev` (http://127.0.0.1:3000): Assets -> published_video shows the same grid.")
+    return verdict(rows, catalog, "demo", Path(os.environ["BATCH_VIDEO_OUTPUT_DIR"]) / "videos")
+
+
+def verdict(rows, catalog, name: str, videos: Path) -> int:
+    """0 when only the sample's broken product failed (at its stage), else 1; says which."""
     # The sample feed, or a copy of it (make bench-demo edits one): its broken product is expected to fail.
     expected = EXPECTED_FAILURES if any(p.id == BROKEN_PRODUCT_ID for p in catalog.products) else {}
     failed = {r.partition_key: r.stage for r in rows if r.status not in {"succeeded", "skipped"}}
     unexpected = {k: v for k, v in failed.items() if expected.get(k) != v}
-    print()
-    print("Open the UI with `make dev` (http://127.0.0.1:3000): Assets -> published_video shows the same grid.")
     if unexpected:
         print(f"UNEXPECTED failures: {unexpected}")
         return 1
-    print(f"demo OK: {sum(r.status in {'succeeded', 'skipped'} for r in rows)} videos in {os.environ['BATCH_VIDEO_OUTPUT_DIR']}/videos"
+    print(f"{name} OK: {sum(r.status in {'succeeded', 'skipped'} for r in rows)} videos in {videos}"
           + (f"; {len(failed)} expected failure(s): {', '.join(failed)}" if failed else ""))
     return 0
 

@@ -270,6 +270,8 @@ def test_canceling_from_the_ui_stops_the_batch_within_seconds_too(long_renders, 
     assert_canceled_promptly(instance, backfill_id, running, queued, data, capsys, "UI cancel")
 
 
+# Two 40 s full-size renders (the killed one, then the retry): on a loaded 2-core machine each takes minutes.
+@pytest.mark.timeout(900)
 def test_a_killed_run_is_marked_failed_by_run_monitoring_and_retried(long_renders, capsys):
     client, instance, data = long_renders
     backfill_id = cli_json(capsys, "batch", "launch", "--products", GOOD, "--json", "--url", client.url)["backfill_id"]
