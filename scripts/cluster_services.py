@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cluster_env(pg_dsn: str, redis_url: str, s3_endpoint: str, name: str) -> dict[str, str]:
-    """The `cluster` profile's environment over running services, with a fresh database, Redis db and bucket `name`.
+    """The `cluster` profile's environment over running services: a fresh database `name`, bucket and Redis dbs.
 
     `pg_dsn`: postgresql://user@host:port/any-db; `redis_url`: redis://host:port/N; `s3_endpoint`: http://host:port.
     """
@@ -35,15 +35,16 @@ def cluster_env(pg_dsn: str, redis_url: str, s3_endpoint: str, name: str) -> dic
     for url in (broker, backend):
         redis.Redis.from_url(url).flushdb()  # no task or result left over from an earlier cluster
     credentials = {"AWS_ACCESS_KEY_ID": "batch-video", "AWS_SECRET_ACCESS_KEY": "batch-video-secret"}
+    bucket = name.lower().replace("_", "-")  # S3 bucket names allow no underscores
     boto3.session.Session().client(
         "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
         aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"], aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-    ).create_bucket(Bucket=name)
+    ).create_bucket(Bucket=bucket)
     return {
         "BATCH_VIDEO_DAGSTER_PG_URL": dagster_pg,
         "BATCH_VIDEO_CELERY_BROKER": broker,
         "BATCH_VIDEO_CELERY_BACKEND": backend,
-        "BATCH_VIDEO_WORK_STORE": f"s3://{name}/work",
+        "BATCH_VIDEO_WORK_STORE": f"s3://{bucket}/work",
         "BATCH_VIDEO_S3_ENDPOINT_URL": s3_endpoint,
         **credentials,
     }

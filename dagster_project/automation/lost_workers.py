@@ -13,20 +13,18 @@ already caught by run monitoring (the worker marks its task failed).
 from __future__ import annotations
 
 import json
-from typing import Any
-
 import dagster as dg
 
 LOST_WORKERS_SENSOR_NAME = "fail_runs_of_lost_workers"
 INSPECT_TIMEOUT_S = 5.0
 
 
-def active_task_ids(app: Any, timeout_s: float = INSPECT_TIMEOUT_S) -> set[str] | None:
-    """Ids of the tasks every answering worker is executing; None when no worker answered at all."""
-    replies = app.control.inspect(timeout=timeout_s).active()
-    if replies is None:
-        return None
-    return {task["id"] for tasks in replies.values() for task in (tasks or [])}
+def is_missing(task_id: str, owner: str | None, replies: dict[str, list[dict]]) -> bool:
+    """Whether no worker runs the task: its worker (when the result backend knows it) did not answer
+    or does not list it; with an unknown worker, no answering worker lists it."""
+    if owner:
+        return owner not in replies or task_id not in {t["id"] for t in replies[owner] or []}
+    return task_id not in {t["id"] for tasks in replies.values() for t in (tasks or [])}
 
 
 def lost_runs(instance: dg.DagsterInstance, suspects: set[str]) -> tuple[list[dg.DagsterRun], set[str]]:
@@ -35,11 +33,21 @@ def lost_runs(instance: dg.DagsterInstance, suspects: set[str]) -> tuple[list[dg
     if app is None:
         return [], set()  # not a Celery launcher: Dagster's run monitoring covers it
     from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG as TASK_ID_TAG
+
     started = [r for r in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])) if r.tags.get(TASK_ID_TAG)]
     if not started:
         return [], set()
-    active = active_task_ids(app) or set()
-    missing = {run.run_id for run in started if run.tags[TASK_ID_TAG] not in active}
+    replies = app.control.inspect(timeout=INSPECT_TIMEOUT_S).active()
+    if not replies:
+        # No worker answered at all: the broker or every worker is down, or the answers were late; a
+        # worker-less run is then also caught by run monitoring's health check once the broker is back.
+        return [], suspects
+    missing = set()
+    for run in started:
+        task_id = run.tags[TASK_ID_TAG]
+        owner = app.AsyncResult(task_id).worker  # the worker that started it (result_extended), if known
+        if is_missing(task_id, owner, replies):
+            missing.add(run.run_id)
     lost = []
     for run_id in missing & suspects:
         run = instance.get_run_by_id(run_id)

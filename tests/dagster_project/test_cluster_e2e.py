@@ -109,23 +109,23 @@ def runs_of(instance, backfill_id: str) -> list[dg.RunRecord]:
 
 def test_a_batch_is_split_across_the_two_workers(cluster, capsys):
     url = cluster.client.url
-    launched = cli_json(capsys, "batch", "launch", "--all", "--preset", "preview", "--duration-min-s", "1",
-                        "--tail-s", "0.5", "--json", "--url", url)
+    # VASE is left for the kill test, which needs a product no host has touched yet.
+    launched = cli_json(capsys, "batch", "launch", "--products", f"{GOOD},{BROKEN}", "--preset", "preview",
+                        "--duration-min-s", "1", "--tail-s", "0.5", "--json", "--url", url)
     done, _ = follow(capsys, url, launched["backfill_id"], timeout_s=300)
     rows = {r["partition_key"]: r for r in done["products"]}
-    assert rows[GOOD]["status"] == rows[VASE]["status"] == "succeeded", rows
+    assert rows[GOOD]["status"] == "succeeded", rows
     assert rows[BROKEN]["status"] == "failed" and rows[BROKEN]["stage"] == "product_image", rows[BROKEN]
 
-    # Two runs at a time, one per worker: the products were made on both hosts.
+    # Two runs at a time, one per idle worker: the products were made on both hosts.
     made_on = {key: materialization(cluster.instance, "product_record", key).metadata["worker"].value
-               for key in (GOOD, BROKEN, VASE)}
+               for key in (GOOD, BROKEN)}
     assert set(made_on.values()) == set(HOSTS), made_on
     for key, host in made_on.items():
         other = next(h for h in HOSTS if h != host)
         assert (cluster.data(host) / "work" / key).is_dir()
         assert not (cluster.data(other) / "work" / key).exists(), f"{key} left files on {other}, which never ran it"
-    for key in (GOOD, VASE):
-        assert (cluster.root / "output" / "videos" / f"{key}.mp4").exists()
+    assert (cluster.root / "output" / "videos" / f"{GOOD}.mp4").exists()
 
 
 def test_a_worker_killed_mid_render_fails_its_run_and_the_retry_finishes_on_the_other_worker(cluster, capsys):
