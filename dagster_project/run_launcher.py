@@ -8,8 +8,8 @@ not recorded yet. This subclass marks the run CANCELING first (the run worker,
 see `dagster_project.run_worker`, then interrupts the run until it stops) and
 answers False for a run it cannot stop.
 
-The `local` profile needs no server: its broker is kombu's `filesystem://`
-transport, whose folders (under `$BATCH_VIDEO_CELERY_FOLDER`, default
+The `local` profile needs no server: its broker is kombu's filesystem
+transport (`batchfs://`, see `embedded_broker`), whose folders (under `$BATCH_VIDEO_CELERY_FOLDER`, default
 `$DAGSTER_HOME/celery`) both the launcher and the workers derive from the
 environment here. Everything else (launching, health checks, resuming,
 config schema) is dagster-celery's.
@@ -25,10 +25,12 @@ import dagster as dg
 from dagster_celery.launcher import CeleryRunLauncher
 from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 
+from dagster_project import embedded_broker  # registers the embedded broker's URL scheme with kombu
+
 FOLDER_ENV = "BATCH_VIDEO_CELERY_FOLDER"
 
 
-EMBEDDED_BROKER = "filesystem://"
+EMBEDDED_BROKER = f"{embedded_broker.SCHEME}://"
 
 
 def embedded_folder() -> Path:
@@ -45,7 +47,7 @@ def embedded_backend(broker: str | None, backend: str | None) -> str | None:
 
 
 def embedded_broker_options(broker: str | None) -> dict[str, Any]:
-    """Celery settings for kombu's `filesystem://` broker (none for a real broker such as Redis)."""
+    """Celery settings for the embedded `batchfs://` broker (none for a real broker such as Redis)."""
     if broker != EMBEDDED_BROKER:
         return {}
     paths = {name: embedded_folder() / name for name in ("queue", "control", "processed")}

@@ -290,8 +290,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     client.cancel_backfill(args.backfill_id)
     # The daemon acts on a canceled backfill on its next pass (every 30 s), and meanwhile the queue keeps
     # starting products: cancel the queued runs and stop the running one now.
-    runs = [r for r in client.backfill_runs(args.backfill_id, with_failures=False)
-            if r.status in ("QUEUED", "STARTING", "STARTED")]
+    # A STARTING run (launched, not yet picked up by a run worker) is one Dagster's terminate refuses; the
+    # stop_canceled_batches sensor cancels it within seconds.
+    runs = [r for r in client.backfill_runs(args.backfill_id, with_failures=False) if r.status in ("QUEUED", "STARTED")]
     refused = client.terminate_runs([r.run_id for r in runs])
     if refused:
         # The backfill daemon or the stop_canceled_batches sensor may have got to a run between the listing and
@@ -299,7 +300,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         now = {r.run_id: r.status for r in client.backfill_runs(args.backfill_id, with_failures=False)}
         refused = {run_id: why for run_id, why in refused.items() if now.get(run_id) not in ("CANCELING", "CANCELED")}
     queued = sorted(r.partition_key for r in runs if r.status == "QUEUED" and r.run_id not in refused)
-    stopping = sorted(r.partition_key for r in runs if r.status in ("STARTING", "STARTED") and r.run_id not in refused)
+    stopping = sorted(r.partition_key for r in runs if r.status == "STARTED" and r.run_id not in refused)
     not_stopped = {r.partition_key: refused[r.run_id] for r in runs if r.run_id in refused}
     if args.json:
         print(json.dumps({"backfill_id": args.backfill_id, "canceled_queued": queued, "stopping": stopping,

@@ -33,7 +33,7 @@ def test_the_local_profile_needs_no_server(tmp_path, monkeypatch):
     with instance_from(tmp_path, LOCAL.read_text()) as instance:
         launcher = instance.run_launcher
         assert isinstance(launcher, BatchCeleryRunLauncher)
-        assert launcher.broker == "filesystem://" and launcher.backend.startswith("file://")
+        assert launcher.broker == "batchfs://" and launcher.backend.startswith("file://")
         folders = launcher.config_source["broker_transport_options"]
         assert Path(folders["data_folder_in"]).is_dir() and Path(folders["control_folder"]).is_dir()
         assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == 1

@@ -90,6 +90,7 @@ def webserver(instance_home, tmp_path):
 def test_rendered_video_partitions_show_status_thumbnail_and_failure(webserver):
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=30_000)  # the UI's first render takes long on a loaded 2-core machine
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
