@@ -9,7 +9,9 @@ running anything); this module runs them, the same way for every caller:
 - with a deadline: a command still running when it passes is killed and
   `ProgramTimeout` (retryable: a busy machine may manage on a retry) is raised;
 - killed whenever the caller leaves early (an error, or a canceled run's
-  interrupt arriving while we wait), so no orphan keeps a core busy;
+  interrupt arriving while we wait), so no orphan keeps a core busy; and
+  killed by the kernel when the process that started it dies without a
+  chance to clean up (`kill -9`, the OOM killer): PR_SET_PDEATHSIG on Linux;
 - with its stderr kept (the tail goes into the error) and its stdout either
   captured or read as ffmpeg's `-progress` stream.
 
@@ -21,10 +23,12 @@ running anything); this module runs them, the same way for every caller:
 from __future__ import annotations
 
 import collections
+import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -48,6 +52,8 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # stderr kept per command; ffmpeg's loudness log is ~10 short lines a second of audio.
 STDERR_MAX_CHARS = 2_000_000
 POLL_S = 0.1
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -56,6 +62,23 @@ def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str
     env = {k: v for k, v in environ.items() if k in CHILD_ENV_NAMES or k.startswith(CHILD_ENV_PREFIXES)}
     env.setdefault("PATH", DEFAULT_PATH)
     return env
+
+
+def _dies_with(parent_pid: int) -> Callable[[], None] | None:
+    """What a child runs before exec so that the kernel SIGKILLs it when its parent dies (None off Linux).
+
+    Runs between fork and exec, so it only calls prctl: no import, no lock. The parent
+    may have died before the call; then the child is already an orphan and exits.
+    """
+    if _LIBC is None:
+        return None
+
+    def set_death_signal() -> None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return set_death_signal
 
 
 def program_name(argv: Sequence[str]) -> str:
@@ -176,6 +199,8 @@ def started(argv: Sequence[str], *, feed_stdin: bool = False, stage: str | None 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=child_environment(),
+            # The signal follows the starting thread: every caller waits for its child in the thread that started it.
+            preexec_fn=_dies_with(os.getpid()),
         )
     except FileNotFoundError as exc:
         held.release()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +74,36 @@ def test_an_ignored_interrupt_stays_ignored_while_a_command_starts(when_started,
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def process_state(pid: int) -> str:
+    """The kernel's one-letter state of a process ('Z': dead, not yet reaped), or '' when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_command_dies_with_the_process_that_started_it_even_under_kill_9():
+    # A run process killed alone (the OOM killer) has no chance to kill its ffmpeg: the kernel must.
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom batch_video import runner\n"
+         "with runner.started(['sleep', '120']) as proc:\n    print(proc.pid, flush=True)\n    time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        child = int(parent.stdout.readline())
+        assert process_state(child) not in ("", "Z")
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 300  # a generous ceiling: the kernel's signal comes at once
+        while process_state(child) not in ("", "Z"):
+            assert time.monotonic() < deadline, f"sleep {child} outlived its killed parent"
+            time.sleep(0.1)
+    finally:
+        parent.kill()
+        parent.wait()
 
 
 def test_ffmpeg_progress_is_reported(tmp_path):
