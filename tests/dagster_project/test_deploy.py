@@ -92,8 +92,7 @@ def k8s_launcher_config(values: dict) -> dict:
 
 
 def test_the_kubernetes_values_make_a_valid_k8s_run_launcher(tmp_path, monkeypatch):
-    pytest.importorskip("dagster_k8s")  # a test dependency (pyproject [test])
-    from dagster_k8s import K8sRunLauncher
+    from dagster_k8s import K8sRunLauncher  # a test dependency (pyproject [test])
 
     values = yaml.safe_load(VALUES.read_text())
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
