@@ -1,7 +1,7 @@
 """Orchestration overhead of a real batch, per deployment profile side by side (the second half of `make bench-batch`).
 
-Generates a feed of N products (default 20); then for each profile (default
-`local` then `cluster`, see deploy/) starts `dagster dev` (webserver + daemon)
+Generates a feed of N products (default 10); then for each profile (default
+`local`, `default` and `cluster`, see deploy/) starts `dagster dev` (webserver + daemon)
 and the profile's Celery run workers on a fresh instance under .bench/batch/
 (the cluster profile on its own PostgreSQL, Redis and S3 server, started by the
 project's scripts, with two worker "hosts" with separate data folders), launches one partition
@@ -20,10 +20,14 @@ from the instance and prints:
 - `dagster_project.definitions` import time in a fresh interpreter (paid by
   every run worker).
 
+Profiles: `local` (deploy/local: one Celery run worker, embedded broker), `default`
+(the same instance with Dagster's DefaultRunLauncher, a cold process per run: the
+alternative the local profile was chosen against), `cluster` (deploy/cluster:
+PostgreSQL, Redis, an S3 server and two run workers with separate data folders).
+
 Options: --count N, --preset NAME (default tiktok, real size), --provider
-(default espeak, offline), --profiles local,cluster,default (default: the
-local profile with Dagster's DefaultRunLauncher, a cold process per run),
---keep (leave .bench/batch for inspection).
+(default espeak, offline), --profiles (default local,default,cluster),
+--keep (leave .bench/profiles for inspection).
 Figures vary with machine load; compare runs made one after another.
 """
 
@@ -211,13 +215,13 @@ def bench_profile(name: str, instance_yaml: Path, out: Path, feed: Path, args, s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--preset", default="tiktok")
     parser.add_argument("--provider", default="espeak")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "profiles")
     parser.add_argument("--keep", action="store_true", help="keep the instances, data and videos")
     parser.add_argument("--timeout", type=float, default=3600)
-    parser.add_argument("--profiles", default="local,cluster",
+    parser.add_argument("--profiles", default="local,default,cluster",
                         help="comma-separated: local, cluster, default (the local profile with Dagster's default "
                              "launcher), or NAME=PATH for any instance yaml")
     args = parser.parse_args(argv)
