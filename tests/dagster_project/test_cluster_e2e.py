@@ -27,6 +27,7 @@ from scripts.local_dagster import CLUSTER_YAML, ROOT, LocalDagster, RunWorker
 from tests.conftest import service_url
 from tests.dagster_project.conftest import FEED_TEMPLATE, write_photo
 from tests.dagster_project.test_batch_e2e import (
+    STARTUP_CEILING_S,
     assert_no_process_works_in,
     cli_json,
     follow,
@@ -36,7 +37,8 @@ from tests.dagster_project.test_batch_e2e import (
     wait_until_finished,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+# A last resort only: the waits (tests/dagster_project/waiting.py) fail first, saying what did not happen.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 GOOD, BROKEN, VASE = slugify_key("CANA 1"), slugify_key("LIPSA-1"), slugify_key("VAZA 2")
 HOSTS = ("host-a", "host-b")
@@ -79,7 +81,8 @@ def cluster(tmp_path_factory):
     workers = [RunWorker(host, {"BATCH_VIDEO_DATA_DIR": str(root / f"data-{host}")}) for host in HOSTS]
     saved = dict(os.environ)
     os.environ.update(env)  # this process reads the same PostgreSQL instance
-    server = LocalDagster(root / "dagster_home", env=env, instance_yaml=ROOT / CLUSTER_YAML, workers=workers)
+    server = LocalDagster(root / "dagster_home", env=env, instance_yaml=ROOT / CLUSTER_YAML, workers=workers,
+                          startup_timeout_s=STARTUP_CEILING_S)
     try:
         with server as client:
             instance = dg.DagsterInstance.from_config(str(root / "dagster_home"))
@@ -112,7 +115,7 @@ def test_a_batch_is_split_across_the_two_workers(cluster, capsys):
     # VASE is left for the kill test, which needs a product no host has touched yet.
     launched = cli_json(capsys, "batch", "launch", "--products", f"{GOOD},{BROKEN}", "--preset", "preview",
                         "--duration-min-s", "1", "--tail-s", "0.5", "--json", "--url", url)
-    done, _ = follow(capsys, url, launched["backfill_id"], timeout_s=300)
+    done, _ = follow(capsys, url, launched["backfill_id"], cluster.instance)
     rows = {r["partition_key"]: r for r in done["products"]}
     assert rows[GOOD]["status"] == "succeeded", rows
     assert rows[BROKEN]["status"] == "failed" and rows[BROKEN]["stage"] == "product_image", rows[BROKEN]
@@ -129,12 +132,11 @@ def test_a_batch_is_split_across_the_two_workers(cluster, capsys):
 
 
 # Two full-size renders (the killed one, then the retry): on a loaded 2-core machine each can take minutes.
-@pytest.mark.timeout(1500)
 def test_a_worker_killed_mid_render_fails_its_run_and_the_retry_finishes_on_the_other_worker(cluster, capsys):
     url, instance = cluster.client.url, cluster.instance
     backfill_id = cli_json(capsys, "batch", "launch", "--products", VASE, "--duration-min-s", "25",
                            "--json", "--url", url)["backfill_id"]
-    running = run_caught_rendering(instance, backfill_id, timeout_s=240)
+    running = run_caught_rendering(instance, backfill_id)
     host = materialization(instance, "voiceover_audio", VASE, running.run_id).metadata["worker"].value
     other = next(h for h in HOSTS if h != host)
     assert not (cluster.data(other) / "work" / VASE).exists()
@@ -149,18 +151,18 @@ def test_a_worker_killed_mid_render_fails_its_run_and_the_retry_finishes_on_the_
 
 def retried_on_the_other_host(cluster, capsys, backfill_id: str, running, host: str, other: str) -> None:
     url, instance = cluster.client.url, cluster.instance
-    run, noticed_s = wait_until_finished(instance, running.run_id, timeout_s=120)
+    run, noticed_s = wait_until_finished(instance, running.run_id)
     with capsys.disabled():
         print(f"\n[cluster kill -9] the run of the lost worker was marked {run.status.value} after {noticed_s:.1f} s")
     assert run.status == dg.DagsterRunStatus.FAILURE
     assert_no_process_works_in(cluster.data(host))
-    done, _ = follow(capsys, url, backfill_id)
+    done, _ = follow(capsys, url, backfill_id, instance)
     (row,) = done["products"]
     assert row["status"] == "failed", row
 
     retried = cli_json(capsys, "batch", "retry", backfill_id, "--json", "--url", url)
     assert retried["products"] == [VASE]
-    done, _ = follow(capsys, url, retried["backfill_id"], timeout_s=900)
+    done, _ = follow(capsys, url, retried["backfill_id"], instance)
     (row,) = done["products"]
     assert row["status"] == "succeeded", row
     (retry_run,) = runs_of(instance, retried["backfill_id"])
@@ -183,12 +185,12 @@ def test_cancel_stops_the_running_products_on_both_workers_within_seconds(cluste
     url, instance = cluster.client.url, cluster.instance
     backfill_id = cli_json(capsys, "batch", "launch", "--products", f"{GOOD},{VASE}", "--duration-min-s", "40",
                            "--json", "--url", url)["backfill_id"]
-    run_caught_rendering(instance, backfill_id, timeout_s=240)
+    run_caught_rendering(instance, backfill_id)
     answer = cli_json(capsys, "batch", "cancel", backfill_id, "--json", "--url", url)
     assert not answer["not_stopped"], answer
     started = time.monotonic()
     for record in runs_of(instance, backfill_id):
-        run, _ = wait_until_finished(instance, record.dagster_run.run_id, timeout_s=60)
+        run, _ = wait_until_finished(instance, record.dagster_run.run_id)
         assert run.status == dg.DagsterRunStatus.CANCELED, run.status
     with capsys.disabled():
         print(f"\n[cluster cancel] both products stopped {time.monotonic() - started:.1f} s after `batch cancel`")
