@@ -76,7 +76,9 @@ def main() -> int:
         home = root / "dagster_home"
         port = int(os.environ.get("BATCH_VIDEO_DEMO_PORT", "0")) or None
         print("starting Dagster (webserver + daemon) and two run workers...", flush=True)
-        with LocalDagster(home, env=env, port=port, instance_yaml=ROOT / CLUSTER_YAML, workers=workers) as client:
+        # A generous start-up ceiling: four Python processes and two workers start at once on a loaded machine.
+        with LocalDagster(home, env=env, port=port, instance_yaml=ROOT / CLUSTER_YAML, workers=workers,
+                          startup_timeout_s=900) as client:
             with dg.DagsterInstance.from_config(str(home)) as instance:
                 catalog = load_catalog(feed)
                 plan, _ = sync_feed_partitions(instance, catalog)
