@@ -158,7 +158,8 @@ def bench_profile(name: str, instance_yaml: Path, out: Path, feed: Path, args, s
     os.environ.update(env)
     home = root / "dagster_home"
     os.environ["DAGSTER_HOME"] = str(home)
-    server = LocalDagster(home, env=env, instance_yaml=instance_yaml, workers=workers)
+    # A generous start-up ceiling: the machine may be loaded; start-up is not what is measured.
+    server = LocalDagster(home, env=env, instance_yaml=instance_yaml, workers=workers, startup_timeout_s=900)
     slots = max(len(server.workers), 1)
     print(f"\n== profile {name} ({instance_yaml.name if name not in PROFILES else PROFILES[name]}, "
           f"{len(server.workers) or 'no'} run workers)")
