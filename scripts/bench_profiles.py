@@ -38,8 +38,6 @@ import contextlib
 import json
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,76 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def make_feed(out: Path, count: int) -> Path:
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_sample_catalog.py"), "--count", str(count), "--out", str(out)],
-        check=True, cwd=ROOT,
-    )
-    feed = out / "feed.xml"
-    if not feed.exists():
-        raise SystemExit(f"make_sample_catalog.py wrote no {feed}")
-    return feed
-
-
-def import_seconds(module: str, repeats: int = 3) -> float:
-    """Median wall time of `import module` in a fresh interpreter (what each run worker pays)."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=ROOT)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def run_figures(instance, backfill_id: str, launched_at: float, slots: int = 1) -> dict:
-    """Times of a finished batch. With several run slots (workers), overhead is the share of the slots' time
-    (slots x wall time) not spent in stages, and the gaps are between consecutive runs of one slot's worth."""
-    import dagster as dg
-
-    records = sorted(instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id})),
-                     key=lambda r: r.start_time or 0)
-    runs = []
-    for record in records:
-        steps = instance.get_run_step_stats(record.dagster_run.run_id)
-        step_s = sum((s.end_time - s.start_time) for s in steps if s.start_time and s.end_time)
-        runs.append({
-            "partition": record.dagster_run.tags.get("dagster/partition"),
-            "status": record.dagster_run.status.value,
-            "created": record.create_timestamp.timestamp(),
-            "start": record.start_time,
-            "end": record.end_time,
-            "run_s": (record.end_time - record.start_time) if record.start_time and record.end_time else None,
-            "steps_s": step_s,
-            "steps": {s.step_key: round(s.end_time - s.start_time, 3) for s in steps if s.start_time and s.end_time},
-        })
-    finished = [r for r in runs if r["start"] and r["end"]]
-    first_start = min(r["start"] for r in finished)
-    last_end = max(r["end"] for r in finished)
-    wall = last_end - first_start
-    steps_total = sum(r["steps_s"] for r in finished)
-    worker = [r["run_s"] - r["steps_s"] for r in finished]
-    ordered = sorted(finished, key=lambda r: r["start"])
-    # With several slots, consecutive runs overlap: the gap only means something for one slot.
-    gaps = [b["start"] - a["end"] for a, b in zip(ordered, ordered[1:])] if slots == 1 else []
-    per_stage: dict[str, float] = {}
-    for r in finished:
-        for key, seconds in r["steps"].items():
-            per_stage[key] = per_stage.get(key, 0.0) + seconds
-    return {
-        "runs": len(runs),
-        "statuses": {s: sum(r["status"] == s for r in runs) for s in sorted({r["status"] for r in runs})},
-        "launch_to_first_start_s": first_start - launched_at,
-        "launch_to_last_end_s": last_end - launched_at,
-        "wall_s": wall,
-        "steps_s": steps_total,
-        "overhead_s": slots * wall - steps_total,
-        "overhead_pct": 100.0 * (slots * wall - steps_total) / (slots * wall) if wall else 0.0,
-        "per_run_worker_overhead_s": {"mean": statistics.mean(worker), "min": min(worker), "max": max(worker)},
-        "gap_between_runs_s": {"mean": statistics.mean(gaps) if gaps else 0.0, "max": max(gaps) if gaps else 0.0},
-        "per_stage_s": {k: round(v, 2) for k, v in per_stage.items()},
-        "per_run": runs,
-    }
+from scripts.bench_batch import import_seconds, make_feed, run_figures  # noqa: E402
 
 
 # Profiles measured side by side: the instance settings, and how many run worker slots they get.
