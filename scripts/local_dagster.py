@@ -161,6 +161,13 @@ class LocalDagster:
     def start(self) -> DagsterClient:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(self.instance_yaml.read_text())
+        if self.daemon_after_launch:
+            # Create the instance's storage once, here: processes starting on a fresh DAGSTER_HOME at the same time
+            # would each create it (as `dagster dev` avoids by creating it before starting its children).
+            # Imported here: the demo reaches this module before anything else needs dagster's import time.
+            import dagster as dg
+
+            dg.DagsterInstance.from_config(str(self.home)).dispose()
         for worker in self.workers:
             self.start_worker(worker)
         host = ["-h", "127.0.0.1"]
@@ -168,12 +175,6 @@ class LocalDagster:
             self._spawn([self._bin("dagster"), "dev", "-w", str(self.workspace), *host, "-p", str(self.port)])
             self._wait_until(lambda: self.client.is_up() and code_location_loaded(self.client), "dagster dev")
             return self.client
-        # Create the instance's storage once, here: processes starting on a fresh DAGSTER_HOME at the same time
-        # would each create it (as `dagster dev` avoids by creating it before starting its children).
-        # Imported here: the demo reaches this module before anything else needs dagster's import time.
-        import dagster as dg
-
-        dg.DagsterInstance.from_config(str(self.home)).dispose()
         grpc_port = free_port()
         self.workspace = self.home / "workspace-grpc.yaml"
         self.workspace.write_text(
