@@ -26,8 +26,10 @@ from batch_video.models import PreparedImage, Product
 
 logger = logging.getLogger(__name__)
 
-# Two photos whose 64-bit perceptual hashes differ in at most this many bits are the same picture.
+# Two photos whose 64-bit perceptual hashes differ in at most this many bits, and whose colours match
+# (every cell of a 4x4 grid of mean colours within this many levels of 255), are the same picture.
 DUPLICATE_BITS = 10
+DUPLICATE_COLOUR_LEVELS = 24.0
 EXTRA_DIR = "extra"
 
 
@@ -42,11 +44,36 @@ class Gallery:
         return (self.main, *self.extras)
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """What makes two files the same picture: its structure (a perceptual hash) and its colours."""
+
+    phash: int
+    colours: np.ndarray  # 4x4x3 mean RGB
+
+    def same_picture(self, other: "Fingerprint") -> bool:
+        # The hash alone sees grey structure only: the same shirt photographed in red and in white, or two
+        # plain backdrops, hash alike and are still different pictures.
+        return (hamming(self.phash, other.phash) <= DUPLICATE_BITS
+                and float(np.abs(self.colours - other.colours).max()) <= DUPLICATE_COLOUR_LEVELS)
+
+
+def fingerprint(path: str | os.PathLike) -> Fingerprint:
+    with Image.open(path) as image:
+        rgb = image.convert("RGB").resize((64, 64), Image.Resampling.BOX)
+    colours = np.asarray(rgb.resize((4, 4), Image.Resampling.BOX), dtype=np.float32)
+    return Fingerprint(_dct_hash(np.asarray(rgb.convert("L"), dtype=np.float32)), colours)
+
+
 def perceptual_hash(path: str | os.PathLike) -> int:
     """64-bit DCT hash of the picture's structure: equal for the same photo at any size or JPEG quality."""
     with Image.open(path) as image:
         grey = np.asarray(image.convert("L").resize((64, 64), Image.Resampling.BOX), dtype=np.float32)
-    small = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA)
+    return _dct_hash(grey)
+
+
+def _dct_hash(grey64: np.ndarray) -> int:
+    small = cv2.resize(grey64, (32, 32), interpolation=cv2.INTER_AREA)
     low = cv2.dct(small)[:8, :8].flatten()[1:]  # the lowest frequencies, without the mean (DC)
     bits = low > np.median(low)
     return int("".join("1" if b else "0" for b in bits), 2)
@@ -76,7 +103,7 @@ def prepare_gallery(
     # Photos from an earlier run (the feed may list fewer now) must not linger.
     shutil.rmtree(out_dir / EXTRA_DIR, ignore_errors=True)
     kept: list[PreparedImage] = []
-    hashes = [(perceptual_hash(main.path), "the main photo")]
+    seen = [(fingerprint(main.path), "the main photo")]
     notes: list[str] = []
     seen_links = {product.image_link.strip()}
     for position, link in enumerate(product.additional_image_links, start=1):
@@ -97,12 +124,12 @@ def prepare_gallery(
         except BatchVideoError as err:
             notes.append(f"{label}: skipped: {err.message}")
             continue
-        digest = perceptual_hash(photo.path)
-        twin = next((name for h, name in hashes if hamming(h, digest) <= DUPLICATE_BITS), None)
+        looks = fingerprint(photo.path)
+        twin = next((name for other, name in seen if looks.same_picture(other)), None)
         if twin is not None:
             notes.append(f"{label}: skipped: the same picture as {twin}")
             continue
-        hashes.append((digest, f"additional photo {position}"))
+        seen.append((looks, f"additional photo {position}"))
         kept.append(photo)
     for note in notes:
         logger.warning("product %s: %s", product.id, note)

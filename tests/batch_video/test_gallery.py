@@ -89,6 +89,24 @@ def test_perceptual_hash_tells_pictures_apart_but_not_sizes(tmp_path):
     assert hamming(base, perceptual_hash(tmp_path / "noise.png")) > 16
 
 
+def test_same_shape_in_other_colours_is_another_picture(tmp_path):
+    """A shirt in red and in white (or two plain backdrops) hash alike in grey; their colours tell them apart."""
+    with Image.open(SAMPLES[0]) as im:
+        rgb = im.convert("RGB")
+    rgb.save(tmp_path / "main.jpg", quality=92)
+    Image.fromarray(np.asarray(rgb)[:, :, ::-1].copy()).save(tmp_path / "other-colour.jpg", quality=92)  # RGB -> BGR
+    rgb.resize((rgb.width // 2, rgb.height // 2)).save(tmp_path / "smaller.jpg", quality=60)
+    plain = []
+    for name, colour in (("red.jpg", (200, 40, 40)), ("blue.jpg", (40, 60, 200))):
+        Image.new("RGB", (640, 800), colour).save(tmp_path / name, quality=95)
+        plain.append(tmp_path / name)
+    gallery = prepare_gallery(product(tmp_path / "main.jpg", tmp_path / "other-colour.jpg", tmp_path / "smaller.jpg",
+                                      *plain), tmp_path / "ws")
+    assert [Path(p.path).parent.name for p in gallery.extras] == ["1", "2", "3"]
+    assert len(gallery.warnings) == 1 and "additional photo 2" in gallery.warnings[0]
+    assert gallery.warnings[0].endswith("the same picture as the main photo")
+
+
 def test_sample_feed_products_with_additional_photos(tmp_path):
     from batch_video.catalog import load_catalog
     from batch_video.sample import CSV_PATH, FEED_PATH
