@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from batch_video import media, runner
+from batch_video.render import grab_frame_argv
 from batch_video.script import say_amount
 from dagster_project.assets import product_video_assets
 from dagster_project.console.cli import main
@@ -58,9 +60,15 @@ def sync(export: Path, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+# Long enough for five scenes of at least 1.75 s: the quick script alone says about 3 s.
+GALLERY_SECONDS = 9.0
+MAX_EXTRA_PHOTOS = 4  # the setting's default
+
+
 def render(export: Path, key: str, tmp_path: Path) -> dict[str, dg.AssetMaterialization]:
+    resources = chain_resources(export, tmp_path, duration_min_s=GALLERY_SECONDS)
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(product_video_assets, partition_key=key, resources=chain_resources(export, tmp_path), instance=instance)
+        result = dg.materialize(product_video_assets, partition_key=key, resources=resources, instance=instance)
     assert result.success
     return materializations(result)
 
@@ -79,6 +87,23 @@ def check_rendered(mats, tmp_path: Path, key: str, *, price: str, sale_price: st
     assert np.abs(mean_colour(prepared) - np.array(colour_of(main_photo))).max() < 6
     video = tmp_path / "output" / "videos" / f"{key}.mp4"
     assert video.stat().st_size > 10_000
+    # The gallery shows in the video: one scene per photo (up to the setting's limit), in the feed's order.
+    shown = [main_photo, *gallery][: 1 + MAX_EXTRA_PHOTOS]
+    assert mats["product_image"].metadata["photos"].value == len(shown)
+    assert mats["rendered_video"].metadata["scenes"].value == len(shown)
+    extra = json.loads((work / "render.json").read_text(encoding="utf-8"))["extra"]
+    for (start, end), photo in zip(extra["scenes"], shown, strict=True):
+        frame = photo_box_colour(video, (start + end) / 2, extra["box"], tmp_path / "frame.png")
+        assert np.abs(frame - np.array(colour_of(photo))).max() < 12, (photo, frame)
+
+
+def photo_box_colour(video: Path, at: float, box: list[int], frame: Path) -> np.ndarray:
+    """The median colour inside the photo box at `at` seconds (the median ignores the badge and captions over it)."""
+    height = next(s["height"] for s in media.probe(video)["streams"] if s["codec_type"] == "video")
+    runner.run(grab_frame_argv(video, frame, at=at, height=height), timeout_s=60)  # full size: box in pixels
+    x, y, w, h = box
+    pixels = np.asarray(Image.open(frame).convert("RGB"), dtype=float)[y : y + h, x : x + w]
+    return np.median(pixels.reshape(-1, 3), axis=0)
 
 
 def test_woocommerce_and_shopify_exports_sync_and_render(tmp_path, dagster_home, capsys, monkeypatch):
