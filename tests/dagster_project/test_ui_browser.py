@@ -9,7 +9,6 @@ screenshot is saved to test-artifacts/ for a person to look at.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,16 +22,11 @@ from dagster_project.assets import published_video, rendered_video
 from dagster_project.console.client import DagsterClient
 from dagster_project.resources import PublishingResource, WorkspaceResource
 from scripts.local_dagster import code_location_loaded, free_port
+from tests.dagster_project.browser import ARTIFACTS, REPO, launch_chromium, needs_chromium
 from tests.dagster_project.test_checks import SETTINGS, prepare_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-# Found the way scripts/install_system_deps.sh --test decides whether to install it: `chromium` on PATH.
-CHROMIUM = os.environ.get("BATCH_VIDEO_CHROMIUM") or shutil.which("chromium") or ""
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 GOOD, BAD = "cana-1", "cana-2"
 
 
@@ -85,15 +79,14 @@ def webserver(instance_home, tmp_path):
         log.close()
 
 
-@pytest.mark.skipif(not CHROMIUM or not Path(CHROMIUM).exists(),
-                    reason="no `chromium` on PATH (make test-deps installs it; or set BATCH_VIDEO_CHROMIUM)")
+@needs_chromium
 def test_rendered_video_partitions_show_status_thumbnail_and_failure(webserver):
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=30_000)  # the UI's first render takes long on a loaded 2-core machine
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             # Generous ceilings, not budgets: on a loaded 2-core machine the UI's first queries can take many
