@@ -12,6 +12,8 @@ from PIL import Image
 def thumbnail_data_uri(image_path: Path, width: int = 180, quality: int = 70) -> str:
     """A `data:image/jpeg;base64,...` URI of the image scaled to `width` pixels."""
     with Image.open(image_path) as img:
+        # A JPEG decodes straight at 1/2..1/8 scale when that is still larger than the thumbnail: many times faster.
+        img.draft("RGB", (width * 2, width * 2 * img.height // max(1, img.width)))
         img = img.convert("RGB")
         height = max(1, round(img.height * width / img.width))
         img = img.resize((width, height), Image.Resampling.LANCZOS)

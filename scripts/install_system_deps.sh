@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages batch-video needs, only those missing.
 #   scripts/install_system_deps.sh          ffmpeg, espeak-ng, a font with Romanian diacritics
-#   scripts/install_system_deps.sh --test   also PostgreSQL, Redis and Chromium for the test suite
+#   scripts/install_system_deps.sh --test   also PostgreSQL, Redis, Chromium, sox and LibreOffice Calc (no GUI) for the test suite
 set -euo pipefail
 
 packages=()
@@ -17,6 +17,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || packages+=(chromium)
   command -v redis-server >/dev/null || packages+=(redis-server)
   command -v sox >/dev/null || packages+=(sox)
+  # A batch report must open in LibreOffice (tests/batch_video/test_report.py converts one with soffice --headless).
+  command -v soffice >/dev/null || packages+=(libreoffice-calc-nogui)
 fi
 
 [ ${#packages[@]} -eq 0 ] && exit 0
