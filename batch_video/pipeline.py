@@ -99,6 +99,7 @@ class PublishResult:
     voiceover: Voiceover
     published: PublishedVideo
     inputs_hash: str
+    checks: str = ""  # the video checks' verdict on what was published
 
 
 # -- the six stages ------------------------------------------------------------------
@@ -205,7 +206,7 @@ def publish(
         backfill_id=backfill_id,
         metadata={"title": product.title, "product_id": product.id},
     )
-    return PublishResult(product, video, spoken, published, inputs_hash)
+    return PublishResult(product, video, spoken, published, inputs_hash, checks=summary)
 
 
 def make_video(
