@@ -62,6 +62,7 @@ class RunInfo:
     end_time: float | None = None
     steps: tuple[StepInfo, ...] = ()
     failure: str = ""  # the first step failure's description (names product, stage and field)
+    failed_checks: str = ""  # the video checks that refused its render, comma-separated
     video: str = ""  # published_video's location, when this run published it
     tags: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -74,6 +75,7 @@ class ProductStatus:
     seconds: float | None = None  # run wall time so far
     video: str = ""
     error: str = ""
+    failed_checks: str = ""
     run_id: str = ""
     stage_seconds: float = 0.0  # time spent inside the stages (excludes run start/stop)
     start_time: float | None = None
@@ -134,6 +136,7 @@ def status_of_run(run: RunInfo, *, now: float | None = None) -> ProductStatus:
         failed_stages = [name for name in STAGES if name in failed_steps]
         row.stage = failed_stages[0] if failed_stages else (failed_steps[0] if failed_steps else stage)
         row.error = run.failure or "run failed (no step failure recorded; see the run's logs)"
+        row.failed_checks = run.failed_checks
     elif status == "succeeded":
         row.video = run.video
     return row
@@ -165,8 +168,8 @@ class StatusSource(Protocol):
 
     def step_stats(self, run_ids: Sequence[str]) -> dict[str, tuple[StepInfo, ...]]: ...
 
-    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str]]:
-        """(partition key, run id) -> (stage, failure description) of the failures our stages recorded."""
+    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str, str]]:
+        """(partition key, run id) -> (stage, failure description, failed checks) of the failures our stages recorded."""
         ...
 
     def videos(self, keys: Sequence[str]) -> dict[str, str]:
@@ -205,8 +208,8 @@ def with_details(runs: Sequence[RunInfo], source: StatusSource) -> list[RunInfo]
     details: dict[str, RunInfo] = {}
     for run in failed:
         if (run.partition_key, run.run_id) in observed:
-            stage, failure = observed[(run.partition_key, run.run_id)]
-            details[run.run_id] = replace(run, steps=(StepInfo(stage, "FAILURE"),), failure=failure)
+            stage, failure, failed_checks = observed[(run.partition_key, run.run_id)]
+            details[run.run_id] = replace(run, steps=(StepInfo(stage, "FAILURE"),), failure=failure, failed_checks=failed_checks)
         elif run.run_id in unexplained_ids:
             details[run.run_id] = replace(run, steps=steps.get(run.run_id, ()), failure=source.run_failure(run.run_id))
     for run in by_status.get("running", []):
@@ -229,8 +232,8 @@ def product_statuses(instance: Any, backfill_id: str, partition_keys: Sequence[s
     return build_statuses(partition_keys, runs, backfill_status=status)
 
 
-def instance_runs(instance: Any, backfill_id: str) -> list[RunInfo]:
-    """The backfill's runs in one query, without their steps, failures or videos (see with_details)."""
+def instance_runs(instance: Any, backfill_id: str, *, tags: Mapping[str, str] | None = None) -> list[RunInfo]:
+    """The backfill's runs (or the runs with `tags`) in one query, without their steps, failures or videos (see with_details)."""
     import dagster as dg
 
     return [
@@ -243,7 +246,7 @@ def instance_runs(instance: Any, backfill_id: str) -> list[RunInfo]:
             end_time=record.end_time,
             tags=dict(record.dagster_run.tags),
         )
-        for record in instance.get_run_records(dg.RunsFilter(tags={BACKFILL_TAG: backfill_id}))
+        for record in instance.get_run_records(dg.RunsFilter(tags=dict(tags) if tags else {BACKFILL_TAG: backfill_id}))
     ]
 
 
@@ -260,10 +263,10 @@ class InstanceStatusSource:
             for run_id in run_ids
         }
 
-    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str]]:
+    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str, str]]:
         import dagster as dg
 
-        found: dict[tuple[str, str], tuple[str, str]] = {}
+        found: dict[tuple[str, str], tuple[str, str, str]] = {}
         for stage in STAGES:
             result = self.instance.fetch_observations(
                 dg.AssetRecordsFilter(asset_key=dg.AssetKey(stage), asset_partitions=list(keys)), limit=5 * len(keys) + 10
@@ -271,8 +274,9 @@ class InstanceStatusSource:
             for record in result.records:
                 observation = record.asset_observation
                 if observation is not None and "failure" in observation.metadata:
-                    found.setdefault((observation.partition or "", record.run_id),
-                                     (stage, str(observation.metadata["failure"].value)))
+                    meta = observation.metadata
+                    checks = str(meta["failed_checks"].value) if "failed_checks" in meta else ""
+                    found.setdefault((observation.partition or "", record.run_id), (stage, str(meta["failure"].value), checks))
         return found
 
     def videos(self, keys: Sequence[str]) -> dict[str, str]:
@@ -290,6 +294,30 @@ class InstanceStatusSource:
 
     def run_failure(self, run_id: str) -> str:
         return failure_message(self.instance, run_id)
+
+    def latest_metadata(self, assets: Mapping[str, Sequence[str]], keys: Sequence[str]) -> dict[str, dict[str, dict[str, str]]]:
+        """Asset -> partition key -> the chosen labels of its latest materialization's metadata, as text."""
+        import json
+
+        import dagster as dg
+
+        found: dict[str, dict[str, dict[str, str]]] = {}
+        for asset, labels in assets.items():
+            by_key = found.setdefault(asset, {})
+            result = self.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=list(keys)), limit=5 * len(keys) + 10
+            )
+            for record in result.records:  # newest first
+                mat = record.asset_materialization
+                if mat is None or mat.partition in by_key:
+                    continue
+                entries = {"run_id": record.run_id}
+                for label in labels:
+                    if label in mat.metadata:
+                        value = mat.metadata[label].value
+                        entries[label] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+                by_key[mat.partition] = entries
+        return found
 
 
 def failure_message(instance: Any, run_id: str) -> str:

@@ -18,9 +18,10 @@ from typing import Any, Mapping
 from batch_video.errors import ConfigError
 from batch_video.settings import BatchSettings, as_strings
 
-# Set by Dagster itself on every run of a partition / of a backfill.
+# Set by Dagster itself on every run of a partition / of a backfill / that a schedule or sensor tick requested.
 PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
+TICK_TAG = "dagster/tick"
 
 # Ours.
 SETTING_TAG_PREFIX = "batch_video/setting/"

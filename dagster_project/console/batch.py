@@ -15,8 +15,10 @@ from dataclasses import fields
 from typing import Any, Callable, Mapping, Sequence
 
 from batch_video.errors import ConfigError
+from batch_video.report import totals as report_totals, write_report
 from batch_video.settings import BatchSettings
 from batch_video.stages import STAGES
+from dagster_project.batch_report import build_report
 from dagster_project.batch_status import TERMINAL, ProductStatus, all_finished, product_statuses, totals
 from dagster_project.console.client import DagsterClient
 from dagster_project.console.estimate import CATEGORIES, Estimate, classify, duration, estimate, throughput
@@ -266,6 +268,24 @@ def _print_status(args: argparse.Namespace, backfill: dict[str, Any], rows: list
     print(format_table(rows))
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """One row per product (and format) of a batch, written as each --out file (.xlsx, .csv or .html)."""
+    client = _client(args)
+    backfill, rows = client.product_statuses(args.backfill_id)
+    report = build_report(rows, client)
+    title = backfill.get("title") or f"batch {backfill['id']}"
+    written = [str(write_report(report, out, title=title)) for out in args.out]
+    if not all_finished(rows, backfill["status"]):
+        print(f"note: backfill {args.backfill_id} is still {backfill['status'].lower()}: the report shows it as it is now",
+              file=sys.stderr)
+    counts = ", ".join(f"{n} {status}" for status, n in report_totals(report).items())
+    if args.json:
+        print(json.dumps({"backfill_id": backfill["id"], "files": written, "rows": len(report), "totals": report_totals(report)}))
+    else:
+        print(f"backfill {backfill['id']}: {len(report)} rows ({counts}) written to {', '.join(written)}")
+    return 0
+
+
 def cmd_retry(args: argparse.Namespace) -> int:
     client = _client(args)
     backfill, rows = client.product_statuses(args.backfill_id)
@@ -415,6 +435,15 @@ def add_batch_commands(sub: argparse._SubParsersAction) -> None:
     status.add_argument("--timeout", type=float, default=None, help="stop watching after this many seconds")
     _add_common(status)
     status.set_defaults(func=cmd_status)
+
+    report = batch_sub.add_parser(
+        "report", help="a batch's report: one row per product (and format) with status, reason, voice, checks, links"
+    )
+    report.add_argument("backfill_id")
+    report.add_argument("--out", action="append", required=True, metavar="FILE",
+                        help="report file: .xlsx (Excel/LibreOffice), .csv or .html (with poster thumbnails); repeatable")
+    _add_common(report)
+    report.set_defaults(func=cmd_report)
 
     retry = batch_sub.add_parser("retry", help="re-run a finished backfill's failed products from their failed stage")
     retry.add_argument("backfill_id")

@@ -166,6 +166,33 @@ RUN_QUEUE = """
 query RunQueue { instance { runQueueConfig { maxConcurrentRuns } } }
 """
 
+_VALUE_ENTRIES = (
+    "metadataEntries { label ... on TextMetadataEntry { text } ... on UrlMetadataEntry { url } "
+    "... on PathMetadataEntry { path } ... on JsonMetadataEntry { jsonString } ... on FloatMetadataEntry { floatValue } "
+    "... on IntMetadataEntry { intRepr } ... on BoolMetadataEntry { boolValue } }"
+)
+
+
+def latest_metadata_query(assets: Sequence[str]) -> str:
+    """One request for the latest materialization of each of `assets` for a list of partitions."""
+    return "query LatestMetadata($keys: [String!]) {\n%s\n}" % "\n".join(
+        f'  {name}: assetNodeOrError(assetKey: {{path: ["{name}"]}}) {{ ... on AssetNode {{ '
+        f"latestMaterializationByPartition(partitions: $keys) {{ partition runId {_VALUE_ENTRIES} }} }} }}"
+        for name in assets
+    )
+
+
+def _entry_text(entry: Mapping[str, Any]) -> str | None:
+    for field_name in ("text", "url", "path", "jsonString", "intRepr"):
+        if entry.get(field_name) is not None:
+            return str(entry[field_name])
+    if entry.get("floatValue") is not None:
+        return str(entry["floatValue"])
+    if entry.get("boolValue") is not None:
+        return str(bool(entry["boolValue"]))
+    return None
+
+
 RUN_FAILURE = """
 query RunFailure($runId: ID!) {
   logsForRun(runId: $runId) {
@@ -390,14 +417,16 @@ class DagsterClient:
             for run in result.get("results") or ()
         }
 
-    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str]]:
+    def failure_observations(self, keys: Sequence[str]) -> dict[tuple[str, str], tuple[str, str, str]]:
         data = self.query(FAILURE_OBSERVATIONS, {"keys": list(keys), "limit": 5 * len(keys) + 10})
-        found: dict[tuple[str, str], tuple[str, str]] = {}
+        found: dict[tuple[str, str], tuple[str, str, str]] = {}
         for stage in STAGES:
             for observation in (data.get(stage) or {}).get("assetObservations") or ():  # newest first
-                failure = _entry(observation.get("metadataEntries"), "failure")
+                entries = observation.get("metadataEntries")
+                failure = _entry(entries, "failure")
                 if failure:
-                    found.setdefault((observation.get("partition") or "", observation.get("runId") or ""), (stage, failure))
+                    found.setdefault((observation.get("partition") or "", observation.get("runId") or ""),
+                                     (stage, failure, _entry(entries, "failed_checks")))
         return found
 
     def videos(self, keys: Sequence[str]) -> dict[str, str]:
@@ -407,6 +436,23 @@ class DagsterClient:
             for event in node.get("latestMaterializationByPartition") or ()
             if event and _entry(event.get("metadataEntries"), "location")
         }
+
+    def latest_metadata(self, assets: Mapping[str, Sequence[str]], keys: Sequence[str]) -> dict[str, dict[str, dict[str, str]]]:
+        """Asset -> partition key -> the chosen labels of its latest materialization's metadata (batch_report.ReportSource)."""
+        data = self.query(latest_metadata_query(list(assets)), {"keys": list(keys)})
+        found: dict[str, dict[str, dict[str, str]]] = {}
+        for asset, labels in assets.items():
+            by_key = found.setdefault(asset, {})
+            for event in (data.get(asset) or {}).get("latestMaterializationByPartition") or ():
+                if not event:
+                    continue
+                entries = {"run_id": event.get("runId") or ""}
+                for entry in event.get("metadataEntries") or ():
+                    text = _entry_text(entry)
+                    if entry.get("label") in labels and text is not None:
+                        entries[entry["label"]] = text
+                by_key[event["partition"]] = entries
+        return found
 
     def run_failure(self, run_id: str) -> str:
         if run_id in self._failures:

@@ -19,6 +19,7 @@ import subprocess
 import time
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from batch_video.catalog import load_catalog
@@ -73,6 +74,7 @@ def server_env(root, feed, **settings: str) -> dict[str, str]:
         "BATCH_VIDEO_OUTPUT_DIR": str(root / "output"),
         "BATCH_VIDEO_FEED_URL": str(feed),
         "BATCH_VIDEO_TTS_PROVIDER": "espeak",
+        "BATCH_VIDEO_REPORTS_INTERVAL_S": "5",
         **{f"BATCH_VIDEO_{name.upper()}": value for name, value in settings.items()},
     }
 
@@ -99,6 +101,17 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
         assert rows[BROKEN]["status"] == "failed" and rows[BROKEN]["stage"] == "product_image"
         assert "LIPSA-1" in rows[BROKEN]["error"] and "image_link" in rows[BROKEN]["error"]
         assert done["totals"]["succeeded"] == 1 and done["totals"]["failed"] == 1
+
+        # The batch's report: a workbook the team opens, and a page with the posters.
+        xlsx, page = tmp_path / "report.xlsx", tmp_path / "report.html"
+        written = cli_json(capsys, "batch", "report", backfill_id, "--out", str(xlsx), "--out", str(page), "--json", "--url", client.url)
+        assert written["rows"] == 2 and written["totals"] == {"succeeded": 1, "failed": 1}
+        report = pd.read_excel(xlsx, sheet_name="report", dtype=str, keep_default_na=False).set_index("product")
+        assert report.loc[GOOD, "status"] == "succeeded" and report.loc[GOOD, "voice"] == "espeak"
+        assert report.loc[GOOD, "checks"].startswith("all ") and report.loc[GOOD, "published video"].endswith(f"{GOOD}.mp4")
+        assert report.loc[GOOD, "title"] == "Cană ceramică țărănească" and report.loc[GOOD, "format"] == "preview"
+        assert report.loc[BROKEN, "stage reached"] == "product_image" and "image_link" in report.loc[BROKEN, "failure reason"]
+        assert "data:image/jpeg;base64," in page.read_text(encoding="utf-8")
 
         # The settings given on the command line were used and recorded.
         mat = instance.fetch_materializations(
@@ -149,6 +162,18 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
         assert all(r.dagster_run.status == dg.DagsterRunStatus.CANCELED
                    for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": doomed})))
         assert (tmp_path / "output" / "videos" / f"{BROKEN}.mp4").exists()
+
+        # The batch_reports sensor wrote the first batch's report too, and recorded it as a batch_report event.
+        def reported() -> set[str]:
+            events = instance.fetch_materializations(dg.AssetKey("batch_report"), limit=10).records
+            return {e.asset_materialization.metadata["backfill_id"].value for e in events
+                    if "backfill_id" in e.asset_materialization.metadata}
+
+        deadline = time.monotonic() + 180
+        while backfill_id not in reported():
+            assert time.monotonic() < deadline, "the batch_reports sensor recorded no report of the finished batch"
+            time.sleep(1.0)
+        assert (tmp_path / "output" / "reports" / f"batch-{backfill_id}.xlsx").exists()
 
 
 
