@@ -1,10 +1,11 @@
 """The only place the code location reaches past Dagster's public API. Checked against dagster 1.13.27.
 
 Dagster's public Python API (`@public` on `DagsterInstance`: run records,
-materializations, dynamic partitions...) has no way to list backfills by status,
+materializations, dynamic partitions...) has no way to list backfills by status
+(the canceling ones to stop, the finished ones to report),
 to terminate a run, or to read the latest tag of every partition of an asset in
 one query. The GraphQL API can do the first two, but a sensor runs in the daemon,
-which need not know where a webserver is. So the three functions below use
+which need not know where a webserver is. So the functions below use
 Dagster internals; everything else in dagster_project uses `dagster` (dg.*) only
 (tests/test_import_rules.py enforces it).
 
@@ -16,7 +17,8 @@ CHECKED_DAGSTER_VERSION.
 
 from __future__ import annotations
 
-from typing import Mapping
+from datetime import datetime
+from typing import Mapping, Sequence
 
 import dagster as dg
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
@@ -28,6 +30,19 @@ CHECKED_DAGSTER_VERSION = "1.13.27"
 def canceling_backfill_ids(instance: dg.DagsterInstance) -> list[str]:
     """Backfills canceled (in the UI, GraphQL or `batch cancel`) whose runs the daemon has not stopped yet."""
     return [b.backfill_id for b in instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.CANCELING]))]
+
+
+# A backfill in one of these has launched every run it ever will (BulkActionStatus; COMPLETED is the deprecated form).
+FINISHED_BACKFILL_STATUSES = (
+    BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED,
+    BulkActionStatus.FAILED, BulkActionStatus.CANCELED,
+)
+
+
+def finished_backfills(instance: dg.DagsterInstance, *, created_after: datetime) -> Sequence[tuple[str, str, float]]:
+    """(backfill id, status, creation timestamp) of every finished backfill created after `created_after`, oldest first."""
+    found = instance.get_backfills(filters=BulkActionsFilter(statuses=list(FINISHED_BACKFILL_STATUSES), created_after=created_after))
+    return sorted(((b.backfill_id, b.status.value, b.backfill_timestamp) for b in found), key=lambda item: item[2])
 
 
 def cancel_run(instance: dg.DagsterInstance, run_id: str) -> bool:

@@ -9,6 +9,8 @@ import dagster as dg
 from batch_video.catalog import feed_currency
 from dagster_project.assets import product_video_assets
 from dagster_project.automation import (
+    batch_report,
+    batch_reports,
     fail_runs_of_lost_workers,
     product_feed_schedule,
     product_feed_sensor,
@@ -20,6 +22,7 @@ from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,
     PublishingResource,
+    ReportsResource,
     TTSResource,
     WorkspaceResource,
 )
@@ -41,13 +44,14 @@ def build_resources() -> dict[str, object]:
         "batch_settings": batch_settings,
         "tts": TTSResource(cache_dir=os.path.join(data_dir, "cache", "tts")),
         "publishing": publishing,
+        "reports": ReportsResource.from_env(),
     }
 
 
 defs = dg.Definitions(
-    assets=product_video_assets,
+    assets=[*product_video_assets, batch_report],
     jobs=[product_video_job],
-    sensors=[record_product_failures, product_feed_sensor, stop_canceled_batches, fail_runs_of_lost_workers],
+    sensors=[record_product_failures, product_feed_sensor, stop_canceled_batches, fail_runs_of_lost_workers, batch_reports],
     schedules=[product_feed_schedule],
     resources=build_resources(),
     # One process per run and no subprocess per step: ~0.5 s instead of ~10 s per product.

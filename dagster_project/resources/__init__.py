@@ -7,11 +7,13 @@ from dagster_project.resources.core import (
     WorkspaceResource,
 )
 from dagster_project.resources.publishing import PublishingResource
+from dagster_project.resources.reports import ReportsResource
 
 __all__ = [
     "BatchSettingsResource",
     "CatalogResource",
     "PublishingResource",
+    "ReportsResource",
     "TTSResource",
     "WorkspaceResource",
 ]

@@ -42,3 +42,25 @@ def test_a_canceling_backfill_is_found_and_an_unknown_run_is_not_canceled():
         assert dagster_internals.canceling_backfill_ids(instance) == ["bf1"]
         # Stopping real queued and running runs this way is exercised end to end (test_batch_e2e: UI cancel).
         assert dagster_internals.cancel_run(instance, "no-such-run") is False
+
+
+def test_finished_backfills_lists_only_finished_ones_created_after_the_given_time():
+    from datetime import datetime, timezone
+
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("things", ["a"])
+        graph = dg.Definitions(assets=[thing]).resolve_asset_graph()
+        for backfill_id, status, created in (("old", BulkActionStatus.COMPLETED_SUCCESS, 1000.0),
+                                             ("done", BulkActionStatus.COMPLETED_FAILED, 3000.0),
+                                             ("going", BulkActionStatus.REQUESTED, 3000.0),
+                                             ("stopped", BulkActionStatus.CANCELED, 2000.0)):
+            backfill = PartitionBackfill.from_asset_partitions(
+                backfill_id=backfill_id, asset_graph=graph, partition_names=["a"], asset_selection=[thing.key],
+                backfill_timestamp=created, tags={}, dynamic_partitions_store=instance, all_partitions=False,
+                title=None, description=None, run_config=None,
+            )
+            instance.add_backfill(backfill.with_status(status))
+        found = dagster_internals.finished_backfills(instance, created_after=datetime.fromtimestamp(1500.0, timezone.utc))
+        assert found == [("stopped", "CANCELED", 2000.0), ("done", "COMPLETED_FAILED", 3000.0)]

@@ -25,13 +25,17 @@ def test_definitions_load_with_the_six_stage_chain():
         assert isinstance(asset.partitions_def, dg.DynamicPartitionsDefinition)
         assert asset.partitions_def.name == "products"
     assert repo.get_job("product_video_job").executor_def.name == "in_process"
-    # Automation: feed sync is opt-in; failure recording, stopping canceled batches and failing the runs of
-    # lost workers always run.
+    # Automation: feed sync is opt-in; failure recording, stopping canceled batches, failing the runs of
+    # lost workers and batch reports always run.
     statuses = {s.name: s.default_status for s in repo.sensor_defs}
     assert statuses == {"record_product_failures": dg.DefaultSensorStatus.RUNNING,
                         "product_feed_sensor": dg.DefaultSensorStatus.STOPPED,
                         "stop_canceled_batches": dg.DefaultSensorStatus.RUNNING,
-                        "fail_runs_of_lost_workers": dg.DefaultSensorStatus.RUNNING}
+                        "fail_runs_of_lost_workers": dg.DefaultSensorStatus.RUNNING,
+                        "batch_reports": dg.DefaultSensorStatus.RUNNING}
+    # The reports' asset stands apart from the chain (no partitions; the sensor records its events).
+    assert dg.AssetKey("batch_report") in graph.get_all_asset_keys()
+    assert graph.get(dg.AssetKey("batch_report")).partitions_def is None
 
 
 def test_the_catalog_reads_supabase_through_the_configured_publishing_resource():
