@@ -9,7 +9,7 @@ export BATCH_VIDEO_OUTPUT_DIR ?= $(CURDIR)/output
 # Offline voice by default in a checkout; set auto (Edge, falling back to espeak) or edge for neural voices.
 export BATCH_VIDEO_TTS_PROVIDER ?= espeak
 
-.PHONY: demo dev cluster-demo test setup system-deps test-deps bench bench-feed bench-batch bench-demo clean
+.PHONY: demo dev cluster-demo test setup system-deps test-deps bench bench-feed bench-batch bench-demo bench-scale clean
 
 demo: setup
 	$(PY) scripts/demo.py
@@ -39,6 +39,9 @@ bench-batch: setup
 
 bench-demo: setup
 	$(PY) scripts/bench_demo.py
+
+bench-scale: setup
+	$(PY) scripts/bench_scale.py
 
 setup: system-deps $(VENV)/.installed
 

@@ -1,0 +1,559 @@
+"""Ten thousand products: the control plane at scale and the per-product guarantees: `make bench-scale`.
+
+On the `local` profile (SQLite instance, deploy/local/dagster.yaml), with a generated catalog of
+`--count` products (default 10,000; scripts/make_sample_catalog.py) and the sample's broken one:
+
+1. feed sync: `batch-video feed sync` of the whole feed into `products` partitions (seconds, peak RSS);
+2. submission (CONTROL PLANE ONLY: every run `batch launch` makes is held queued, so none renders),
+   side by side on one instance: a `--slice`-product batch (default 1,000), then the whole catalog,
+   each `batch launch`ed and followed for `--window` seconds with the backfill daemon running:
+   seconds until the first run is queued, runs queued per second, and when every product would be;
+3. `batch status ID --json` and the asset grid's GraphQL query for `published_video` over the whole
+   catalog's batch (median of 3; control plane only: 2 % published and 0.5 % failed written
+   straight into the instance), then `batch cancel` of that batch;
+4. the per-product guarantees at that many partitions, RENDERED FOR REAL (preview preset): three
+   products with the broken one in one batch, each in its own run, the broken one failing alone,
+   each shown in the grid and by `batch status`, and `batch retry` re-running only it (the bench
+   stops with an error if any of that does not hold);
+5. the feed sensor's tick on the whole feed against an instance holding every product, 100 changed
+   (control plane only; the instance is prepared once per feed and cached under .bench/scale-cache/).
+
+`--render-slice N` adds the per-product orchestration overhead on real renders (N products at
+`preview`, `--full-size` at `tiktok`, one and two runs at a time, against the same renders without
+Dagster). Prints one JSON line with the figures and `targets_met` and writes .bench/scale/results.json.
+Targets on 2 cores: every product queued within 10 min of the launch; status and grid query <= 5 s
+each; sensor tick <= 30 s; overhead <= 5 % of a full-size batch's wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"queued_s": 600.0, "status_s": 5.0, "grid_s": 5.0, "sensor_tick_s": 30.0, "overhead_pct": 5.0}
+CHANGED = 100
+GRID_QUERY = """
+query Grid($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode { assetPartitionStatuses { ... on DefaultPartitionStatuses {
+      materializedPartitions failedPartitions materializingPartitions } } }
+  }
+}
+"""
+
+
+def cli(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("batch-video")), *args]
+
+
+def timed_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """(seconds, peak RSS MB, stdout) of one command, its RSS measured alone by a wrapper process."""
+    wrapper = (
+        "import resource, subprocess, sys, json, time\n"
+        "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "s = time.perf_counter() - t\n"
+        "sys.stderr.write(p.stderr)\n"
+        "print(json.dumps({'s': s, 'rc': p.returncode, 'rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 'out': p.stdout}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", wrapper, *argv], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)}: wrapper failed: {done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["rc"] != 0:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"{' '.join(argv)} exited {result['rc']}")
+    return result["s"], result["rss"], result["out"]
+
+
+def make_feed(out: Path, count: int, *, with_broken: bool = True) -> Path:
+    """`count` good products, and the sample's broken one (its photo is missing) unless told otherwise."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_sample_catalog.py"), "--count", str(count),
+                    "--out", str(out), *(["--with-broken"] if with_broken else [])], check=True, cwd=ROOT, capture_output=True)
+    return out / "feed.xml"
+
+
+def instance_yaml(out: Path, *, concurrency: int = 1) -> Path:
+    """The local profile's dagster.yaml with `concurrency` runs at a time, holding every run `batch launch` makes queued.
+
+    The hold (a tag concurrency limit of 0 on `batch_video/launched_by: cli`) keeps a 10,000-product
+    launch from rendering while its control plane is timed; runs launched otherwise still run.
+    """
+    from scripts.local_dagster import LOCAL_YAML
+
+    text = (ROOT / LOCAL_YAML).read_text()
+    anchor = "  max_concurrent_runs: 1\n"
+    if anchor not in text:
+        raise SystemExit(f"{LOCAL_YAML} has no `max_concurrent_runs: 1` to set")
+    text = text.replace(anchor, f"  max_concurrent_runs: {concurrency}\n"
+                        "  tag_concurrency_limits:\n    - key: batch_video/launched_by\n      value: cli\n      limit: 0\n")
+    path = out / f"dagster-{concurrency}-at-a-time.yaml"
+    path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def phase_sync(feed: Path, env: dict[str, str]) -> dict:
+    seconds, rss, out = timed_child(cli("feed", "sync", str(feed), "--json"), env)
+    counts = json.loads(out)["counts"]
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(rss), "new": counts["new"]}
+
+
+def backfill_run_records(instance, backfill_id: str) -> list:
+    import dagster as dg
+
+    return list(instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id})))
+
+
+def follow_submission(instance, backfill_id: str, launched_at: float, count: int, window_s: float) -> dict:
+    """Runs the backfill daemon has queued, polled until every product is queued or `window_s` has passed since now."""
+    import dagster as dg
+
+    samples = []  # (seconds since launch, runs queued)
+    deadline = time.time() + window_s
+    while True:
+        queued = instance.get_runs_count(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        now = time.time()
+        samples.append((round(now - launched_at, 1), queued))
+        if queued >= count or now > deadline:
+            break
+        time.sleep(2.0)
+    first = next((t for t, n in samples if n > 0), None)
+    last_t, queued = samples[-1]
+    rate = queued / (last_t - first) if first is not None and last_t > first else 0.0
+    return {
+        "products": count,
+        "queued": queued,
+        "window_s": window_s,
+        "launch_to_first_queued_s": first,
+        "launch_to_all_queued_s": last_t if queued >= count else None,
+        "submission_rate_runs_per_s": round(rate, 3),
+        # At the rate measured once the daemon had started submitting.
+        "projected_all_queued_s": round((first or 0) + count / rate, 1) if rate else None,
+        "samples": samples[:: max(len(samples) // 20, 1)],
+    }
+
+
+def launch(url_env: dict[str, str], *selection: str) -> tuple[float, dict]:
+    """`batch-video batch launch ... --yes --json`: (seconds, its JSON answer)."""
+    seconds, _, stdout = timed_child(cli("batch", "launch", *selection, "--yes", "--json"), url_env)
+    return seconds, json.loads(stdout)
+
+
+def phase_control_plane(out: Path, env: dict[str, str], home: Path, count: int, window_s: float, slice_count: int) -> dict:
+    """Everything that does not render, on one instance holding every product as a partition.
+
+    1. submission, side by side: a `slice_count`-product batch, then the whole catalog, each followed
+       for `window_s` with the backfill daemon running (the slice is canceled before the whole starts);
+    2. `batch status --json` and the grid query over the whole catalog's batch, the daemon stopped;
+    3. `batch cancel` of the whole catalog's batch;
+    4. the per-product guarantees, rendering three products for real (`guarantees`).
+    """
+    import dagster as dg
+
+    from scripts.local_dagster import LocalDagster
+
+    server = LocalDagster(home, env={**env, "BATCH_VIDEO_PRESET": "preview"}, instance_yaml=instance_yaml(out),
+                          daemon_after_launch=True, startup_timeout_s=900)
+    figures: dict = {"control_plane_only": True,
+                     "note": "runs launched by `batch launch` are held queued (tag limit 0): no product of these batches renders"}
+    with server as client:
+        instance = dg.DagsterInstance.from_config(str(home))
+        url_env = {**env, "DAGSTER_HOME": str(home), "BATCH_VIDEO_DAGSTER_URL": client.url}
+        keys = instance.get_dynamic_partitions("products")
+        submissions = {}
+        for name, selection, size in (("slice", ("--products", ",".join(keys[:slice_count])), slice_count),
+                                      ("whole_catalog", ("--all",), len(keys))):
+            launched_at = time.time()
+            seconds, answer = launch(url_env, *selection)
+            server.start_daemon()
+            submissions[name] = {"launch_command_s": round(seconds, 2),
+                                 **follow_submission(instance, answer["backfill_id"], launched_at, size, window_s)}
+            server.stop_daemon()
+            print(f"  submission, {size}-product batch: launch command {seconds:.1f} s; {submissions[name]['queued']} "
+                  f"queued after {submissions[name]['samples'][-1][0]:.0f} s "
+                  f"({submissions[name]['submission_rate_runs_per_s']} runs/s)", flush=True)
+            if name == "slice":
+                timed_child(cli("batch", "cancel", answer["backfill_id"], "--json"), url_env)
+            backfill_id = answer["backfill_id"]
+        slice_rate = submissions["slice"]["submission_rate_runs_per_s"]
+        whole_rate = submissions["whole_catalog"]["submission_rate_runs_per_s"]
+        submissions["rate_ratio_slice_to_whole"] = round(slice_rate / whole_rate, 1) if whole_rate else None
+        figures["submission"] = submissions
+
+        figures["scene"] = status_scene(instance, backfill_id, keys)
+        status_s, status_rows = [], 0
+        for _ in range(3):
+            seconds, _, stdout = timed_child(cli("batch", "status", backfill_id, "--json"), url_env)
+            status_s.append(seconds)
+            status_rows = len(json.loads(stdout)["products"])
+        grid_s = []
+        for _ in range(3):
+            started = time.perf_counter()
+            grid = client.query(GRID_QUERY, {"path": ["published_video"]})
+            grid_s.append(time.perf_counter() - started)
+        statuses = grid["assetNodeOrError"]["assetPartitionStatuses"]
+        figures.update({
+            "partitions": len(keys),
+            "status_s": round(statistics.median(status_s), 2), "status_rows": status_rows,
+            "grid_query_s": round(statistics.median(grid_s), 2),
+            "grid_materialized": len(statuses["materializedPartitions"]),
+        })
+        print(f"  status --json {figures['status_s']} s ({status_rows} rows); grid query {figures['grid_query_s']} s "
+              f"({figures['grid_materialized']} materialized) at {len(keys)} partitions", flush=True)
+        seconds, _, stdout = timed_child(cli("batch", "cancel", backfill_id, "--json"), url_env)
+        figures["cancel_whole_catalog_s"] = round(seconds, 2)
+        figures["guarantees"] = guarantees(server, client, instance, url_env, keys)
+        instance.dispose()
+    return figures
+
+
+def guarantees(server, client, instance, url_env: dict[str, str], keys: list[str]) -> dict:
+    """Each product independent, visible and retried alone, at this many partitions (asserted; figures returned)."""
+    import dagster as dg
+
+    from batch_video.sample import BROKEN_PRODUCT_ID
+    from batch_video.feed import slugify_key
+    from batch_video.stages import STAGES
+
+    broken = slugify_key(BROKEN_PRODUCT_ID)
+    good = [k for k in keys if k != broken][-2:]
+    selected = [good[0], broken, good[1]]
+    backfill_id = client.launch_backfill(selected, STAGES, title="bench-scale guarantees",
+                                         tags={"batch_video/launched_by": "bench-scale"})
+    server.start_daemon()
+    done = wait_finished(instance, backfill_id, len(selected))
+    runs = {r.dagster_run.tags["dagster/partition"]: r.dagster_run for r in done}
+    problems = []
+    if sorted(runs) != sorted(selected) or len(done) != len(selected):
+        problems.append(f"one run per product expected, got {[r.dagster_run.tags.get('dagster/partition') for r in done]}")
+    for key in good:
+        if runs.get(key) is None or runs[key].status != dg.DagsterRunStatus.SUCCESS:
+            problems.append(f"{key} did not succeed beside the broken product")
+    if runs.get(broken) is None or runs[broken].status != dg.DagsterRunStatus.FAILURE:
+        problems.append(f"{broken} did not fail")
+    grid = client.asset_partition_statuses("published_video")
+    if any(grid.get(k) != "materialized" for k in good) or grid.get(broken) == "materialized":
+        problems.append(f"grid: {[(k, grid.get(k)) for k in selected]}")
+    wait_backfill_done(client, backfill_id)
+    rows = {r["partition_key"]: r for r in json.loads(timed_child(cli("batch", "status", backfill_id, "--json"), url_env)[2])["products"]}
+    if rows.get(broken, {}).get("status") != "failed" or any(rows.get(k, {}).get("status") != "succeeded" for k in good):
+        problems.append(f"batch status: {[(k, rows.get(k, {}).get('status')) for k in selected]}")
+    retry = json.loads(timed_child(cli("batch", "retry", backfill_id, "--json"), url_env)[2])
+    retried = wait_finished(instance, retry["backfill_id"], 1)
+    retried_keys = sorted(r.dagster_run.tags["dagster/partition"] for r in retried)
+    if retry["products"] != [broken] or retried_keys != [broken]:
+        problems.append(f"retry re-ran {retried_keys} (said {retry['products']}), not only {broken}")
+    if problems:
+        raise SystemExit("per-product guarantees broken at scale: " + "; ".join(problems))
+    print(f"  guarantees at {len(keys)} products: 3 products, one run each; {broken} failed alone; "
+          f"grid and status show each; retry re-ran only {broken}", flush=True)
+    return {"products_in_batch": len(selected), "runs": {k: runs[k].status.value for k in selected},
+            "retried": retried_keys, "independent": True, "visible": True, "retried_alone": True}
+
+
+def wait_finished(instance, backfill_id: str, count: int, ceiling_s: float = 1800) -> list:
+    """The backfill's run records once `count` runs exist and all have finished (a generous ceiling, not a target)."""
+    deadline = time.monotonic() + ceiling_s
+    while time.monotonic() < deadline:
+        records = backfill_run_records(instance, backfill_id)
+        if len(records) >= count and all(r.dagster_run.is_finished for r in records):
+            return records
+        time.sleep(2.0)
+    raise SystemExit(f"backfill {backfill_id}: {count} runs not finished within {ceiling_s:.0f} s")
+
+
+def wait_backfill_done(client, backfill_id: str, ceiling_s: float = 600) -> None:
+    """Until the daemon has marked the backfill finished (retry needs that), at its next passes."""
+    deadline = time.monotonic() + ceiling_s
+    while time.monotonic() < deadline:
+        if client.backfill(backfill_id)["status"] not in ("REQUESTED", "CANCELING"):
+            return
+        time.sleep(2.0)
+    raise SystemExit(f"backfill {backfill_id} not marked finished within {ceiling_s:.0f} s")
+
+
+def status_scene(instance, backfill_id: str, keys: list[str]) -> dict:
+    """The batch as status sees it an hour in: 2 % of the products published, 0.5 % failed, the rest queued.
+
+    Written straight into the instance (a run and its event per product): with the run queue held,
+    no product renders, and the daemon would take hours to submit them all (see the submission figures).
+    """
+    import dagster as dg
+
+    from dagster_project.partitions import PUBLISHED_VIDEO_KEY, STAGE_KEYS
+
+    def add(key: str, status, suffix: str) -> str:
+        run_id = f"scene-{suffix}-{key}"[:63]
+        instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", run_id=run_id, status=status,
+                                       tags={"dagster/backfill": backfill_id, "dagster/partition": key}))
+        return run_id
+
+    published, failed = keys[: len(keys) // 50], keys[len(keys) // 50: len(keys) // 50 + max(len(keys) // 200, 1)]
+    for key in published:
+        add(key, dg.DagsterRunStatus.SUCCESS, "ok")
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            asset_key=PUBLISHED_VIDEO_KEY, partition=key, metadata={"location": f"/videos/{key}.mp4"}))
+    for key in failed:
+        run_id = add(key, dg.DagsterRunStatus.FAILURE, "fail")
+        instance.report_runless_asset_event(dg.AssetObservation(
+            asset_key=STAGE_KEYS[1], partition=key,
+            metadata={"failure": f"product {key}, field image_link: image file not found", "run": run_id}))
+    return {"published": len(published), "failed": len(failed), "written_directly": True}
+
+
+def phase_sensor_prepare(feed: Path, home: Path) -> dict:
+    """An instance holding every product of the feed with its recorded content hash, CHANGED of them stale.
+
+    Runs in its own process on tmpfs when there is one: recording 10,000 materializations one by
+    one is slow in SQLite (a real instance gathers them over many runs), and it is not the figure.
+    """
+    import dagster as dg
+    from dagster._core.definitions.data_version import DATA_VERSION_TAG
+
+    from batch_video.feed import read_feed
+    from dagster_project.partitions import PRODUCT_RECORD_KEY, products_partitions
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.get() as instance:
+        products = read_feed(str(feed)).products
+        instance.add_dynamic_partitions(products_partitions.name, [p.key for p in products])
+        step = max(len(products) // CHANGED, 1)
+        for index, product in enumerate(products):
+            digest = "stale-hash" if index % step == 0 else product.content_hash
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset_key=PRODUCT_RECORD_KEY, partition=product.key, tags={DATA_VERSION_TAG: digest}))
+    return {"products": len(products), "changed": len(range(0, len(products), step))}
+
+
+def phase_sensor_tick(feed: Path, home: Path) -> dict:
+    import dagster as dg
+
+    from dagster_project.automation.feed_sync import SyncOptions, build_feed_sync_sensor
+    from dagster_project.resources import CatalogResource
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.get() as instance:
+        sensor = build_feed_sync_sensor(name="bench_scale_sensor", options=SyncOptions())
+        catalog = CatalogResource(feed_url=str(feed), cache_dir=str(home / "feed-cache"))
+        started = time.perf_counter()
+        with dg.build_sensor_context(instance=instance, resources={"catalog": catalog}) as context:
+            result = sensor(context)
+        seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "run_requests": len(result.run_requests),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+PHASES = {"sensor-prepare": phase_sensor_prepare, "sensor-tick": phase_sensor_tick}
+
+
+def run_phase(name: str, feed: Path, home: Path) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--phase", name, "--feed", str(feed), "--home", str(home)],
+                          cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"phase {name} failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def phase_sensor(feed: Path, out: Path) -> dict:
+    """The feed sensor's tick on the whole feed against an instance holding every product, CHANGED of them changed.
+
+    The instance is prepared once per feed content (on tmpfs when there is one) and kept under
+    .bench/scale-cache/: recording 10,000 materializations one by one is slow in SQLite (a real
+    instance gathers them over many runs), and it is not the figure.
+    """
+    from batch_video.hashing import file_sha256
+
+    cache = out.parent / "scale-cache" / f"sensor-instance-{file_sha256(feed)[:12]}"
+    prepared_now = not (cache / "prepared.json").exists()
+    if prepared_now:
+        scratch = Path("/dev/shm") if Path("/dev/shm").is_dir() else out
+        building = scratch / f"bench-scale-sensor-{os.getpid()}"
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        (building / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        try:
+            started = time.perf_counter()
+            prepared = run_phase("sensor-prepare", feed, building)
+            prepared["prepare_s"] = round(time.perf_counter() - started)
+            (building / "prepared.json").write_text(json.dumps(prepared))
+            shutil.rmtree(cache.parent, ignore_errors=True)  # older feeds' instances
+            shutil.copytree(building, cache)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    prepared = json.loads((cache / "prepared.json").read_text())
+    home = out / "sensor-home"
+    shutil.copytree(cache, home)
+    tick = run_phase("sensor-tick", feed, home)
+    return {"control_plane_only": True, **prepared, "prepared_this_run": prepared_now, "tick_s": tick["seconds"],
+            "run_requests": tick["run_requests"], "peak_rss_mb": tick["peak_rss_mb"]}
+
+
+def plain_render_seconds(feed: Path, out: Path, name: str, preset: str, env: dict[str, str]) -> float:
+    """The same products rendered one after another in one process, no Dagster: the floor a batch is measured against."""
+    seconds, _, _ = timed_child(cli("render", "--feed", str(feed), "--product", "all", "--out", str(out / f"{name}-plain"),
+                                    "--preset", preset, "--force"), env)
+    return seconds
+
+
+def rendered_batch(feed: Path, out: Path, name: str, preset: str, env: dict[str, str], concurrency: int) -> dict:
+    """A real backfill of every product of `feed` at `preset`, `concurrency` runs at a time: where the time went."""
+    import dagster as dg
+
+    from batch_video.catalog import load_catalog
+    from batch_video.stages import STAGES
+    from scripts.bench_batch import run_figures
+    from scripts.local_dagster import LocalDagster
+
+    keys = [p.key for p in load_catalog(str(feed)).products]
+    home = out / f"{name}-home"
+    run_env = {**env, "DAGSTER_HOME": str(home), "BATCH_VIDEO_PRESET": preset, "BATCH_VIDEO_FEED_URL": str(feed),
+               "BATCH_VIDEO_DATA_DIR": str(out / f"{name}-data"), "BATCH_VIDEO_OUTPUT_DIR": str(out / f"{name}-output")}
+    server = LocalDagster(home, env=run_env, instance_yaml=instance_yaml(out, concurrency=concurrency), daemon_after_launch=True)
+    with server as client:
+        os.environ["DAGSTER_HOME"] = str(home)
+        instance = dg.DagsterInstance.get()
+        instance.add_dynamic_partitions("products", keys)
+        launched_at = time.time()
+        backfill_id = client.launch_backfill(keys, STAGES, title=f"bench-scale {name}", tags={"batch_video/launched_by": "bench-scale"})
+        server.start_daemon()
+        deadline = time.monotonic() + 6 * 3600
+        while time.monotonic() < deadline:
+            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            if len(runs) == len(keys) and all(run.is_finished for run in runs):
+                break
+            time.sleep(5)
+        figures = run_figures(instance, backfill_id, launched_at)
+        instance.dispose()
+    finished = max(len([r for r in figures["per_run"] if r["run_s"]]), 1)
+    return {
+        "products": len(keys), "preset": preset, "runs_at_a_time": concurrency, "statuses": figures["statuses"],
+        "wall_s": round(figures["wall_s"], 1),  # first run start -> last run end
+        "stages_s": round(figures["steps_s"], 1),
+        "overhead_s_per_product": round(figures["overhead_s"] / finished, 2),  # (wall - stages) / products
+        "stage_s_per_product": round(figures["steps_s"] / finished, 2),
+        "gap_between_runs_s": round(figures["gap_between_runs_s"]["mean"], 2),
+        "worker_overhead_per_run_s": round(figures["per_run_worker_overhead_s"]["mean"], 2),
+    }
+
+
+def phase_overhead(out: Path, env: dict[str, str], slice_count: int, full_size: int) -> dict:
+    """Per-product orchestration overhead on real renders, against the same products rendered without Dagster.
+
+    overhead % = (batch wall time - plain wall time) / batch wall time, side by side in one run,
+    for one run at a time (the default) and two at a time (a run starts while the other renders).
+    """
+    figures: dict = {"renders_for_real": True}
+    for name, count, preset in (("slice", slice_count, "preview"), ("full-size", full_size, "tiktok")):
+        feed = make_feed(out / f"{name}-feed", count, with_broken=False)
+        plain_s = plain_render_seconds(feed, out, name, preset, env)
+        one = rendered_batch(feed, out, f"{name}-1", preset, env, concurrency=1)
+        two = rendered_batch(feed, out, f"{name}-2", preset, env, concurrency=2)
+        for batch in (one, two):
+            batch["overhead_pct_vs_plain"] = round(100 * (batch["wall_s"] - plain_s) / batch["wall_s"], 1)
+        figures[name] = {"products": count, "preset": preset, "plain_render_s": round(plain_s, 1), "one_at_a_time": one,
+                         "two_at_a_time": two, "ratio_one_to_plain": round(one["wall_s"] / plain_s, 3)}
+        print(f"  overhead, {count} products at {preset}: plain {plain_s:.1f} s; one at a time {one['wall_s']} s "
+              f"({one['overhead_pct_vs_plain']} %); two at a time {two['wall_s']} s ({two['overhead_pct_vs_plain']} %)", flush=True)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--window", type=float, default=150.0,
+                        help="seconds each batch's submission is followed (the rate is what counts, not the end)")
+    parser.add_argument("--slice", type=int, default=1_000, help="the smaller batch submitted side by side")
+    parser.add_argument("--render-slice", type=int, default=0,
+                        help="also render this many products for real at preview (and --full-size at tiktok): overhead")
+    parser.add_argument("--full-size", type=int, default=5, help="with --render-slice: products rendered at tiktok")
+    parser.add_argument("--smoke", action="store_true", help="60 products, 20 s windows: the script works end to end")
+    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "scale")
+    parser.add_argument("--skip", nargs="*", default=(), choices=("control-plane", "sensor"))
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--feed", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phase:  # one phase in its own process (its own peak RSS), called by run_phase
+        print(json.dumps(PHASES[args.phase](args.feed, args.home)))
+        return 0
+    if args.smoke:
+        args.count, args.window, args.slice = 60, 20.0, 10
+
+    out = args.out.resolve()
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    # A `kill` (or timeout) unwinds like Ctrl-C, so the Dagster processes started here are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.perf_counter()
+    feed = make_feed(out / "feed", args.count)
+    load = os.getloadavg()
+    print(f"bench-scale: {args.count} products and the sample's broken one ({feed.stat().st_size / 1e6:.1f} MB feed), "
+          f"{os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
+    env = {
+        **os.environ,
+        "BATCH_VIDEO_DATA_DIR": str(out / "data"),
+        "BATCH_VIDEO_OUTPUT_DIR": str(out / "output"),
+        "BATCH_VIDEO_FEED_URL": str(feed),
+        "BATCH_VIDEO_TTS_PROVIDER": "espeak",
+    }
+    figures: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "products": args.count,
+                     "cores": os.cpu_count(), "load_average_at_start": [round(x, 1) for x in load]}
+    home = out / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(out).read_text())
+    figures["sync"] = phase_sync(feed, {**env, "DAGSTER_HOME": str(home)})
+    print(f"  feed sync: {figures['sync']}", flush=True)
+    # Written after each phase too, so a long run that stops keeps what it measured.
+    partial = out / "results-partial.json"
+    partial.write_text(json.dumps(figures, indent=1))
+    if "control-plane" not in args.skip:
+        figures["control_plane"] = phase_control_plane(out, env, home, args.count, args.window, args.slice)
+        partial.write_text(json.dumps(figures, indent=1))
+    if "sensor" not in args.skip:
+        figures["sensor"] = phase_sensor(feed, out)
+        print(f"  sensor tick: {figures['sensor']}", flush=True)
+        partial.write_text(json.dumps(figures, indent=1))
+    if args.render_slice:
+        figures["overhead"] = phase_overhead(out, env, args.render_slice, args.full_size)
+    figures["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    figures["bench_seconds"] = round(time.perf_counter() - started)
+    figures["targets_met"] = targets_met(figures)
+    (out / "results.json").write_text(json.dumps(figures, indent=1))
+    partial.unlink()
+    print(json.dumps(figures))
+    return 0
+
+
+def targets_met(figures: dict) -> dict[str, bool]:
+    met = {}
+    if control := figures.get("control_plane"):
+        whole = control["submission"]["whole_catalog"]
+        queued_s = whole["launch_to_all_queued_s"] or whole["projected_all_queued_s"]
+        met["all_queued_within_10_min"] = queued_s is not None and queued_s <= TARGETS["queued_s"]
+        met["status_within_5_s"] = control["status_s"] <= TARGETS["status_s"]
+        met["grid_query_within_5_s"] = control["grid_query_s"] <= TARGETS["grid_s"]
+        met["per_product_guarantees_hold"] = all(control["guarantees"][k] for k in ("independent", "visible", "retried_alone"))
+    if sensor := figures.get("sensor"):
+        met["sensor_tick_within_30_s"] = sensor["tick_s"] <= TARGETS["sensor_tick_s"]
+    if full := (figures.get("overhead") or {}).get("full-size"):
+        met["overhead_at_most_5_pct_at_full_size"] = full["one_at_a_time"]["overhead_pct_vs_plain"] <= TARGETS["overhead_pct"]
+    return met
+
+
+if __name__ == "__main__":
+    sys.exit(main())
