@@ -261,15 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         backfill_id = client.launch_backfill(keys, STAGES, title=f"bench-batch {len(keys)} products",
                                              tags={"batch_video/launched_by": "bench-batch"})
         print(f"backfill {backfill_id}: {len(keys)} products")
-        last = [""]
+        from dagster_project.console.batch import progress_printer
+
+        print_progress = progress_printer()
 
         def show(backfill, rows):
-            from dagster_project.console.batch import progress_bar
-
-            line = progress_bar(rows)
-            if line != last[0]:
-                print("  " + line, flush=True)
-                last[0] = line
+            print_progress(rows)
 
         # Poll gently: the webserver shares the two cores with the renders being measured.
         backfill, rows = client.wait_for_backfill(backfill_id, poll_s=5.0, timeout_s=args.timeout, on_poll=show)

@@ -131,7 +131,7 @@ def run_batch(instance, keys: list[str], port: int, steps: Steps, *, previous_fl
     daemon marks the backfill finished (its pass after the last product).
     """
     from batch_video.stages import STAGES
-    from dagster_project.console.batch import progress_bar, wait_for_backfill
+    from dagster_project.console.batch import progress_printer, wait_for_backfill
     from dagster_project.batch_status import TERMINAL
     from scripts.local_dagster import LocalDagster
 
@@ -143,15 +143,12 @@ def run_batch(instance, keys: list[str], port: int, steps: Steps, *, previous_fl
         server.start_daemon()
         print(f"backfill {backfill_id}: {len(keys)} products, one run each -> {client.backfill_link(backfill_id)}", flush=True)
         steps.done("launch backfill")
-        last = [""]
+        print_progress = progress_printer()
 
         def show(current: list) -> None:
             if "launch -> first product starts" not in steps.seconds and any(r.start_time for r in current):
                 steps.done("launch -> first product starts")
-            line = progress_bar(current)
-            if line != last[0]:
-                print("  " + line, flush=True)
-                last[0] = line
+            print_progress(current)
 
         if previous_flow:
             rows = wait_for_backfill(instance, backfill_id, on_poll=show, timeout_s=1800)

@@ -55,19 +55,36 @@ def format_totals(rows: list[ProductStatus]) -> str:
     return f"totals: {len(rows)} products: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
 
 
-def progress_bar(rows: list[ProductStatus], width: int = 30, *, now: float | None = None) -> str:
+def progress_counts(rows: list[ProductStatus], width: int = 30) -> str:
+    """The bar, the counts and the running product: the part of the progress line that changes when a product moves."""
     done = sum(r.status in TERMINAL for r in rows)
-    total = max(len(rows), 1)
-    filled = round(width * done / total)
+    filled = round(width * done / max(len(rows), 1))
     running = [r.partition_key for r in rows if r.status == "running"]
     failed = sum(r.status == "failed" for r in rows)
-    speed = throughput(rows, now=now).describe(now=now)
     return (
         f"[{'#' * filled}{'.' * (width - filled)}] {done}/{len(rows)} done"
         + (f", {failed} failed" if failed else "")
         + (f", running: {running[0]}" if running else "")
-        + (f"; {speed}" if speed else "")
     )
+
+
+def progress_bar(rows: list[ProductStatus], width: int = 30, *, now: float | None = None) -> str:
+    speed = throughput(rows, now=now).describe(now=now)
+    return progress_counts(rows, width) + (f"; {speed}" if speed else "")
+
+
+def progress_printer(prefix: str = "  ") -> Callable[[list[ProductStatus]], None]:
+    """A poll callback that prints the progress line when a product moves, not on every poll (the ETA alone
+    changes every time, and a log of identical lines but for the ETA says nothing)."""
+    last = [""]
+
+    def show(rows: list[ProductStatus]) -> None:
+        counts = progress_counts(rows)
+        if counts != last[0]:
+            print(prefix + progress_bar(rows), flush=True)
+            last[0] = counts
+
+    return show
 
 
 def watch_rows(rows: list[ProductStatus]) -> list[ProductStatus]:
@@ -238,6 +255,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     interactive = sys.stdout.isatty() and not args.json
     last = [""]
+    print_progress = progress_printer(prefix="")
 
     def show(backfill: dict[str, Any], rows: list[ProductStatus]) -> None:
         if args.json:
@@ -250,9 +268,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if interactive:
             sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
             sys.stdout.flush()
-        elif progress_bar(rows) != last[0]:
-            print(progress_bar(rows), flush=True)
-            last[0] = progress_bar(rows)
+        else:
+            print_progress(rows)
 
     backfill, rows = client.wait_for_backfill(args.backfill_id, poll_s=args.interval, timeout_s=args.timeout, on_poll=show)
     if not args.json and not interactive:

@@ -325,3 +325,16 @@ def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
 def test_unreachable_webserver_is_a_clear_error(capsys):
     assert cli.main(["batch", "status", "abc", "--url", "http://127.0.0.1:9"]) == 2
     assert "cannot reach the Dagster webserver at http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_progress_printer_prints_when_a_product_moves_not_when_only_the_eta_changes(capsys):
+    started = [run("a", "SUCCESS", 1, start=0, end=4), run("b", "STARTED", 2, [StepInfo("product_image", "IN_PROGRESS", 1)], start=4)]
+    show = batch_cli.progress_printer(prefix="> ")
+    show(build_statuses(["a", "b"], started, now=5.0))
+    show(build_statuses(["a", "b"], started, now=9.0))  # same products, a later poll: only the ETA differs
+    show(build_statuses(["a", "b"], [started[0], run("b", "SUCCESS", 2, start=4, end=10)], now=10.0))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(";")[0] for line in lines] == [
+        "> [###############...............] 1/2 done, running: b",
+        "> [##############################] 2/2 done",
+    ]
