@@ -8,6 +8,8 @@ export BATCH_VIDEO_DATA_DIR ?= $(CURDIR)/data
 export BATCH_VIDEO_OUTPUT_DIR ?= $(CURDIR)/output
 # Offline voice by default in a checkout; set auto (Edge, falling back to espeak) or edge for neural voices.
 export BATCH_VIDEO_TTS_PROVIDER ?= espeak
+# The demo's videos carry the bundled music bed (synthesized by scripts/make_sample_music.py); tests set their own.
+demo dev cluster-demo: export BATCH_VIDEO_MUSIC_PATH ?= $(CURDIR)/batch_video/sample/music
 
 .PHONY: demo dev cluster-demo test setup system-deps test-deps bench bench-feed bench-batch bench-demo bench-scale clean
 

@@ -52,6 +52,12 @@ class BatchSettings:
     template: str = "classic"  # classic | showcase | sale, or a path to a shop's own .yaml/.json template
     transition: str = "auto"  # auto | crossfade | slide | zoom_through | cut
     max_extra_photos: int = 4  # additional feed photos that may become scenes after the main one
+    # music bed (none when music_path is empty)
+    music_path: str = ""  # an audio file, or a folder of them (one picked per product, by its key)
+    music_bed_lu: float = -8.0  # the bed's loudness relative to the voice before and after it speaks
+    music_duck_lu: float = -20.0  # ...and while it speaks (at most -12: the voice stays intelligible)
+    music_lead_s: float = 1.0  # music alone before the voice starts...
+    music_outro_s: float = 1.0  # ...and after the tail, before the video ends
 
     def settings_hash(self) -> str:
         """Stable short hash; part of every asset's data version.
@@ -60,10 +66,16 @@ class BatchSettings:
         template file re-renders its videos even though the setting (a path)
         did not change.
         """
+        from batch_video.music import music_fingerprint
         from batch_video.render.templates import template_fingerprint
 
         data = asdict(self)
         data["template"] = template_fingerprint(self.template)
+        if self.music_path:
+            data["music_path"] = music_fingerprint(self.music_path)
+        else:  # settings without music keep the hash they had before music existed
+            for name in ("music_path", "music_bed_lu", "music_duck_lu", "music_lead_s", "music_outro_s"):
+                data.pop(name)
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

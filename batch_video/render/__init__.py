@@ -8,6 +8,7 @@ minimal environment, killed when the caller leaves early).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -20,7 +21,7 @@ from typing import Callable, Sequence
 import ffmpeg
 from PIL import Image
 
-from batch_video import files, media, runner
+from batch_video import files, media, music, runner
 from batch_video.errors import BatchVideoError, ProductDataError, ProgramError
 from batch_video.models import CaptionCue, PreparedImage, Product, RenderedVideo, Voiceover
 from batch_video.render.encoder import run_piped
@@ -130,11 +131,23 @@ def render_video(
     if voiceover is not None and not Path(voiceover.audio_path).is_file():
         raise ProductDataError(f"voiceover audio not found: {voiceover.audio_path}", product_id=product.id,
                                field="voiceover", stage="render")
+    mixed: music.MixResult | None = None
     try:
         spec = build_spec(product, image, voiceover, settings, cues=tuple(cues), duration_s=duration_s,
                           extra_images=extra_images)
         deadline = runner.Deadline(render_deadline_s(spec) if timeout_s is None else timeout_s)
-        with files.atomic_path(out_path, suffix=".mp4") as tmp_video, files.atomic_path(poster_path, suffix=".jpg") as tmp_poster:
+        with contextlib.ExitStack() as stack:
+            tmp_video = stack.enter_context(files.atomic_path(out_path, suffix=".mp4"))
+            tmp_poster = stack.enter_context(files.atomic_path(poster_path, suffix=".jpg"))
+            if settings.music_path and spec.audio is not None:
+                # The bed is mixed under the voice first; the mix is then measured and normalized as a whole.
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".mix-")))
+                mixed = music.mix_voice_and_music(
+                    Path(voiceover.audio_path), voiceover.words, music.pick_track(settings.music_path, product.key),
+                    folder / "mix.wav", duration_s=spec.duration_s, lead_s=spec.audio.lead_s,
+                    levels=music.MusicLevels(settings.music_bed_lu, settings.music_duck_lu))
+                spec = replace(spec, audio=replace(spec.audio, path=mixed.path, source_duration_s=spec.duration_s,
+                                                   lead_s=0.0))
             # The audio analysis (an ffmpeg child) runs while this process draws the
             # static canvas and the poster: two cores, two jobs, before the encoder needs both.
             with ThreadPoolExecutor(max_workers=1) as pool:
@@ -173,6 +186,9 @@ def render_video(
             "x264_preset": x264_preset or spec.preset.x264_preset,
             "crf": crf if crf is not None else spec.preset.crf,
             "loudness_input_lufs": spec.audio.measured.integrated_lufs if spec.audio and spec.audio.measured else None,
+            "music": {"track": mixed.track.name, "voice_lufs": mixed.voice_lufs, "track_lufs": mixed.track_lufs,
+                      "bed_gain_db": mixed.bed_gain_db, "duck_db": mixed.duck_db,
+                      "voice_starts_s": settings.music_lead_s} if mixed else None,
             "limiter_gain_db": spec.audio.measured.limiter_gain_db if spec.audio and spec.audio.measured else None,
             "encode_wall_s": round(figures["wall_s"], 3),
             "compose_s": round(figures["produce_s"], 3),

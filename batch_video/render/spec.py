@@ -11,7 +11,7 @@ command. Neither runs anything, so both are tested without ffmpeg.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -202,6 +202,7 @@ class AudioSpec:
     bitrate_kbps: int
     measured: Loudness | None = None
     target_lufs: float = LOUDNESS_TARGET_LUFS
+    lead_s: float = 0.0  # silence before the source starts (the music's intro, until the bed is mixed in)
 
 
 @dataclass(frozen=True)
@@ -241,12 +242,26 @@ class RenderSpec:
         return self.scenes[0].photo.box
 
 
+def voice_lead_s(settings: BatchSettings) -> float:
+    """Seconds before the voice starts: the music's intro when there is a music bed, else none."""
+    return float(settings.music_lead_s) if settings.music_path else 0.0
+
+
 def video_duration(voiceover_s: float, settings: BatchSettings) -> float:
-    """clamp(voiceover + tail, min, max)."""
+    """clamp(voiceover + tail, min, max); with a music bed, its intro and outro count too."""
     lo, hi = settings.duration_min_s, settings.duration_max_s
     if hi < lo:
         raise ConfigError(f"duration_max_s {hi} is below duration_min_s {lo}", field="duration_max_s")
-    return min(hi, max(lo, voiceover_s + settings.tail_s))
+    outro = float(settings.music_outro_s) if settings.music_path else 0.0
+    return min(hi, max(lo, voice_lead_s(settings) + voiceover_s + settings.tail_s + outro))
+
+
+def shift_words(words: Sequence[WordTiming], by_s: float) -> tuple[WordTiming, ...]:
+    return tuple(replace(w, start=w.start + by_s, end=w.end + by_s) for w in words)
+
+
+def shift_cues(cues: Sequence[CaptionCue], by_s: float) -> tuple[CaptionCue, ...]:
+    return tuple(CaptionCue(c.start + by_s, c.end + by_s, shift_words(c.words, by_s)) for c in cues)
 
 
 def frame_count(duration_s: float, fps: int) -> int:
@@ -313,6 +328,19 @@ def check_settings(settings: BatchSettings) -> tpl.Template:
     if settings.max_extra_photos < 0:
         raise ConfigError(f"max_extra_photos must be 0 or more, got {settings.max_extra_photos}",
                           field="max_extra_photos")
+    if settings.music_path:
+        from batch_video.music import list_tracks
+
+        list_tracks(settings.music_path)
+        if settings.music_duck_lu > -12:
+            raise ConfigError(f"music_duck_lu must be -12 or lower (the music at least 12 LU under the voice), "
+                              f"got {settings.music_duck_lu:g}", field="music_duck_lu")
+        if not settings.music_duck_lu < settings.music_bed_lu <= 0:
+            raise ConfigError(f"music_bed_lu must be above music_duck_lu ({settings.music_duck_lu:g}) and at most 0, "
+                              f"got {settings.music_bed_lu:g}", field="music_bed_lu")
+        for name in ("music_lead_s", "music_outro_s"):
+            if not 0 <= getattr(settings, name) <= 5:
+                raise ConfigError(f"{name} must be between 0 and 5 s, got {getattr(settings, name):g}", field=name)
     parse_color(settings.accent_color)
     resolve_font_path(settings.font_path)
     Motion(scene_directions(settings.motion, "check", 1)[0], float(settings.motion_strength))
@@ -338,11 +366,16 @@ def build_spec(
     notes: list[str] = []
     vo_s = voiceover.duration_s if voiceover is not None else 0.0
     duration = duration_s if duration_s is not None else video_duration(vo_s, settings)
+    lead = voice_lead_s(settings) if voiceover is not None else 0.0
+    if lead:
+        # The voice starts after the music's intro: its words, and so the cuts, captions and text timeline, too.
+        voiceover = replace(voiceover, words=shift_words(voiceover.words, lead))
+        cues = shift_cues(cues, lead)
     frames = frame_count(duration, preset.fps)
     if duration_s is None:
         # Rounding to whole frames must never take the video past the platform-facing maximum.
         frames = max(1, min(frames, int(math.floor(settings.duration_max_s * preset.fps + 1e-6))))
-    if voiceover is not None and vo_s > frames / preset.fps + 1e-3:
+    if voiceover is not None and lead + vo_s > frames / preset.fps + 1e-3:
         notes.append(f"voiceover ({vo_s:.2f}s) is longer than the video ({frames / preset.fps:.2f}s): trimmed")
 
     has_logo = bool(settings.logo_path)
@@ -411,7 +444,7 @@ def build_spec(
         audio = AudioSpec(
             path=Path(voiceover.audio_path), source_duration_s=vo_s, duration_s=frames / preset.fps,
             sample_rate=preset.audio_rate, channels=preset.audio_channels,
-            bitrate_kbps=preset.audio_bitrate_kbps, measured=loudness,
+            bitrate_kbps=preset.audio_bitrate_kbps, measured=loudness, lead_s=lead,
         )
     return RenderSpec(
         width=preset.width, height=preset.height, fps=preset.fps, frames=frames, preset=preset,
@@ -543,8 +576,10 @@ def _timeline(audio: AudioSpec, *, resample: bool = True) -> list[AudioFilter]:
     """Pad with silence / trim to the video length; a trimmed end fades instead of clicking."""
     d = audio.duration_s
     chain = [AudioFilter("aresample", (audio.sample_rate,))] if resample else []
+    if audio.lead_s > 0:
+        chain.append(AudioFilter("adelay", options=(("delays", int(round(audio.lead_s * 1000))), ("all", 1))))
     chain += [AudioFilter("apad"), AudioFilter("atrim", (0, f"{d:.6f}"))]
-    if audio.source_duration_s > d:
+    if audio.lead_s + audio.source_duration_s > d:
         chain.append(AudioFilter("afade", options=(("t", "out"), ("st", f"{max(0.0, d - AUDIO_FADE_S):.6f}"), ("d", AUDIO_FADE_S))))
     return chain
 

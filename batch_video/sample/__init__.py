@@ -14,3 +14,5 @@ FEED_PATH = SAMPLE_DIR / "feed.xml"
 CSV_PATH = SAMPLE_DIR / "products.csv"
 IMAGES_DIR = SAMPLE_DIR / "images"
 BROKEN_PRODUCT_ID = "PARF-TRANDAFIR-50"
+# The demo's music beds, synthesized by scripts/make_sample_music.py (no third-party audio).
+MUSIC_DIR = SAMPLE_DIR / "music"
