@@ -30,9 +30,13 @@ logger = logging.getLogger(__name__)
 
 STATUS_PUBLISHED = "published"
 STATUS_FAILED = "failed"
+STATUS_UNPUBLISHED = "unpublished"  # taken down while its product is out of stock or gone (batch_video.stock)
+# What `product_video_events` records: a video taken down and put back, each with its reason.
+EVENT_UNPUBLISHED = "unpublished"
+EVENT_REPUBLISHED = "republished"
 MAX_ERROR_MESSAGE_CHARS = 4000
 UPSERT_BATCH_SIZE = 500
-SQLITE_SCHEMA_VERSION = 1  # bump with an upgrade step when the tables change
+SQLITE_SCHEMA_VERSION = 2  # bump with an upgrade step when the tables change (2: withdrawn videos)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class VideoRecord:
     error_message: str | None = None
     failed_at: str | None = None
     published_at: str | None = None
+    unpublished_at: str | None = None  # set while the video is withdrawn (not live); cleared when it is back
+    unpublish_reason: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
     profile_id: str | None = None
@@ -73,7 +79,7 @@ class VideoRecord:
                 values[name] = str(values[name])
         if values.get("duration_s") is not None:
             values["duration_s"] = float(values["duration_s"])
-        for name in ("failed_at", "published_at", "created_at", "updated_at"):
+        for name in ("failed_at", "published_at", "unpublished_at", "created_at", "updated_at"):
             if isinstance(values.get(name), datetime):
                 values[name] = values[name].isoformat()
         return cls(**values)
@@ -134,6 +140,46 @@ class Records(ABC):
         logger.info("product %s: recorded failure at stage %s", product_id, stage)
         return record
 
+    # -- the shelf: videos taken down and put back (batch_video.stock) ----------------
+
+    @abstractmethod
+    def video_states(self) -> dict[str, bool]:
+        """Every product with a video: partition key -> whether its video is live (False: withdrawn)."""
+
+    @abstractmethod
+    def _add_event(self, row: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def video_events(self, key: str) -> list[dict[str, Any]]:
+        """The product's `product_video_events` rows, oldest first."""
+
+    def record_unpublished(self, key: str, reason: str) -> VideoRecord | None:
+        """Mark the product's video withdrawn (status `unpublished`) and log the event; None if it has no video."""
+        return self._shelve(key, EVENT_UNPUBLISHED, reason)
+
+    def record_republished(self, key: str, reason: str) -> VideoRecord | None:
+        """Mark the product's withdrawn video live again (status `published`) and log the event."""
+        return self._shelve(key, EVENT_REPUBLISHED, reason)
+
+    def _shelve(self, key: str, event: str, reason: str) -> VideoRecord | None:
+        current = self.get_video(key)
+        if current is None or not current.storage_path:
+            return current
+        withdrawn = current.unpublished_at is not None
+        if withdrawn == (event == EVENT_UNPUBLISHED):
+            return current  # already so: a repeated sync changes nothing
+        now = _utc_now()
+        values: dict[str, Any] = {"partition_key": key, "external_id": current.external_id}
+        if event == EVENT_UNPUBLISHED:
+            values.update(status=STATUS_UNPUBLISHED, unpublished_at=now, unpublish_reason=reason)
+        else:
+            values.update(status=STATUS_PUBLISHED, unpublished_at=None, unpublish_reason=None)
+        record = self._upsert_video(values, None)
+        self._add_event({"partition_key": key, "external_id": current.external_id, "event": event, "reason": reason,
+                         "storage_path": current.storage_path, "created_at": now})
+        logger.info("product %s: video %s (%s)", current.external_id, event, reason)
+        return record
+
 
 def product_row(product: Product) -> dict[str, Any]:
     """The `products` columns for one feed item (prices as exact decimal strings)."""
@@ -191,6 +237,8 @@ def video_row(
         "backfill_id": backfill_id,
         "error_stage": None,
         "error_message": None,
+        "unpublished_at": None,
+        "unpublish_reason": None,
         "failed_at": None,
         "published_at": now,
     }
@@ -270,7 +318,7 @@ CREATE TABLE IF NOT EXISTS product_videos (
     product_id     TEXT REFERENCES products(id) ON DELETE SET NULL,
     external_id    TEXT NOT NULL,
     partition_key  TEXT NOT NULL,
-    status         TEXT NOT NULL CHECK (status IN ('published', 'failed')),
+    status         TEXT NOT NULL CHECK (status IN ('published', 'failed', 'unpublished')),
     storage        TEXT,
     storage_path   TEXT,
     url            TEXT,
@@ -288,12 +336,50 @@ CREATE TABLE IF NOT EXISTS product_videos (
     published_at   TEXT,
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL,
+    unpublished_at TEXT,
+    unpublish_reason TEXT,
     UNIQUE (profile_id, partition_key),
     CHECK (status <> 'failed' OR error_message IS NOT NULL)
 );
 CREATE INDEX IF NOT EXISTS product_videos_failed_idx ON product_videos (profile_id, failed_at) WHERE status = 'failed';
 CREATE INDEX IF NOT EXISTS product_videos_product_idx ON product_videos (product_id);
+CREATE TABLE IF NOT EXISTS product_video_events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    profile_id     TEXT NOT NULL DEFAULT '',
+    partition_key  TEXT NOT NULL,
+    external_id    TEXT NOT NULL,
+    event          TEXT NOT NULL CHECK (event IN ('unpublished', 'republished')),
+    reason         TEXT,
+    storage_path   TEXT,
+    created_at     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS product_video_events_key_idx ON product_video_events (profile_id, partition_key, id);
 """
+
+
+def _allow_unpublished(conn: sqlite3.Connection) -> None:
+    """Upgrade a file made before videos could be withdrawn: SQLite changes a CHECK only by rebuilding the table."""
+    (table_sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'product_videos'").fetchone()
+    if "'unpublished'" in table_sql:
+        return
+    old_columns = [row["name"] for row in conn.execute("PRAGMA table_info(product_videos)")]
+    statements = [s.strip() for s in SQLITE_SCHEMA.split(";") if "product_videos " in s or "product_videos\n" in s]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("ALTER TABLE product_videos RENAME TO product_videos_before_unpublished")
+        for index in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                                  "'product_videos_before_unpublished' AND sql IS NOT NULL").fetchall():
+            conn.execute(f'DROP INDEX "{index["name"]}"')
+        for statement in statements:
+            conn.execute(statement)
+        columns = ", ".join(old_columns)
+        conn.execute(f"INSERT INTO product_videos ({columns}) SELECT {columns} FROM product_videos_before_unpublished")
+        conn.execute("DROP TABLE product_videos_before_unpublished")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    logger.info("records: product_videos can now hold withdrawn (unpublished) videos")
 
 
 class SQLiteRecords(Records):
@@ -315,6 +401,7 @@ class SQLiteRecords(Records):
                 raise ConfigError(
                     f"{self.path} has schema version {found}, newer than this code ({SQLITE_SCHEMA_VERSION})", field="records_path"
                 )
+            _allow_unpublished(conn)
             conn.execute(f"PRAGMA user_version={SQLITE_SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
@@ -433,6 +520,29 @@ class SQLiteRecords(Records):
                 "SELECT * FROM product_videos WHERE profile_id = ? AND partition_key = ?", (self.profile_id, key)
             ).fetchone()
         return VideoRecord.from_row(row) if row else None
+
+    def video_states(self) -> dict[str, bool]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT partition_key, unpublished_at FROM product_videos WHERE profile_id = ? AND storage_path IS NOT NULL",
+                (self.profile_id,),
+            ).fetchall()
+        return {row["partition_key"]: row["unpublished_at"] is None for row in rows}
+
+    def _add_event(self, row: dict[str, Any]) -> None:
+        columns = list(row)
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT INTO product_video_events (profile_id, {', '.join(columns)}) VALUES (?, {', '.join('?' for _ in columns)})",
+                (self.profile_id, *row.values()),
+            )
+
+    def video_events(self, key: str) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM product_video_events WHERE profile_id = ? AND partition_key = ? ORDER BY id", (self.profile_id, key)
+            ).fetchall()
+        return [dict(row) for row in rows]
 
     def list_failures(self) -> list[VideoRecord]:
         with self._connect() as conn:
@@ -586,3 +696,30 @@ class SupabaseRecords(Records):
             product_id=key,
         )
         return VideoRecord.from_row(data[0]) if data else None
+
+    def video_states(self, *, page_size: int = 1000) -> dict[str, bool]:
+        states: dict[str, bool] = {}
+        start = 0
+        while True:
+            def page(start: int = start) -> Any:
+                return (self.client.table("product_videos").select("*").eq("profile_id", self.profile_id)
+                        .order("partition_key").range(start, start + page_size - 1))
+
+            rows = self._run(page, f"reading video rows {start}-{start + page_size - 1}")
+            states.update({row["partition_key"]: row.get("unpublished_at") is None for row in rows if row.get("storage_path")})
+            if len(rows) < page_size:
+                return states
+            start += page_size
+
+    def _add_event(self, row: dict[str, Any]) -> None:
+        event = {**row, "profile_id": self.profile_id}
+        self._run(lambda: self.client.table("product_video_events").insert(event),
+                  f"recording the {row['event']} event of {row['partition_key']}", product_id=row["external_id"])
+
+    def video_events(self, key: str) -> list[dict[str, Any]]:
+        return self._run(
+            lambda: self.client.table("product_video_events").select("*").eq("profile_id", self.profile_id)
+            .eq("partition_key", key).order("id"),
+            f"reading the video events of {key}",
+            product_id=key,
+        )

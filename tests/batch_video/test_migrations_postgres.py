@@ -39,7 +39,7 @@ pytestmark = pytest.mark.postgres
 REPO = Path(__file__).resolve().parents[2]
 MIGRATIONS = sorted((REPO / "supabase" / "migrations").glob("*.sql"))
 BOOTSTRAP = REPO / "tests" / "fixtures" / "supabase" / "bootstrap.sql"
-TABLES = ("product_feeds", "products", "product_videos")
+TABLES = ("product_feeds", "products", "product_videos", "product_video_events")
 SHOP_A = "aaaaaaaa-0000-4000-8000-00000000000a"
 SHOP_B = "bbbbbbbb-0000-4000-8000-00000000000b"
 BASE = "https://local-test.supabase.co"
@@ -77,7 +77,8 @@ def dsn(server_dsn):
 @pytest.fixture
 def db(dsn):
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE auth.users, public.product_feeds, public.products, public.product_videos CASCADE")
+        conn.execute("TRUNCATE auth.users, public.product_feeds, public.products, public.product_videos, "
+                     "public.product_video_events CASCADE")
         conn.execute("INSERT INTO auth.users (id, email) VALUES (%s, 'a@shop.ro'), (%s, 'b@shop.ro')", (SHOP_A, SHOP_B))
         yield conn
 
@@ -138,12 +139,14 @@ class PostgrestBridge:
         return httpx.Response(201)
 
     def _select(self, conn, table: str, request: httpx.Request) -> httpx.Response:
-        conditions, values, limit, order = [], [], None, None
+        conditions, values, limit, offset, order = [], [], None, None, None
         for name, value in request.url.params.multi_items():
             if name == "select":
                 assert value == "*"
             elif name == "limit":
                 limit = int(value)
+            elif name == "offset":
+                offset = int(value)
             elif name == "order":
                 column, _, direction = value.partition(".")
                 order = sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL("DESC" if direction.startswith("desc") else "ASC"))
@@ -159,6 +162,8 @@ class PostgrestBridge:
             statement += sql.SQL(" ORDER BY ") + order
         if limit is not None:
             statement += sql.SQL(" LIMIT {}").format(sql.Literal(limit))
+        if offset is not None:
+            statement += sql.SQL(" OFFSET {}").format(sql.Literal(offset))
         statement = sql.SQL("SELECT coalesce(json_agg(r), '[]') FROM ({}) r").format(statement)
         return httpx.Response(200, json=conn.execute(statement, values).fetchone()[0])
 
@@ -198,7 +203,7 @@ def test_migrations_are_named_for_the_supabase_cli_and_applied(db):
     rows = db.execute(
         "SELECT relname, relrowsecurity FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' ORDER BY relname"
     ).fetchall()
-    assert rows == [("product_feeds", True), ("product_videos", True), ("products", True)]
+    assert rows == [("product_feeds", True), ("product_video_events", True), ("product_videos", True), ("products", True)]
 
 
 def test_sqlite_schema_mirrors_the_postgres_tables(db, tmp_path):
@@ -329,6 +334,33 @@ def test_video_row_lifecycle(db, bridge):
     assert records.get_video("nope") is None
 
 
+def test_a_video_taken_down_and_put_back_keeps_both_events(db, bridge):
+    records = supabase_records()
+    records.upsert_products("https://shop.ro/feed.xml", [product("P1"), product("P2")])
+    records.record_video("p1", "P1", published("p1", "h1"), run_id="r1", feed="https://shop.ro/feed.xml")
+    records.record_video("p2", "P2", published("p2", "h2"), run_id="r1", feed="https://shop.ro/feed.xml")
+    supabase_records(SHOP_B).record_video("p9", "P9", published("p9", "h9"))
+    assert records.video_states(page_size=1) == {"p1": True, "p2": True}  # page by page, this shop only
+
+    down = records.record_unpublished("p1", "out_of_stock")
+    assert (down.status, down.unpublish_reason, down.unpublished_at is not None) == ("unpublished", "out_of_stock", True)
+    assert records.video_states() == {"p1": False, "p2": True}
+    back = records.record_republished("p1", "back_in_stock")
+    assert (back.status, back.unpublished_at, back.storage_path) == ("published", None, f"{SHOP_A}/p1/h1.mp4")
+    events = records.video_events("p1")
+    assert [(e["event"], e["reason"], e["external_id"]) for e in events] == [
+        ("unpublished", "out_of_stock", "P1"), ("republished", "back_in_stock", "P1")]
+    # The shop's app sees the history; another shop does not.
+    assert db.execute("SELECT count(*) FROM product_video_events WHERE profile_id = %s", (SHOP_A,)).fetchone()[0] == 2
+    _as_user(db, SHOP_B)
+    try:
+        assert db.execute("SELECT count(*) FROM product_video_events").fetchone()[0] == 0
+    finally:
+        db.execute("ROLLBACK")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("UPDATE product_videos SET status = 'hidden' WHERE partition_key = 'p2'")
+
+
 def test_failed_products_are_listed_newest_first(db, bridge):
     records = supabase_records()
     records.record_failure("a", "A", "product_image", "HTTP 404")
@@ -397,6 +429,8 @@ def _seed_two_shops(db):
                    (shop, feed))
         db.execute("INSERT INTO product_videos (profile_id, feed_id, external_id, partition_key, status) "
                    "VALUES (%s, %s, 'P', 'p', 'published')", (shop, feed))
+        db.execute("INSERT INTO product_video_events (profile_id, partition_key, external_id, event, reason) "
+                   "VALUES (%s, 'p', 'P', 'unpublished', 'out_of_stock')", (shop,))
 
 
 def test_signed_in_users_see_only_their_own_rows(db):

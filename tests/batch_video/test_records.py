@@ -10,7 +10,7 @@ import pytest
 
 from batch_video.errors import ConfigError, ProductDataError
 from batch_video.models import Product, PublishedVideo
-from batch_video.records import SQLiteRecords, VideoRecord, failure_row, product_row, video_row
+from batch_video.records import SQLITE_SCHEMA, SQLiteRecords, VideoRecord, failure_row, product_row, video_row
 
 
 def product(pid: str, key: str, price: str = "1249.90", sale: str | None = None, **kw) -> Product:
@@ -165,3 +165,55 @@ def test_a_newer_schema_is_refused(tmp_path):
     with pytest.raises(ConfigError) as info:
         SQLiteRecords(path)
     assert "schema version 99" in str(info.value)
+
+
+def test_a_video_taken_down_and_put_back_shows_both_events(records):
+    records.record_video("a1", "A1", published("a1", "h1"), run_id="r1")
+    records.record_video("b2", "B2", published("b2", "h1"), run_id="r1")
+    records.record_failure("c3", "C3", "product_image", "HTTP 404")  # no video: nothing to take down
+    assert records.video_states() == {"a1": True, "b2": True}
+
+    down = records.record_unpublished("a1", "out_of_stock")
+    assert (down.status, down.unpublish_reason, down.storage_path) == ("unpublished", "out_of_stock", "videos/a1.mp4")
+    assert down.unpublished_at is not None and records.video_states() == {"a1": False, "b2": True}
+    assert records.record_unpublished("a1", "out_of_stock") == down  # a repeated sync adds nothing
+    # A failed run while it is down does not bring it back.
+    records.record_failure("a1", "A1", "render", "ffmpeg exited 1", run_id="r2")
+    assert records.video_states()["a1"] is False
+
+    back = records.record_republished("a1", "back_in_stock")
+    assert (back.status, back.unpublished_at, back.unpublish_reason, back.content_hash) == ("published", None, None, "h1")
+    events = records.video_events("a1")
+    assert [(e["event"], e["reason"], e["storage_path"]) for e in events] == [
+        ("unpublished", "out_of_stock", "videos/a1.mp4"), ("republished", "back_in_stock", "videos/a1.mp4")]
+    assert events[0]["created_at"] <= events[1]["created_at"]
+    assert records.record_unpublished("c3", "out_of_stock").storage_path is None and records.video_events("c3") == []
+
+
+def test_a_new_render_of_a_withdrawn_product_makes_it_live(records):
+    records.record_video("a1", "A1", published("a1", "h1"), run_id="r1")
+    records.record_unpublished("a1", "out_of_stock")
+    fresh = records.record_video("a1", "A1", published("a1", "h2"), run_id="r2")
+    assert (fresh.status, fresh.unpublished_at) == ("published", None) and records.video_states() == {"a1": True}
+
+
+def test_a_records_file_from_before_unpublishing_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "records.sqlite"
+    # The tables as version 1 made them: no 'unpublished' status, no columns nor events for it.
+    schema = SQLITE_SCHEMA.split("CREATE TABLE IF NOT EXISTS product_video_events")[0].replace("'failed', 'unpublished'", "'failed'")
+    before = "\n".join(line for line in schema.splitlines() if "unpublish" not in line)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(before)
+        conn.execute("PRAGMA user_version=1")
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO product_videos (id, profile_id, external_id, partition_key, status, storage_path, content_hash,"
+                     " created_at, updated_at) VALUES ('v1', '', 'A1', 'a1', 'published', 'videos/a1.mp4', 'h1', 't', 't')")
+    upgraded = SQLiteRecords(path)
+    assert upgraded.get_video("a1").content_hash == "h1"
+    assert upgraded.record_unpublished("a1", "out_of_stock").status == "unpublished"
+    assert [e["event"] for e in upgraded.video_events("a1")] == ["unpublished"]
+    with sqlite3.connect(path) as conn:
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'product_videos'")}
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"product_videos_failed_idx", "product_videos_product_idx"} <= indexes
+    assert "product_videos_before_unpublished" not in tables
