@@ -27,6 +27,7 @@ from batch_video.media import LOUDNESS_TARGET_LUFS
 from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, PublishedVideo, RenderedVideo, Voiceover
 from batch_video.publish import Storage, publish_video
 from batch_video.records import Records
+from batch_video.shelf import drop_withdrawn
 from batch_video.render import get_preset, render_video, video_duration
 from batch_video.settings import BatchSettings
 from batch_video.stages import PRODUCT_IMAGE, PRODUCT_RECORD, PUBLISHED_VIDEO, RENDERED_VIDEO
@@ -206,6 +207,7 @@ def publish(
         backfill_id=backfill_id,
         metadata={"title": product.title, "product_id": product.id},
     )
+    drop_withdrawn(storage, ws.key)  # a video taken down while out of stock is replaced by this one
     return PublishResult(product, video, spoken, published, inputs_hash, checks=summary)
 
 

@@ -1,0 +1,131 @@
+"""Taking a video down and putting it back: the local folder with real files, Supabase Storage over its wire format."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import httpx
+import pytest
+import respx
+from supabase import ClientOptions, create_client
+
+from batch_video.publish import LocalStorage, SupabaseStorage, publish_video
+from batch_video.records import SQLiteRecords
+from batch_video import shelf
+from batch_video.errors import TransientError
+from batch_video.models import PublishedVideo
+from batch_video.shelf import drop_withdrawn, restore_video, withdraw_video
+
+BASE = "https://shopproj.supabase.co"
+PROFILE = "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+BUCKET = "product-videos"
+STORAGE = f"{BASE}/storage/v1"
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("media")
+    video, poster = folder / "video.mp4", folder / "poster.jpg"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=red:s=64x64:d=0.5:r=10",
+                    "-pix_fmt", "yuv420p", str(video)], check=True)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=blue:s=32x32", "-frames:v", "1",
+                    str(poster)], check=True)
+    return video, poster
+
+
+@pytest.fixture
+def local(tmp_path, media):
+    storage = LocalStorage(tmp_path / "output")
+    records = SQLiteRecords(tmp_path / "output" / "records.sqlite")
+    for key in ("cana", "ceas"):
+        publish_video(storage, records, key=key, product_id=key.upper(), video_path=media[0], poster_path=media[1],
+                      content_hash=f"h-{key}", run_id="r1")
+    return storage, records
+
+
+def test_a_withdrawn_local_video_leaves_the_public_folder_and_comes_back_as_it_was(local, media):
+    storage, records = local
+    live = storage.read_entry("cana")
+    video, poster = storage.root / live["video"], storage.root / live["poster"]
+
+    assert withdraw_video(storage, records, "cana", reason="out_of_stock") is True
+    assert storage.read_entry("cana") is None and not video.exists() and not poster.exists()
+    assert set(storage.manifest()["videos"]) == {"ceas"}  # the other product is untouched
+    assert set(storage.rebuild_manifest()["videos"]) == {"ceas"}  # and a rebuilt index agrees
+    assert (storage.root / "withdrawn" / "cana" / "entry.json").exists()
+    assert records.get_video("cana").status == "unpublished"
+    assert withdraw_video(storage, records, "cana", reason="out_of_stock") is True  # a repeated sync: no harm
+    assert [e["event"] for e in records.video_events("cana")] == ["unpublished"]
+
+    assert restore_video(storage, records, "cana", reason="back_in_stock") is True
+    assert storage.read_entry("cana") == live and storage.manifest()["videos"]["cana"] == live
+    assert video.read_bytes() == media[0].read_bytes() and poster.read_bytes() == media[1].read_bytes()
+    assert not (storage.root / "withdrawn" / "cana").exists()
+    assert records.get_video("cana").status == "published"
+    assert restore_video(storage, records, "cana", reason="back_in_stock") is False  # live already
+    assert [e["event"] for e in records.video_events("cana")] == ["unpublished", "republished"]
+
+
+def test_a_withdrawal_cut_short_between_the_entry_and_the_files_is_finished_by_the_next(local, monkeypatch):
+    storage, records = local
+    live = storage.read_entry("ceas")
+
+    def disk_full(source, target):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(shelf, "_move", disk_full)
+        with pytest.raises(TransientError, match="could not take the video down"):
+            withdraw_video(storage, records, "ceas", reason="out_of_stock")
+    assert storage.read_entry("ceas") is None and (storage.root / live["video"]).exists()  # not live, files in place
+    assert records.get_video("ceas").status == "published"  # the records were not told yet
+    assert withdraw_video(storage, records, "ceas", reason="out_of_stock") is True  # the next sync finishes it
+    assert not (storage.root / live["video"]).exists() and records.get_video("ceas").status == "unpublished"
+
+
+def test_a_newer_render_replaces_the_withdrawn_copy(local, media, tmp_path):
+    storage, records = local
+    withdraw_video(storage, records, "cana", reason="out_of_stock")
+    publish_video(storage, records, key="cana", product_id="CANA", video_path=media[0], poster_path=media[1],
+                  content_hash="h-cana-repriced", run_id="r2")
+    drop_withdrawn(storage, "cana")
+    assert not (storage.root / "withdrawn" / "cana").exists() and storage.read_entry("cana") is not None
+    assert records.get_video("cana").status == "published" and records.video_states()["cana"] is True
+    assert restore_video(storage, records, "cana", reason="back_in_stock") is False  # nothing to restore
+
+
+# ---------------------------------------------------------------- Supabase Storage
+
+
+@respx.mock
+def test_a_withdrawn_supabase_object_moves_aside_and_back(tmp_path):
+    client = create_client(BASE, "eyJ.service-role.sig", ClientOptions(auto_refresh_token=False, persist_session=False))
+    storage = SupabaseStorage(client, BUCKET, profile_id=PROFILE, attempts=2, backoff_s=0, sleep=lambda s: None)
+    records = SQLiteRecords(tmp_path / "records.sqlite")  # the row: which object is live
+
+    live = f"{PROFILE}/cana/hash1.mp4"
+    records.record_video("cana", "CANA", PublishedVideo("cana", "https://x/v", "https://x/p", "supabase", 10, "hash1", live))
+    objects = {live: 10, live.replace(".mp4", ".jpg"): 5}
+
+    def info(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.split(f"/object/info/{BUCKET}/", 1)[1]
+        if path not in objects:
+            return httpx.Response(404, json={"statusCode": "404", "error": "not_found", "message": "Object not found"})
+        return httpx.Response(200, json={"name": path, "size": objects[path], "content_type": "video/mp4"})
+
+    def move(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        assert body["bucketId"] == BUCKET
+        objects[body["destinationKey"]] = objects.pop(body["sourceKey"])
+        return httpx.Response(200, json={"message": "Successfully moved"})
+
+    respx.get(url__startswith=f"{STORAGE}/object/info/{BUCKET}/").mock(side_effect=info)
+    moves = respx.post(f"{STORAGE}/object/move").mock(side_effect=move)
+
+    assert withdraw_video(storage, records, "cana", reason="out_of_stock") is True
+    assert sorted(objects) == [f"{PROFILE}/withdrawn/cana/hash1.jpg", f"{PROFILE}/withdrawn/cana/hash1.mp4"]
+    assert withdraw_video(storage, records, "cana", reason="out_of_stock") is True and moves.call_count == 2  # idempotent
+    assert restore_video(storage, records, "cana", reason="back_in_stock") is True
+    assert sorted(objects) == [f"{PROFILE}/cana/hash1.jpg", live]
+    assert [e["event"] for e in records.video_events("cana")] == ["unpublished", "republished"]
