@@ -15,6 +15,7 @@ from typing import Any, Collection, Iterable, Mapping
 
 from batch_video.feed import slugify_key
 from batch_video.models import FeedProblem, FeedReadResult
+from batch_video.stock import StockPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +35,16 @@ class SyncPlan:
     invalid_existing: tuple[str, ...] = ()
     # Existing partitions never materialized (or whose hash is unknown): run them.
     unrendered: tuple[str, ...] = ()
+    # Products in the feed held back by their availability (key -> availability): not run (see batch_video.stock).
+    unavailable: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     hashes: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     problems: tuple[FeedProblem, ...] = ()
     duplicates: tuple[str, ...] = ()
 
     @property
     def to_run(self) -> tuple[str, ...]:
-        """Keys that need a run: new first, then changed, then never rendered."""
-        return self.new + self.changed + self.unrendered
+        """Keys that need a run: new first, then changed, then never rendered (none held back by availability)."""
+        return tuple(key for key in self.new + self.changed + self.unrendered if key not in self.unavailable)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -50,6 +53,7 @@ class SyncPlan:
             "unchanged": len(self.unchanged),
             "removed": len(self.removed),
             "unrendered": len(self.unrendered),
+            "unavailable": len(self.unavailable),
             "invalid": sum(1 for p in self.problems if not p.skipped),
             "skipped": sum(1 for p in self.problems if p.skipped),
             "invalid_existing": len(self.invalid_existing),
@@ -102,12 +106,17 @@ def plan_sync(
     result: FeedReadResult,
     existing_keys: Iterable[str],
     previous_hashes: Mapping[str, str] | None = None,
+    *,
+    policy: StockPolicy | None = None,
 ) -> SyncPlan:
     """The partition changes a parsed feed calls for (see `diff_partitions`).
 
     Without `previous_hashes` every existing key counts as unchanged: that is
-    the CLI's view when it has no Dagster history at hand.
+    the CLI's view when it has no Dagster history at hand. Products whose
+    availability `policy` does not render (default: out of stock, preorder,
+    backorder) get their partition but no run.
     """
+    policy = policy or StockPolicy()
     existing = list(existing_keys)
     current = {p.key: p.content_hash for p in result.products}
     if previous_hashes is None:
@@ -115,8 +124,9 @@ def plan_sync(
     # A product with broken data keeps its partition; one the shop took off sale (a draft, hidden) has left the feed.
     invalid_keys = {slugify_key(p.product_id) for p in result.problems if p.product_id and not p.skipped}
     plan = diff_partitions(current, existing, previous_hashes, invalid_keys=invalid_keys)
+    unavailable = {p.key: p.availability for p in result.products if not policy.renders(p.availability)}
     return SyncPlan(
-        **{**plan.__dict__, "problems": result.problems, "duplicates": result.duplicates},
+        **{**plan.__dict__, "unavailable": unavailable, "problems": result.problems, "duplicates": result.duplicates},
     )
 
 
@@ -308,7 +318,8 @@ def format_inspect_report(report: Mapping[str, Any]) -> str:
 def format_sync_report(plan: SyncPlan, *, applied: bool = True, deleted: bool = False) -> str:
     """What `batch-video feed sync FEED` prints: counts, then the keys that changed."""
     lines = [plan.summary()]
-    for label, keys in (("new", plan.new), ("changed", plan.changed), ("removed", plan.removed)):
+    for label, keys in (("new", plan.new), ("changed", plan.changed), ("removed", plan.removed),
+                        ("not rendered (availability)", tuple(sorted(plan.unavailable)))):
         if keys:
             shown = ", ".join(keys[:20]) + (f", ... ({len(keys) - 20} more)" if len(keys) > 20 else "")
             lines.append(f"{label}: {shown}")

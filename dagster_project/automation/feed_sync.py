@@ -9,9 +9,18 @@ version. Those hashes come from Dagster's own history in one query
 cursor: the history is the truth after a manual re-run or a wipe, and the cursor
 stays small for a 10,000-product feed.
 
+Stock-aware (see `batch_video.stock`): products out of stock (and preorder or
+backorder unless `BATCH_VIDEO_RENDER_AVAILABILITY` allows them) get a partition
+but no run; when the feed changes, the live video of a product that went out of
+stock or left the feed is unpublished, and a withdrawn video whose product is
+back, unchanged, is published again (`BATCH_VIDEO_UNPUBLISH_UNAVAILABLE=false`
+keeps videos up). Each is an observation of `published_video` for that
+product, and an event in the records apps read.
+
 Knobs, read at each tick (env): `BATCH_VIDEO_FEED_SYNC_MAX_RUNS` (runs per tick,
 default 200; the rest carry over), `BATCH_VIDEO_FEED_SYNC_DELETE_REMOVED`
-(delete partitions of products gone from the feed; default off, only reported).
+(delete partitions of products gone from the feed; default off, only reported),
+`BATCH_VIDEO_RENDER_AVAILABILITY`, `BATCH_VIDEO_UNPUBLISH_UNAVAILABLE`.
 At load time: `BATCH_VIDEO_FEED_SYNC_INTERVAL_S` (sensor, default 300),
 `BATCH_VIDEO_FEED_SYNC_CRON` (default `0 2 * * *`) and
 `BATCH_VIDEO_FEED_SYNC_TIMEZONE` (default `Europe/Bucharest`). Both are
@@ -27,14 +36,15 @@ from typing import Mapping, Sequence
 
 import dagster as dg
 
-from batch_video import feed, sync
+from batch_video import feed, stock, sync
 from batch_video.catalog import catalog_digest, is_remote, is_supabase
 from batch_video.errors import BatchVideoError, ConfigError
 from batch_video.models import FeedReadResult
 from batch_video.settings import BatchSettings
+from batch_video.shelf import restore_video, withdraw_video
 from dagster_project.dagster_internals import latest_data_versions
-from dagster_project.partitions import PRODUCT_RECORD_KEY, product_video_job, products_partitions
-from dagster_project.resources import CatalogResource
+from dagster_project.partitions import PRODUCT_RECORD_KEY, PUBLISHED_VIDEO_KEY, product_video_job, products_partitions
+from dagster_project.resources import CatalogResource, PublishingResource
 from dagster_project.run_tags import CONTENT_HASH_TAG, PARTITION_TAG, TRIGGER_TAG
 
 logger = logging.getLogger(__name__)
@@ -57,6 +67,7 @@ UNFINISHED_RUN_STATUSES = [
 class SyncOptions:
     max_runs_per_tick: int = DEFAULT_MAX_RUNS_PER_TICK
     delete_removed: bool = False
+    stock: stock.StockPolicy = stock.StockPolicy()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "SyncOptions":
@@ -66,6 +77,7 @@ class SyncOptions:
         return cls(
             max_runs_per_tick=int(max_runs) if max_runs else DEFAULT_MAX_RUNS_PER_TICK,
             delete_removed=delete in {"1", "true", "yes", "on"},
+            stock=stock.StockPolicy.from_env(environ),
         )
 
 
@@ -83,11 +95,13 @@ def partitions_in_flight(instance: dg.DagsterInstance, job_name: str = product_v
     return {r.dagster_run.tags[PARTITION_TAG] for r in records if PARTITION_TAG in r.dagster_run.tags}
 
 
-def current_plan(instance: dg.DagsterInstance, result: FeedReadResult) -> tuple[sync.SyncPlan, dict[str, str]]:
+def current_plan(
+    instance: dg.DagsterInstance, result: FeedReadResult, policy: stock.StockPolicy | None = None
+) -> tuple[sync.SyncPlan, dict[str, str]]:
     """The sync plan of `result` against the instance's partitions and recorded hashes."""
     previous = recorded_hashes(instance)
     existing = instance.get_dynamic_partitions(products_partitions.name)
-    return sync.plan_sync(result, existing, previous), previous
+    return sync.plan_sync(result, existing, previous, policy=policy), previous
 
 
 def apply_partition_changes(instance: dg.DagsterInstance, plan: sync.SyncPlan, *, delete_removed: bool = False) -> dict[str, int]:
@@ -110,7 +124,7 @@ def sync_feed_partitions(
     dry_run: bool = False,
 ) -> tuple[sync.SyncPlan, dict[str, int]]:
     """What `batch-video feed sync FEED` does: plan against the instance, then apply it."""
-    plan, _ = current_plan(instance, result)
+    plan, _ = current_plan(instance, result, stock.StockPolicy.from_env())
     applied = {"added": 0, "deleted": 0} if dry_run else apply_partition_changes(instance, plan, delete_removed=delete_removed)
     return plan, applied
 
@@ -136,6 +150,44 @@ def removed_observations(plan: sync.SyncPlan, source: str) -> list[dg.AssetObser
         )
         for key in plan.removed
     ]
+
+
+def update_shelf(
+    log: logging.Logger,
+    publishing: PublishingResource,
+    plan: sync.SyncPlan,
+    previous: Mapping[str, str],
+    options: SyncOptions,
+    source: str,
+) -> list[dg.AssetObservation]:
+    """Unpublish the live videos of products out of stock or gone, republish those back; one observation each.
+
+    One product that cannot be moved (a storage outage) is logged and tried
+    again at the next feed change; it never stops the others nor the runs.
+    """
+    try:
+        records = publishing.records()
+        shelf = stock.plan_shelf(plan.hashes, plan.unavailable, plan.removed, records.video_states(), previous, options.stock)
+        storage = publishing.storage() if shelf else None
+    except BatchVideoError as err:
+        log.error(f"cannot read the published videos' records: {err}")
+        return []
+    observations = []
+    for action, keys, move in (("unpublished", shelf.withdraw, withdraw_video), ("republished", shelf.restore, restore_video)):
+        for key in keys:
+            reason = shelf.reasons[key]
+            try:
+                move(storage, records, key, reason=reason)
+            except BatchVideoError as err:
+                log.error(f"product {key}: could not be {action} ({reason}): {err}")
+                continue
+            log.info(f"product {key}: video {action} ({reason})")
+            if options.delete_removed and key in plan.removed:
+                continue  # its partition is being deleted: nothing to attach the observation to
+            observations.append(dg.AssetObservation(
+                asset_key=PUBLISHED_VIDEO_KEY, partition=key, metadata={"status": action, "reason": reason, "feed": source},
+            ))
+    return observations
 
 
 def _log_plan(log: logging.Logger, source: str, plan: sync.SyncPlan, delete_removed: bool) -> None:
@@ -183,7 +235,7 @@ def settings_problem() -> str | None:
 
 
 def evaluate_feed_sensor(
-    context: dg.SensorEvaluationContext, catalog: CatalogResource, options: SyncOptions
+    context: dg.SensorEvaluationContext, catalog: CatalogResource, publishing: PublishingResource, options: SyncOptions
 ) -> dg.SensorResult | dg.SkipReason:
     source = catalog.feed_url
     problem = settings_problem()
@@ -216,8 +268,9 @@ def evaluate_feed_sensor(
 
     # Ticks that only work off the backlog see the same feed: do not report removals again.
     feed_changed = not (cursor.source == source and cursor.version.same_as(version))
-    plan, previous = current_plan(context.instance, result)
+    plan, previous = current_plan(context.instance, result, options.stock)
     _log_plan(context.log, source, plan, options.delete_removed)
+    shelf_events = update_shelf(context.log, publishing, plan, previous, options, source) if feed_changed else []
     busy = partitions_in_flight(context.instance) if plan.to_run else set()
     selection = sync.select_runs(plan, previous, cursor.requested, max_runs=options.max_runs_per_tick, busy=busy)
     if selection.backlog:
@@ -232,9 +285,9 @@ def evaluate_feed_sensor(
     return dg.SensorResult(
         run_requests=_run_requests(plan, selection.run_now, "feed_sensor"),
         dynamic_partitions_requests=partition_requests,
-        asset_events=removed_observations(plan, source) if feed_changed and not options.delete_removed else [],
+        asset_events=(removed_observations(plan, source) if feed_changed and not options.delete_removed else []) + shelf_events,
         cursor=new_cursor.to_json(),
-        skip_reason=None if (selection.run_now or partition_requests) else f"no product can run now ({plan.summary()}; {len(selection.backlog)} waiting)",
+        skip_reason=None if (selection.run_now or partition_requests or shelf_events) else f"no product can run now ({plan.summary()}; {len(selection.backlog)} waiting)",
     )
 
 
@@ -255,8 +308,8 @@ def build_feed_sync_sensor(
         default_status=default_status,
         description="Adds partitions for new feed products and renders new and changed ones (skips unchanged feeds).",
     )
-    def _feed_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
-        return evaluate_feed_sensor(context, catalog, options or SyncOptions.from_env())
+    def _feed_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource, publishing: PublishingResource):
+        return evaluate_feed_sensor(context, catalog, publishing, options or SyncOptions.from_env())
 
     return _feed_sensor
 
@@ -265,7 +318,7 @@ def build_feed_sync_sensor(
 
 
 def evaluate_feed_schedule(
-    context: dg.ScheduleEvaluationContext, catalog: CatalogResource, options: SyncOptions
+    context: dg.ScheduleEvaluationContext, catalog: CatalogResource, publishing: PublishingResource, options: SyncOptions
 ) -> list[dg.RunRequest] | dg.SkipReason:
     problem = settings_problem()
     if problem:
@@ -277,13 +330,13 @@ def evaluate_feed_schedule(
         context.log.error(f"cannot read feed {catalog.feed_url}: {err}")
         return dg.SkipReason(f"cannot read feed {catalog.feed_url}: {err}")
     instance = context.instance
-    plan, _ = current_plan(instance, result)
+    plan, previous = current_plan(instance, result, options.stock)
     _log_plan(context.log, catalog.feed_url, plan, options.delete_removed)
     # A schedule cannot return partition requests or asset events, so it writes them itself.
     apply_partition_changes(instance, plan, delete_removed=options.delete_removed)
-    if not options.delete_removed:
-        for observation in removed_observations(plan, catalog.feed_url):
-            instance.report_runless_asset_event(observation)
+    observations = [] if options.delete_removed else removed_observations(plan, catalog.feed_url)
+    for observation in observations + update_shelf(context.log, publishing, plan, previous, options, catalog.feed_url):
+        instance.report_runless_asset_event(observation)
     selection = sync.select_runs(plan, {}, {}, max_runs=options.max_runs_per_tick, busy=partitions_in_flight(instance))
     to_run = selection.run_now
     if not to_run:
@@ -311,8 +364,8 @@ def build_feed_sync_schedule(
         default_status=default_status,
         description="Syncs the products partitions with the feed and renders new and changed products.",
     )
-    def _feed_schedule(context: dg.ScheduleEvaluationContext, catalog: CatalogResource):
-        return evaluate_feed_schedule(context, catalog, options or SyncOptions.from_env())
+    def _feed_schedule(context: dg.ScheduleEvaluationContext, catalog: CatalogResource, publishing: PublishingResource):
+        return evaluate_feed_schedule(context, catalog, publishing, options or SyncOptions.from_env())
 
     return _feed_schedule
 

@@ -66,10 +66,11 @@ def test_batch_launch_refuses_before_launching(broken_template):
 def test_feed_sensor_and_schedule_request_no_runs(broken_template, tiny_feed, tmp_path, monkeypatch):
     monkeypatch.setenv("BATCH_VIDEO_TEMPLATE", str(broken_template))
     catalog = CatalogResource(feed_url=str(tiny_feed), cache_dir=str(tmp_path / "cache"))
+    resources = {"catalog": catalog, "publishing": PublishingResource(local_root=str(tmp_path / "output"))}
     with dg.DagsterInstance.ephemeral() as instance:
-        with dg.build_sensor_context(instance=instance, resources={"catalog": catalog}) as context:
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
             sensor_result = product_feed_sensor(context)
-        with dg.build_schedule_context(instance=instance, resources={"catalog": catalog}) as context:
+        with dg.build_schedule_context(instance=instance, resources=resources) as context:
             schedule_result = product_feed_schedule(context)
         assert instance.get_dynamic_partitions("products") == []
     for result in (sensor_result, schedule_result):
