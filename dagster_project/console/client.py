@@ -136,21 +136,14 @@ FAILURE_OBSERVATIONS = "query BatchFailures($keys: [String!], $limit: Int) {\n%s
     for name in STAGES
 )
 
-VIDEOS = """
-query BatchVideos($keys: [String!]) {
-  assetNodeOrError(assetKey: {path: ["%s"]}) {
+# One asset's latest materialization of each partition asked for, with its text metadata.
+LATEST_BY_PARTITION = """
+query LatestByPartition($path: [String!]!, $keys: [String!]) {
+  assetNodeOrError(assetKey: {path: $path}) {
     ... on AssetNode { latestMaterializationByPartition(partitions: $keys) { partition %s } }
   }
 }
-""" % (STAGES[-1], _TEXT_ENTRIES)
-
-RECORDED_HASHES = """
-query RecordedHashes($keys: [String!]) {
-  assetNodeOrError(assetKey: {path: ["%s"]}) {
-    ... on AssetNode { latestMaterializationByPartition(partitions: $keys) { partition %s } }
-  }
-}
-""" % (STAGES[0], _TEXT_ENTRIES)
+""" % _TEXT_ENTRIES
 
 RECENT_RUNS = """
 query RecentRuns($limit: Int) {
@@ -429,13 +422,17 @@ class DagsterClient:
                                      (stage, failure, _entry(entries, "failed_checks")))
         return found
 
-    def videos(self, keys: Sequence[str]) -> dict[str, str]:
-        node = self.query(VIDEOS, {"keys": list(keys)})["assetNodeOrError"] or {}
+    def latest_entry(self, asset: str, keys: Sequence[str], label: str) -> dict[str, str]:
+        """Partition key -> the `label` metadata of `asset`'s latest materialization of it (where it has one)."""
+        node = self.query(LATEST_BY_PARTITION, {"path": [asset], "keys": list(keys)})["assetNodeOrError"] or {}
         return {
-            event["partition"]: _entry(event.get("metadataEntries"), "location")
+            event["partition"]: _entry(event.get("metadataEntries"), label)
             for event in node.get("latestMaterializationByPartition") or ()
-            if event and _entry(event.get("metadataEntries"), "location")
+            if event and _entry(event.get("metadataEntries"), label)
         }
+
+    def videos(self, keys: Sequence[str]) -> dict[str, str]:
+        return self.latest_entry(STAGES[-1], keys, "location")
 
     def latest_metadata(self, assets: Mapping[str, Sequence[str]], keys: Sequence[str]) -> dict[str, dict[str, dict[str, str]]]:
         """Asset -> partition key -> the chosen labels of its latest materialization's metadata (batch_report.ReportSource)."""
@@ -475,12 +472,7 @@ class DagsterClient:
 
     def recorded_content_hashes(self, keys: Sequence[str]) -> dict[str, str]:
         """Partition key -> the feed content hash its latest product_record was made from."""
-        node = self.query(RECORDED_HASHES, {"keys": list(keys)})["assetNodeOrError"] or {}
-        return {
-            event["partition"]: _entry(event.get("metadataEntries"), "content_hash")
-            for event in node.get("latestMaterializationByPartition") or ()
-            if event and _entry(event.get("metadataEntries"), "content_hash")
-        }
+        return self.latest_entry(STAGES[0], keys, "content_hash")
 
     def recent_product_runs(self, limit: int = 100) -> list[RecentRun]:
         """The last `limit` successful runs that made products (their stage times), newest first."""

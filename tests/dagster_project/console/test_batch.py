@@ -187,8 +187,8 @@ def test_client_status_reads_in_bulk_retry_and_cancel_over_graphql():
             assert body["variables"]["runId"] == "r3"
             data = {"logsForRun": {"__typename": "EventConnection", "events": [
                 {"__typename": "RunFailureEvent", "message": "worker gone", "error": None}]}}
-        elif "BatchVideos" in query:
-            assert body["variables"]["keys"] == ["a"]
+        elif "LatestByPartition" in query:
+            assert body["variables"] == {"path": ["published_video"], "keys": ["a"]}
             data = {"assetNodeOrError": {"latestMaterializationByPartition": [
                 {"partition": "a", "metadataEntries": [{"label": "location", "text": "v/a.mp4"}]}]}}
         elif "reexecutePartitionBackfill" in query:
@@ -210,7 +210,7 @@ def test_client_status_reads_in_bulk_retry_and_cancel_over_graphql():
         ("d", "running", "product_image", ""),
     ]
     # One request per kind of lookup, whatever the number of products.
-    assert sorted(requests) == sorted(["Batch", "BatchRuns", "BatchFailures", "BatchSteps", "RunFailure", "BatchVideos"])
+    assert sorted(requests) == sorted(["Batch", "BatchRuns", "BatchFailures", "BatchSteps", "RunFailure", "LatestByPartition"])
     assert client.retry_backfill("b1") == "b2"
     with pytest.raises(DagsterApiError, match="already done"):
         client.cancel_backfill("b1")

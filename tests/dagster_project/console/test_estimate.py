@@ -80,7 +80,8 @@ def test_dry_run_counts_what_would_render_and_estimates_from_the_instance(tmp_pa
     def answer(request):
         body = json.loads(request.content)
         query = body["query"]
-        if "RecordedHashes" in query:  # en-1 rendered from the feed as it is, en-2 from an older entry
+        if "LatestByPartition" in query:  # en-1 rendered from the feed as it is, en-2 from an older entry
+            assert body["variables"]["path"] == ["product_record"]
             return httpx.Response(200, json={"data": {"assetNodeOrError": {"latestMaterializationByPartition": [
                 {"partition": "en-1", "metadataEntries": [{"label": "content_hash", "text": feed["en-1"]}]},
                 {"partition": "en-2", "metadataEntries": [{"label": "content_hash", "text": "older"}]}]}}})
