@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from batch_video import captions, feed, gallery, links, quality, script as scripts, tts
 from batch_video.errors import ProductDataError
@@ -78,15 +78,27 @@ class VoiceoverResult:
 
 
 @dataclass(frozen=True)
-class RenderResult:
-    product: Product
+class FormatRender:
+    """One format's video of a product, and the checks' verdict on it."""
+
+    format: str
     video: RenderedVideo
-    voiceover: Voiceover
     verdict: quality.Verdict
     inputs_hash: str
+    reused: bool
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    product: Product
+    video: RenderedVideo  # the first format's
+    voiceover: Voiceover
+    verdict: quality.Verdict  # every format's checks (one outcome per check, failed if any format failed it)
+    inputs_hash: str  # the first format's render; with several formats, of them all
     reused: bool  # nothing changed since the last render: its video was kept
     render_seconds: float  # this stage's render (or reuse) time
     check_seconds: float
+    formats: tuple[FormatRender, ...] = ()
 
     def refusal(self) -> quality.VideoCheckFailed | None:
         """Why this video must not be published (None: it passed every check)."""
@@ -98,9 +110,10 @@ class PublishResult:
     product: Product
     video: RenderedVideo
     voiceover: Voiceover
-    published: PublishedVideo
+    published: PublishedVideo  # the first format's
     inputs_hash: str
-    checks: str = ""  # the video checks' verdict on what was published
+    checks: str = ""  # the video checks' verdict on what was published (every format's)
+    formats: tuple[tuple[str, PublishedVideo], ...] = ()  # every format's, the first one included
 
 
 # -- the six stages ------------------------------------------------------------------
@@ -150,30 +163,57 @@ def voiceover(ws: ProductWorkspace, settings: BatchSettings, *, cache_dir: Path 
 
 
 def render(ws: ProductWorkspace, settings: BatchSettings, *, progress: ProgressFn | None = None, force: bool = False) -> RenderResult:
-    """The video (rendered, or reused when none of its inputs changed) and the quality checks' verdict on it.
+    """The video in every format (rendered, or reused when none of its inputs changed) and the checks' verdicts.
 
-    The verdict is saved with the render: `publish` refuses a video that failed a check.
+    The verdicts are saved with the renders: `publish` refuses a video that failed a check. One voiceover and one
+    set of prepared photos serve every format; the first format's files keep the plain names (video.mp4, ...).
     """
     product, prepared = ws.load_product(), ws.load_image()
     extras, _ = ws.load_extra_images()
     spoken, cues = ws.load_voiceover()
-    inputs_hash = render_inputs_hash(product, prepared, spoken, settings, extras)
     started = time.monotonic()
-    video = None if force else _reusable_render(ws, inputs_hash)
-    reused = video is not None
-    if video is None:
-        video = render_video(
-            product, prepared, spoken, ws.path("video.mp4"), ws.path("poster.jpg"), settings,
-            cues=cues if settings.captions else (), progress=progress, extra_images=extras,
-        )
-        logger.info("product %s: rendered in %.1f s", product.id, time.monotonic() - started)
-    else:
-        logger.info("product %s: inputs unchanged, reusing %s", product.id, video.video_path)
-    rendered = time.monotonic()
-    verdict = check_video(video, spoken, settings)
-    ws.save_render(video, inputs_hash)
-    ws.save_verdict(inputs_hash, verdict.passed, verdict.summary)
-    return RenderResult(product, video, spoken, verdict, inputs_hash, reused, rendered - started, time.monotonic() - rendered)
+    check_s = 0.0
+    done: list[FormatRender] = []
+    for index, fmt in enumerate(settings.format_names()):
+        suffix = "" if index == 0 else fmt
+        fs = settings.for_format(fmt)
+        inputs_hash = render_inputs_hash(product, prepared, spoken, fs, extras)
+        video = None if force else _reusable_render(ws, inputs_hash, suffix)
+        reused = video is not None
+        if video is None:
+            began = time.monotonic()
+            video = render_video(
+                product, prepared, spoken, ws.path(ws.for_format("video.mp4", suffix)),
+                ws.path(ws.for_format("poster.jpg", suffix)), fs,
+                cues=cues if settings.captions else (), progress=progress, extra_images=extras,
+            )
+            logger.info("product %s: rendered %s in %.1f s", product.id, fmt, time.monotonic() - began)
+        else:
+            logger.info("product %s: inputs unchanged, reusing %s", product.id, video.video_path)
+        checking = time.monotonic()
+        verdict = check_video(video, spoken, fs)
+        check_s += time.monotonic() - checking
+        ws.save_render(video, inputs_hash, suffix)
+        ws.save_verdict(inputs_hash, verdict.passed, verdict.summary, suffix)
+        done.append(FormatRender(fmt, video, verdict, inputs_hash, reused))
+    first = done[0]
+    verdict = first.verdict if len(done) == 1 else combined_verdict(done)
+    inputs_hash = first.inputs_hash if len(done) == 1 else text_digest(",".join(f.inputs_hash for f in done))
+    total = time.monotonic() - started
+    return RenderResult(product, first.video, spoken, verdict, inputs_hash, all(f.reused for f in done),
+                        total - check_s, check_s, tuple(done))
+
+
+def combined_verdict(formats: Sequence[FormatRender]) -> quality.Verdict:
+    """One outcome per check over every format: passed only if it passed in each, the message naming the formats."""
+    outcomes = []
+    for name in dict.fromkeys(o.name for f in formats for o in f.verdict.outcomes):
+        per_format = [(f.format, o) for f in formats for o in f.verdict.outcomes if o.name == name]
+        bad = [(fmt, o) for fmt, o in per_format if not o.passed]
+        message = "; ".join(f"{fmt}: {o.message}" for fmt, o in (bad or per_format))
+        metadata = {f"{fmt}_passed": o.passed for fmt, o in per_format}
+        outcomes.append(quality.CheckOutcome(name, not bad, message, metadata))
+    return quality.Verdict(tuple(outcomes))
 
 
 def publish(
@@ -185,30 +225,52 @@ def publish(
     run_id: str | None = None,
     backfill_id: str | None = None,
 ) -> PublishResult:
-    """The checked video and its poster where the shop's team fetches them, and a record of it for apps."""
+    """The checked videos and posters where the shop's team fetches them, and a record of each for apps.
+
+    The first format is published under the product's key, every other one under `<key>--<format>`. Every
+    format's verdict is read before anything is published, so a failed check publishes none of them.
+    """
     product = ws.load_product()
-    video, inputs_hash = ws.load_render()
     spoken, _ = ws.load_voiceover()
-    passed, summary = ws.load_verdict(inputs_hash)
-    if not passed:
-        raise quality.VideoCheckFailed(summary, product_id=product.id, stage=PUBLISHED_VIDEO)
-    published = publish_video(
-        storage,
-        records,
-        key=ws.key,
-        product_id=product.id,
-        video_path=video.video_path,
-        poster_path=video.poster_path,
-        content_hash=inputs_hash,
-        duration_s=video.duration_s,
-        settings_hash=settings.settings_hash(),
-        provider=spoken.provider,
-        run_id=run_id,
-        backfill_id=backfill_id,
-        metadata={"title": product.title, "product_id": product.id},
-    )
-    drop_withdrawn(storage, ws.key)  # a video taken down while out of stock is replaced by this one
-    return PublishResult(product, video, spoken, published, inputs_hash, checks=summary)
+    renders, summaries = [], []
+    multi = len(settings.format_names()) > 1
+    for index, fmt in enumerate(settings.format_names()):
+        suffix = "" if index == 0 else fmt
+        video, inputs_hash = ws.load_render(suffix)
+        passed, summary = ws.load_verdict(inputs_hash, suffix)
+        if not passed:
+            raise quality.VideoCheckFailed(f"{fmt}: {summary}" if multi else summary, product_id=product.id,
+                                           stage=PUBLISHED_VIDEO)
+        renders.append((fmt, suffix, video, inputs_hash))
+        summaries.append(f"{fmt}: {summary}" if multi else summary)
+    published_all = []
+    for fmt, suffix, video, inputs_hash in renders:
+        published = publish_video(
+            storage,
+            records,
+            key=format_key(ws.key, suffix),
+            product_id=product.id,
+            video_path=video.video_path,
+            poster_path=video.poster_path,
+            content_hash=inputs_hash,
+            duration_s=video.duration_s,
+            settings_hash=settings.for_format(fmt).settings_hash(),
+            provider=spoken.provider,
+            run_id=run_id,
+            backfill_id=backfill_id,
+            metadata={"title": product.title, "product_id": product.id, **({"format": fmt} if multi else {})},
+        )
+        drop_withdrawn(storage, format_key(ws.key, suffix))  # a video taken down while out of stock is replaced
+        published_all.append((fmt, published))
+    first_video, first_hash = renders[0][2], renders[0][3]
+    inputs_hash = first_hash if len(renders) == 1 else text_digest(",".join(r[3] for r in renders))
+    return PublishResult(product, first_video, spoken, published_all[0][1], inputs_hash, checks="; ".join(summaries),
+                         formats=tuple(published_all))
+
+
+def format_key(key: str, fmt: str = "") -> str:
+    """Where a format's video is published and recorded: the key for the first format, `<key>--<format>` after."""
+    return f"{key}--{fmt}" if fmt else key
 
 
 def make_video(
@@ -266,11 +328,11 @@ def check_video(video: RenderedVideo, spoken: Voiceover, settings: BatchSettings
         raise err.with_context(stage=RENDERED_VIDEO)
 
 
-def _reusable_render(ws: ProductWorkspace, inputs_hash: str) -> RenderedVideo | None:
+def _reusable_render(ws: ProductWorkspace, inputs_hash: str, fmt: str = "") -> RenderedVideo | None:
     """The previous render, if it was made from these inputs and its video on disk is still the one it made."""
     try:
-        previous, previous_hash = ws.load_render()
-        recorded = ws.recorded_video_sha256()
+        previous, previous_hash = ws.load_render(fmt)
+        recorded = ws.recorded_video_sha256(fmt)
     except (StageOutputMissing, ValueError, TypeError, KeyError):
         return None  # no render yet, or a render.json from an older layout: render afresh
     if previous_hash != inputs_hash:

@@ -38,6 +38,7 @@ class BatchSettings:
     tail_s: float = 1.0
     # look and encoding
     preset: str = "tiktok"  # tiktok | reels | youtube_shorts | generic | square | landscape | preview
+    formats: str = ""  # several presets per product, e.g. "tiktok,square,landscape" (empty: `preset` alone)
     motion: str = "auto"  # auto | zoom_in | zoom_out | pan_left | pan_right | pan_up | pan_down
     motion_strength: float = 0.12
     cta_text: str = "Comandă acum!"
@@ -71,6 +72,8 @@ class BatchSettings:
 
         data = asdict(self)
         data["template"] = template_fingerprint(self.template)
+        if not self.formats:
+            data.pop("formats")  # settings without formats keep the hash they had before formats existed
         if self.music_path:
             data["music_path"] = music_fingerprint(self.music_path)
         else:  # settings without music keep the hash they had before music existed
@@ -93,6 +96,15 @@ class BatchSettings:
             err.with_context(stage="settings")
             raise
         return self
+
+    def format_names(self) -> tuple[str, ...]:
+        """The presets each product is rendered in, the first one published under the plain names."""
+        names = tuple(name.strip() for name in self.formats.split(",") if name.strip())
+        return names or (self.preset,)
+
+    def for_format(self, fmt: str) -> "BatchSettings":
+        """The settings one format's render uses (its preset; equal to a one-format batch's settings)."""
+        return replace(self, preset=fmt, formats="")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

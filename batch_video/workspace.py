@@ -224,40 +224,49 @@ class ProductWorkspace:
             index += count
         return voiceover, tuple(cues)
 
-    # rendered_video
-    def save_render(self, video: RenderedVideo, inputs_hash: str) -> None:
+    # rendered_video (one set of files per format; the first format's keep the plain names)
+    @staticmethod
+    def for_format(name: str, fmt: str = "") -> str:
+        """`render.json` -> `render-square.json` for another format than the first."""
+        if not fmt:
+            return name
+        stem, dot, ext = name.partition(".")
+        return f"{stem}-{fmt}{dot}{ext}"
+
+    def save_render(self, video: RenderedVideo, inputs_hash: str, fmt: str = "") -> None:
         data = asdict(video)
         data["video_path"] = video.video_path.name
         data["poster_path"] = video.poster_path.name
         data["inputs_hash"] = inputs_hash
         data["video_sha256"] = file_sha256(video.video_path)  # a reuse checks the file on disk against it
-        self._write("render.json", data, (video.video_path.name, video.poster_path.name))
+        self._write(self.for_format("render.json", fmt), data, (video.video_path.name, video.poster_path.name))
 
-    def load_render(self) -> tuple[RenderedVideo, str]:
-        data = self._read("render.json", "rendered_video")
+    def load_render(self, fmt: str = "") -> tuple[RenderedVideo, str]:
+        data = self._read(self.for_format("render.json", fmt), "rendered_video")
         inputs_hash = data.pop("inputs_hash", "")
         data["video_path"] = self.local(data["video_path"])
         data["poster_path"] = self.local(data["poster_path"])
         data["warnings"] = tuple(data.get("warnings") or ())
         return RenderedVideo(**_known(RenderedVideo, data)), inputs_hash
 
-    def recorded_video_sha256(self) -> str:
+    def recorded_video_sha256(self, fmt: str = "") -> str:
         """The digest of the video when it was rendered ("" for a render.json older than digests).
 
         Read from this host's copy of render.json, which `load_render` has just fetched.
         """
         try:
-            return str(json.loads((self.root / "render.json").read_text(encoding="utf-8")).get("video_sha256") or "")
+            path = self.root / self.for_format("render.json", fmt)
+            return str(json.loads(path.read_text(encoding="utf-8")).get("video_sha256") or "")
         except (OSError, ValueError):
             return ""
 
-    def save_verdict(self, inputs_hash: str, passed: bool, summary: str) -> None:
+    def save_verdict(self, inputs_hash: str, passed: bool, summary: str, fmt: str = "") -> None:
         """The quality checks' verdict on the render of `inputs_hash`."""
-        self._write("verdict.json", {"inputs_hash": inputs_hash, "passed": passed, "summary": summary})
+        self._write(self.for_format("verdict.json", fmt), {"inputs_hash": inputs_hash, "passed": passed, "summary": summary})
 
-    def load_verdict(self, inputs_hash: str) -> tuple[bool, str]:
+    def load_verdict(self, inputs_hash: str, fmt: str = "") -> tuple[bool, str]:
         """(passed, summary) of the checks on the render of `inputs_hash`; missing if that render was never checked."""
-        data = self._read("verdict.json", "rendered_video")
+        data = self._read(self.for_format("verdict.json", fmt), "rendered_video")
         if data.get("inputs_hash") != inputs_hash:
             raise StageOutputMissing(
                 f"the current render ({inputs_hash}) has not been checked; materialize rendered_video first",

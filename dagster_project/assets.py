@@ -192,6 +192,8 @@ def rendered_video(
             "reused": result.reused,
             "provider": result.voiceover.provider,
             "template": video.extra.get("template", ""),
+            "music": (video.extra.get("music") or {}).get("track", ""),
+            **format_metadata(result),
             "scenes": len(video.extra.get("scenes") or ()),
             "transitions": ", ".join(video.extra.get("transitions") or ()),
             "warnings": "; ".join(video.warnings),
@@ -226,12 +228,36 @@ def published_video(
             "preset": result.video.preset,
             "provider": result.voiceover.provider,
             "checks": result.checks,
+            **({"formats": _table(
+                ["format", "location", "poster", "size MB"],
+                [[fmt, p.location, p.poster_location, f"{p.size_bytes / 1e6:.3f}"] for fmt, p in result.formats])}
+               if len(result.formats) > 1 else {}),
             "content_hash": result.product.content_hash,
             "render_version": pipeline.RENDER_VERSION,
             "preview": dg.MetadataValue.md(thumbnail_markdown(result.video.poster_path, result.product.title)),
             **provenance(batch_settings),
         },
         data_version=dg.DataVersion(result.inputs_hash),
+    )
+
+
+def format_metadata(result: pipeline.RenderResult) -> dict[str, object]:
+    """With several formats: a table of each format's video and checks (the first format's figures stay above)."""
+    if len(result.formats) <= 1:
+        return {}
+    rows = [[f.format, f"{f.video.width}x{f.video.height}", f"{f.video.duration_s:.2f}", f"{f.video.size_bytes / 1e6:.3f}",
+             "reused" if f.reused else f"{f.video.render_seconds:.1f} s", f.verdict.summary, str(f.video.video_path)]
+            for f in result.formats]
+    return {
+        "formats": _table(["format", "resolution", "seconds", "MB", "render", "checks", "video"], rows),
+        "formats_passed": sum(f.verdict.passed for f in result.formats),
+    }
+
+
+def _table(header: list[str], rows: list[list[str]]) -> dg.TableMetadataValue:
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(dict(zip(header, map(str, row)))) for row in rows],
+        schema=dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in header]),
     )
 
 

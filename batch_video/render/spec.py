@@ -322,6 +322,14 @@ def check_settings(settings: BatchSettings) -> tpl.Template:
     template = tpl.load_template(settings.template)
     preset = get_preset(settings.preset)
     template.layers_for(preset.orientation)
+    names = settings.format_names()
+    if len(set(names)) != len(names):
+        raise ConfigError(f"formats {settings.formats!r} names a format twice", field="formats")
+    for name in names:
+        try:
+            template.layers_for(get_preset(name).orientation)
+        except ConfigError as err:
+            raise ConfigError(f"formats: {err.message}", field="formats") from None
     if settings.transition not in TRANSITIONS:
         raise ConfigError(f"unknown transition {settings.transition!r}; use {', '.join(TRANSITIONS)}",
                           field="transition")

@@ -403,6 +403,8 @@ _SETTING_HELP = {
     "template": "video template: classic | showcase | sale, or a path to the shop's own .yaml/.json template",
     "transition": "between photos: auto | crossfade | slide | zoom_through | cut",
     "max_extra_photos": "additional feed photos used as scenes after the main one (default 4)",
+    "formats": "several presets per product in one batch, e.g. tiktok,square,landscape (the first under the plain names)",
+    "music_path": "music bed: an audio file or a folder (one track per product), ducked under the voice",
 }
 
 

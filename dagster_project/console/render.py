@@ -24,6 +24,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     settings = BatchSettings.from_env()
     if args.preset:
         settings = settings.merged({"preset": args.preset})
+    if args.formats is not None:
+        settings = settings.merged({"formats": args.formats})
+    try:
+        settings.validate()
+    except BatchVideoError as err:
+        print(f"render: {err}", file=sys.stderr)
+        return 2
     catalog = load_catalog(args.feed, currency=args.currency)
     keys = [p.key for p in catalog.products] if args.product == "all" else [_key_for(catalog, args.product, feed)]
     out = Path(args.out)
@@ -41,14 +48,17 @@ def cmd_render(args: argparse.Namespace) -> int:
             failures += 1
             print(f"{key}: FAILED: {err}", file=sys.stderr)
             continue
-        video = result.video
-        target = out / f"{key}.mp4"
-        files.copy_file(video.video_path, target)
-        files.copy_file(video.poster_path, out / f"{key}.jpg")
-        videos.append(target)
-        scenes.append(video.extra.get("scenes"))
-        print(f"{key}: {target} ({video.duration_s:.2f} s, {video.size_bytes / 1e6:.2f} MB, "
-              f"{result.verdict.summary}{', reused' if result.reused else ''})")
+        for index, made in enumerate(result.formats):
+            # The names a batch publishes under: the first format's plain, the others `<key>--<format>`.
+            name = pipeline.format_key(key, "" if index == 0 else made.format)
+            video = made.video
+            target = out / f"{name}.mp4"
+            files.copy_file(video.video_path, target)
+            files.copy_file(video.poster_path, out / f"{name}.jpg")
+            videos.append(target)
+            scenes.append(video.extra.get("scenes"))
+            print(f"{key}: {target} ({made.format} {video.width}x{video.height}, {video.duration_s:.2f} s, "
+                  f"{video.size_bytes / 1e6:.2f} MB, {made.verdict.summary}{', reused' if made.reused else ''})")
     if args.contact_sheet and videos:
         sheet = out / "contact-sheet.png"
         render.contact_sheet(videos, sheet, scenes=scenes)
@@ -69,6 +79,8 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--product", required=True, help="feed id or partition key, or 'all'")
     render.add_argument("--out", required=True)
     render.add_argument("--preset")
+    render.add_argument("--formats", help="several presets, e.g. tiktok,square,landscape (default: "
+                                          "BATCH_VIDEO_FORMATS, else the preset alone); each written to --out")
     render.add_argument("--force", action="store_true", help="render even when nothing changed")
     render.add_argument("--contact-sheet", action="store_true",
                         help="also write contact-sheet.png: a row per video, a frame per scene and the last frame")
