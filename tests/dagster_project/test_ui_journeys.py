@@ -8,6 +8,15 @@ from the state the previous one left, as a person using it would:
 1. Catalog -> select the product_video assets -> Materialize selected -> All ->
    Launch backfill: every product listed, 8 materialized, the broken one failed
    with its reason readable.
+2. The photo is fixed; the grid shows the failed product; the failed stage and
+   everything after it are materialized for the failed partitions only.
+3. Batch settings as backfill tags (`batch_video/setting/preset=square`) for two
+   products, the broken one (its photo gone again) among them: the good
+   product's published video is 1080x1080.
+4. The photo is fixed; Re-execute from failure on that backfill: only the broken
+   product runs, from its failed stage, with the batch's settings.
+5. Cancel backfill while a long full-size render runs: the running product
+   stops, queued products never start, nothing is published.
 
 Backend conditions (runs, backfills) are read over GraphQL and waited for by
 polling with generous ceilings; the UI is then asserted at its steady state
@@ -345,3 +354,167 @@ def test_launch_every_product_from_the_catalog_and_see_which_failed_and_why(inst
     expect(page.get_by_text(reason).first).to_be_visible()
     expect(page.get_by_text("STEP_FAILURE", exact=True)).to_be_visible()
     shot(page, "05-failure-reason-in-the-logs")
+
+
+def test_materialize_the_failed_partitions_from_the_grid_from_their_failed_stage(instance, page):
+    from playwright.sync_api import expect
+
+    # Left by the first journey: the broken product failed at its photo.
+    assert instance.client.asset_partition_statuses(FAILED_STAGE)[BROKEN] == "failed"
+    instance.fix_photo()
+    before = {run.run_id for run in instance.runs_of(BROKEN)}
+
+    # The grid, narrowed to the failed partitions.
+    open_grid(page, FAILED_STAGE)
+    page.get_by_text(f"Materialized ({len(GOOD)})", exact=True).click()
+    expect(page.get_by_text("1 Partitions Selected")).to_be_visible()
+    expect(page.get_by_text(BROKEN, exact=True).first).to_be_visible()
+    expect(page.get_by_text(GOOD[0], exact=True)).to_have_count(0)
+    shot(page, "06-grid-failed-partitions")
+
+    # The failed stage and everything after it (Dagster's selection syntax), only the failed partitions.
+    open_catalog(page, f'key:"{FAILED_STAGE}"+', STAGES[1:])
+    dialog = materialize_listed_assets(page, len(STAGES) - 1)
+    choose_partitions(dialog, "Failed", "1 partition")
+    expect(dialog.get_by_text(BROKEN, exact=True).first).to_be_visible()
+    shot(page, "07-materialize-failed-partitions")
+    launch(dialog, "Launch 1 run")
+
+    (run,) = wait_until(lambda: [r for r in instance.runs_of(BROKEN) if r.run_id not in before],
+                        what="the run of the failed partition", ceiling_s=300)
+    run = wait_until(lambda: next((r for r in instance.runs_of(BROKEN) if r.run_id == run.run_id and r.end_time), None),
+                     what="the failed partition's run to finish", ceiling_s=RUN_WAIT_S)
+    assert run.status == "SUCCESS", run
+    assert instance.step_keys(run.run_id) == STAGES[1:]  # from its failed stage: the feed record is not redone
+    assert Path(instance.client.videos([BROKEN])[BROKEN]).is_file(), run  # published
+
+    open_grid(page, FAILED_STAGE)
+    expect_grid(page, failed=0, materialized=len(PRODUCTS))
+    open_grid(page, "published_video", BROKEN)
+    expect_grid(page, failed=0, materialized=len(PRODUCTS))
+    expect(page.get_by_text("Materialized", exact=True).first).to_be_visible()
+    shot(page, "08-grid-all-materialized")
+
+
+def test_batch_settings_chosen_as_backfill_tags_reach_the_runs(instance, page):
+    from playwright.sync_api import expect
+
+    instance.break_photo()  # so that the next journey has a failed product to re-execute
+    known = instance.backfill_ids()
+    open_catalog(page)
+    dialog = materialize_listed_assets(page, len(STAGES))
+    choose_all_partitions(dialog)
+    dialog.get_by_role("button", name="Custom", exact=True).click()
+    dialog.get_by_text(f"{len(PRODUCTS)} partitions selected").click()
+    keys = page.get_by_role("menu").filter(has=page.get_by_role("textbox", name="Filter partitions"))
+    keys.get_by_role("menuitem", name=f"Select all ({len(PRODUCTS)})").click()
+    for key in (SQUARE_PRODUCT, BROKEN):
+        keys.get_by_role("menuitem", name=key).click()
+    dialog.get_by_text(f"Launch runs to materialize {len(STAGES)} assets").click()  # closes the list
+    expect(dialog.get_by_text("2 partitions", exact=True)).to_be_visible()
+    add_tags(page, dialog, {SETTING_TAG_PREFIX + "preset": "square"})
+    shot(page, "09-batch-settings-as-tags")
+    launch(dialog)
+    backfill_id = instance.new_backfill(known)
+
+    rows = instance.finished_batch(backfill_id)
+    instance.settings_batch = backfill_id
+    assert {k: r.status for k, r in rows.items()} == {SQUARE_PRODUCT: "succeeded", BROKEN: "failed"}, rows
+    assert published_size(rows[SQUARE_PRODUCT].video) == (1080, 1080)
+    assert instance.client.backfill(backfill_id)["tags"] and {"key": SETTING_TAG_PREFIX + "preset", "value": "square"} in (
+        instance.client.backfill(backfill_id)["tags"])
+
+    # What the UI shows of it: the render's resolution and the batch's overrides.
+    open_grid(page, "rendered_video", SQUARE_PRODUCT)
+    expect(page.get_by_role("cell", name="1080x1080", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name=re.compile(r'"preset":\s*"square"')).first).to_be_visible()
+    shot(page, "10-settings-in-the-metadata")
+
+
+def test_reexecute_from_failure_runs_only_the_failed_product_from_its_failed_stage(instance, page):
+    from playwright.sync_api import expect
+
+    parent = instance.settings_batch
+    assert parent, "runs after the settings journey: its backfill of two products, the broken one failed"
+    instance.fix_photo()
+    known = instance.backfill_ids()
+
+    open_backfill(page, parent)
+    expect_backfill_status(page, "Failed")
+    backfill_menu(page, "Re-execute from failure")
+    child = instance.new_backfill(known)
+    tags = {t["key"]: t["value"] for t in instance.client.backfill(child)["tags"]}
+    assert tags["dagster/parent_backfill_id"] == parent
+
+    rows = instance.finished_batch(child)
+    assert {k: r.status for k, r in rows.items()} == {BROKEN: "succeeded"}, rows
+    (run,) = instance.client.backfill_runs(child)
+    assert instance.step_keys(run.run_id) == STAGES[1:]
+    # The re-execution keeps the batch's settings (its tags).
+    assert tags[SETTING_TAG_PREFIX + "preset"] == "square" and published_size(rows[BROKEN].video) == (1080, 1080)
+
+    open_backfill(page, child)
+    expect_backfill_status(page, "Succeeded")
+    expect(page.get_by_role("link", name="product_record")).to_have_count(0)
+    for asset in STAGES[1:]:
+        expect_asset_counts(page, asset, 1, 0, 1, 0)
+    shot(page, "11-reexecuted-from-failure")
+    page.get_by_role("tab", name="Runs").click()
+    expect(page.get_by_text(f"partition: {BROKEN}", exact=True).first).to_be_visible()
+    expect(run_links(page)).to_have_count(1)
+
+    open_grid(page, FAILED_STAGE)
+    expect_grid(page, failed=0, materialized=len(PRODUCTS))
+
+
+def test_cancel_backfill_while_a_product_renders(instance, page):
+    from playwright.sync_api import expect
+
+    known = instance.backfill_ids()
+    published_before = instance.published()
+    open_catalog(page)
+    dialog = materialize_listed_assets(page, len(STAGES))
+    choose_all_partitions(dialog)
+    # Full size and a minute long: a render slow enough to be caught.
+    add_tags(page, dialog, {SETTING_TAG_PREFIX + "preset": "tiktok", SETTING_TAG_PREFIX + "duration_min_s": "60"})
+    launch(dialog)
+    backfill_id = instance.new_backfill(known)
+    open_backfill(page, backfill_id)
+
+    def rendering() -> RunInfo | None:
+        unfinished = [run for run in instance.client.backfill_runs(backfill_id, with_failures=False) if not run.end_time]
+        steps = instance.client.step_stats([run.run_id for run in unfinished])
+        return next((run for run in unfinished if any(
+            s.step_key == "rendered_video" and s.status == "IN_PROGRESS" for s in steps.get(run.run_id, ()))), None)
+
+    running = wait_until(rendering, what="a product rendering", ceiling_s=RUN_WAIT_S)
+    backfill_menu(page, "Cancel backfill")
+    confirm = page.get_by_role("dialog").filter(has_text="In progress runs associated with this backfill")
+    confirm.get_by_role("button", name="Cancel backfill").click()
+    expect(confirm).to_be_hidden()
+    canceled_at = time.monotonic()
+
+    def all_stopped() -> list[RunInfo] | None:
+        runs = instance.client.backfill_runs(backfill_id, with_failures=False)
+        return runs if all(r.end_time for r in runs) else None
+
+    runs = wait_until(all_stopped, what="every run of the canceled backfill to finish", ceiling_s=600)
+    print(f"\n[ui journey] canceled: the rendering product stopped {time.monotonic() - canceled_at:.0f} s after the click")
+    by_key = {r.partition_key: r for r in runs}
+    assert by_key[running.partition_key].status == "CANCELED", by_key[running.partition_key]
+    steps = instance.client.step_stats([r.run_id for r in runs])
+    queued = [r for r in runs if r.run_id != running.run_id]
+    assert all(r.status == "CANCELED" and not steps.get(r.run_id) for r in queued), (queued, steps)  # none started
+    assert "published_video" not in [s.step_key for s in steps.get(running.run_id, ())], steps[running.run_id]
+    assert_no_process_works_in(instance.root / "data" / "work" / running.partition_key)
+    assert instance.published() == published_before
+
+    wait_until(lambda: instance.client.backfill(backfill_id)["status"] == "CANCELED", what="the backfill marked canceled",
+               ceiling_s=300)
+    page.reload()
+    expect_backfill_status(page, "Canceled")
+    expect_asset_counts(page, "published_video", len(PRODUCTS), 0, 0, len(PRODUCTS))
+    shot(page, "12-backfill-canceled")
+    page.get_by_role("tab", name="Runs").click()
+    expect(run_links(page)).to_have_count(len(runs))
+    shot(page, "13-canceled-runs")
