@@ -154,10 +154,15 @@ def _fitted_music(track: Path, track_s: float, duration_s: float):
     if track_s > 0:
         while track_s * copies - LOOP_CROSSFADE_S * (copies - 1) < duration_s and copies < 64:
             copies += 1
-    stream = _input(track).audio.filter("aresample", MIX_RATE).filter("aformat", channel_layouts="stereo")
-    for _ in range(copies - 1):
-        again = _input(track).audio.filter("aresample", MIX_RATE).filter("aformat", channel_layouts="stereo")
-        stream = ffmpeg.filter([stream, again], "acrossfade", d=LOOP_CROSSFADE_S)
+    def copy(index: int):
+        # One decoder per copy: ffmpeg-python merges identical inputs into one node, and an `asplit` feeding a
+        # chain of acrossfades yields only its first copy; a distinct (never reached) duration limit keeps them apart.
+        source = ffmpeg.input("file:" + str(Path(track).resolve()), t=86400 + index)
+        return source.audio.filter("aresample", MIX_RATE).filter("aformat", channel_layouts="stereo")
+
+    stream = copy(0)
+    for index in range(1, copies):
+        stream = ffmpeg.filter([stream, copy(index)], "acrossfade", d=LOOP_CROSSFADE_S)
     stream = stream.filter("apad").filter("atrim", 0, f"{duration_s:.6f}")
     stream = stream.filter("afade", t="in", st=0, d=FADE_IN_S)
     return stream.filter("afade", t="out", st=f"{max(0.0, duration_s - FADE_OUT_S):.6f}", d=FADE_OUT_S)

@@ -131,3 +131,16 @@ def test_with_music_the_voice_and_everything_timed_by_it_start_after_the_intro(t
     assert with_music.captions.cues[0].words[1].end == pytest.approx(2.0)
     assert with_music.duration_s == pytest.approx(plain.duration_s + 2.0, abs=0.05)  # the intro and the outro
     assert with_music.audio.lead_s == 1.0 and plain.audio.lead_s == 0.0
+
+
+def test_a_track_shorter_than_the_video_is_looped_with_crossfades(spoken, tmp_path):
+    short = tmp_path / "short.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=220:duration=3",
+                    "-af", "volume=0.3", str(short)], check=True, timeout=120)
+    duration = spoken.duration_s + 8.0  # about three copies of the track
+    stem = tmp_path / "stem.wav"
+    result = music.mix_voice_and_music(spoken.audio_path, spoken.words, short, tmp_path / "mix.wav",
+                                       duration_s=duration, lead_s=1.0, stem_out=stem)
+    assert abs(float(media.probe(result.path)["format"]["duration"]) - duration) < 0.05
+    # Still playing near the end, well past the track's own 3 s: the loop, not padding with silence.
+    assert segment_lufs(stem, duration - 3.0, duration - music.FADE_OUT_S) > -40
