@@ -25,7 +25,7 @@ from batch_video.hashing import file_sha256
 from batch_video.links import LinkPolicy
 from batch_video.media import LOUDNESS_TARGET_LUFS
 from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, PublishedVideo, RenderedVideo, Voiceover
-from batch_video.publish import Storage, publish_video
+from batch_video.publish import Generation, Storage, publish_video
 from batch_video.records import Records
 from batch_video.shelf import drop_withdrawn
 from batch_video.render import get_preset, render_video, video_duration
@@ -224,11 +224,15 @@ def publish(
     *,
     run_id: str | None = None,
     backfill_id: str | None = None,
+    generation: Generation | None = None,
 ) -> PublishResult:
     """The checked videos and posters where the shop's team fetches them, and a record of each for apps.
 
     The first format is published under the product's key, every other one under `<key>--<format>`. Every
     format's verdict is read before anything is published, so a failed check publishes none of them.
+
+    `generation` (the run and when it started) orders overlapping runs of one product: an older run
+    neither replaces nor deletes a newer video (`Superseded`).
     """
     product = ws.load_product()
     spoken, _ = ws.load_voiceover()
@@ -259,6 +263,7 @@ def publish(
             run_id=run_id,
             backfill_id=backfill_id,
             metadata={"title": product.title, "product_id": product.id, **({"format": fmt} if multi else {})},
+            generation=generation,
         )
         drop_withdrawn(storage, format_key(ws.key, suffix))  # a video taken down while out of stock is replaced
         published_all.append((fmt, published))

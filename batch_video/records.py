@@ -24,7 +24,9 @@ from typing import Any
 
 from batch_video.errors import ConfigError, ProductDataError
 from batch_video.models import Product, PublishedVideo
-from batch_video.publish import call_with_retries
+from batch_video.publish.common import Generation, superseded
+from batch_video.redact import shop_message
+from batch_video.service_errors import call_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,8 @@ EVENT_UNPUBLISHED = "unpublished"
 EVENT_REPUBLISHED = "republished"
 MAX_ERROR_MESSAGE_CHARS = 4000
 UPSERT_BATCH_SIZE = 500
-SQLITE_SCHEMA_VERSION = 2  # bump with an upgrade step when the tables change (2: withdrawn videos)
+SQLITE_SCHEMA_VERSION = 3  # bump with an upgrade step when the tables change (2: withdrawn videos; 3: run order)
+STAGE = "records"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class VideoRecord:
     settings_hash: str | None = None
     provider: str | None = None
     run_id: str | None = None
+    run_started_at: str | None = None
     backfill_id: str | None = None
     error_stage: str | None = None
     error_message: str | None = None
@@ -79,7 +83,7 @@ class VideoRecord:
                 values[name] = str(values[name])
         if values.get("duration_s") is not None:
             values["duration_s"] = float(values["duration_s"])
-        for name in ("failed_at", "published_at", "unpublished_at", "created_at", "updated_at"):
+        for name in ("failed_at", "published_at", "unpublished_at", "created_at", "updated_at", "run_started_at"):
             if isinstance(values.get(name), datetime):
                 values[name] = values[name].isoformat()
         return cls(**values)
@@ -115,12 +119,21 @@ class Records(ABC):
         run_id: str | None = None,
         backfill_id: str | None = None,
         feed: str | None = None,
+        generation: Generation | None = None,
     ) -> VideoRecord:
+        """Make `published` the product's live video: the commit point of a publish.
+
+        With a `generation`, a row written by a newer run is never replaced (the
+        tables' `newer_run_wins` trigger): that raises `Superseded`.
+        """
         values = video_row(
             key, product_id, published, duration_s=duration_s, settings_hash=settings_hash, provider=provider,
-            run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
+            run_id=(generation.run_id if generation else "") or run_id, backfill_id=backfill_id, now=_utc_now(),
+            run_started_at=generation.iso() if generation else None,
         )
         record = self._upsert_video(values, feed)
+        if not _written(record, values):
+            raise superseded(key, record.run_id if record else None, record.run_started_at if record else None)
         logger.info("product %s: recorded published video %s", product_id, record.storage_path)
         return record
 
@@ -134,9 +147,16 @@ class Records(ABC):
         run_id: str | None = None,
         backfill_id: str | None = None,
         feed: str | None = None,
+        run_started_at: str | None = None,
     ) -> VideoRecord:
-        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now())
+        """Mark the product failed, keeping its live video; a newer run's row is left as it is."""
+        values = failure_row(key, product_id, stage, message, run_id=run_id, backfill_id=backfill_id, now=_utc_now(),
+                             run_started_at=run_started_at)
         record = self._upsert_video(values, feed)
+        if not _written(record, values):
+            logger.info("product %s: not recording the failure of older run %s over run %s", product_id, run_id,
+                        record.run_id if record else None)
+            return record
         logger.info("product %s: recorded failure at stage %s", product_id, stage)
         return record
 
@@ -181,6 +201,22 @@ class Records(ABC):
         return record
 
 
+def _written(record: "VideoRecord | None", values: Mapping[str, Any]) -> bool:
+    """Whether the upsert of `values` took effect (the trigger leaves a newer run's row alone)."""
+    if record is None:
+        return False
+    if values.get("run_started_at") is None:
+        return True
+    return record.run_id == values.get("run_id") and _same_instant(record.run_started_at, values["run_started_at"])
+
+
+def _same_instant(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    parse = lambda text: datetime.fromisoformat(str(text).replace("Z", "+00:00"))  # noqa: E731
+    return parse(a) == parse(b)
+
+
 def product_row(product: Product) -> dict[str, Any]:
     """The `products` columns for one feed item (prices as exact decimal strings)."""
     return {
@@ -214,11 +250,12 @@ def video_row(
     run_id: str | None,
     backfill_id: str | None,
     now: str,
+    run_started_at: str | None = None,
 ) -> dict[str, Any]:
     """Columns a successful publish sets; the error columns are cleared."""
     if published.partition_key != key:
         raise ProductDataError(
-            f"published video is for {published.partition_key!r}, not {key!r}", product_id=product_id, field="partition_key", stage="publish"
+            f"published video is for {published.partition_key!r}, not {key!r}", product_id=product_id, field="partition_key", stage=STAGE
         )
     return {
         "partition_key": key,
@@ -234,6 +271,7 @@ def video_row(
         "settings_hash": settings_hash or None,
         "provider": provider or None,
         "run_id": run_id,
+        "run_started_at": run_started_at,
         "backfill_id": backfill_id,
         "error_stage": None,
         "error_message": None,
@@ -245,17 +283,22 @@ def video_row(
 
 
 def failure_row(
-    key: str, product_id: str, stage: str, message: str, *, run_id: str | None, backfill_id: str | None, now: str
+    key: str, product_id: str, stage: str, message: str, *, run_id: str | None, backfill_id: str | None, now: str,
+    run_started_at: str | None = None,
 ) -> dict[str, Any]:
-    """Columns a failure sets; the published video's columns are deliberately absent."""
+    """Columns a failure sets; the published video's columns are deliberately absent.
+
+    The message is what the shop owner reads: one short line, no server paths, no URL secrets.
+    """
     return {
         "partition_key": key,
         "external_id": product_id,
         "status": STATUS_FAILED,
         "error_stage": stage,
-        "error_message": (message or "")[:MAX_ERROR_MESSAGE_CHARS],
+        "error_message": shop_message(message) or "failed",
         "failed_at": now,
         "run_id": run_id,
+        "run_started_at": run_started_at,
         "backfill_id": backfill_id,
     }
 
@@ -338,6 +381,7 @@ CREATE TABLE IF NOT EXISTS product_videos (
     updated_at     TEXT NOT NULL,
     unpublished_at TEXT,
     unpublish_reason TEXT,
+    run_started_at TEXT,
     UNIQUE (profile_id, partition_key),
     CHECK (status <> 'failed' OR error_message IS NOT NULL)
 );
@@ -354,6 +398,15 @@ CREATE TABLE IF NOT EXISTS product_video_events (
     created_at     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS product_video_events_key_idx ON product_video_events (profile_id, partition_key, id);
+"""
+
+# A run older than the one whose row is there changes nothing (see supabase/migrations: newer_run_wins).
+# ISO-8601 UTC times with microseconds compare correctly as text.
+SQLITE_TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS product_videos_newer_run_wins BEFORE UPDATE ON product_videos
+WHEN OLD.run_started_at IS NOT NULL AND NEW.run_started_at IS NOT NULL
+     AND NEW.run_started_at < OLD.run_started_at AND NEW.run_id IS NOT OLD.run_id
+BEGIN SELECT RAISE(IGNORE); END;
 """
 
 
@@ -401,7 +454,11 @@ class SQLiteRecords(Records):
                 raise ConfigError(
                     f"{self.path} has schema version {found}, newer than this code ({SQLITE_SCHEMA_VERSION})", field="records_path"
                 )
-            _allow_unpublished(conn)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(product_videos)")}
+            if "run_started_at" not in columns:  # before version 3
+                conn.execute("ALTER TABLE product_videos ADD COLUMN run_started_at TEXT")
+            _allow_unpublished(conn)  # rebuilds the table: the triggers are made after it
+            conn.executescript(SQLITE_TRIGGERS)
             conn.execute(f"PRAGMA user_version={SQLITE_SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
@@ -587,7 +644,7 @@ class SupabaseRecords(Records):
     ) -> None:
         if not profile_id or not _looks_like_uuid(profile_id):
             raise ConfigError(
-                f"profile id {profile_id!r} must be the owner's auth user id (a UUID)", field="BATCH_VIDEO_PROFILE_ID", stage="publish"
+                f"profile id {profile_id!r} must be the owner's auth user id (a UUID)", field="BATCH_VIDEO_PROFILE_ID", stage=STAGE
             )
         self.client = client
         self.profile_id = profile_id
@@ -607,7 +664,8 @@ class SupabaseRecords(Records):
             return query.execute().data
 
         return call_with_retries(
-            execute, what=what, product_id=product_id, attempts=self.attempts, backoff_s=self.backoff_s, sleep=self.sleep
+            execute, what=what, stage=STAGE, product_id=product_id, attempts=self.attempts, backoff_s=self.backoff_s,
+            sleep=self.sleep,
         )
 
     def upsert_feed(self, url: str, *, name: str = "") -> str:
@@ -618,7 +676,7 @@ class SupabaseRecords(Records):
             lambda: self.client.table("product_feeds").upsert(row, on_conflict="profile_id,url"), f"upserting feed {url}"
         )
         if not data:
-            raise ConfigError(f"upserting feed {url} returned no row (is the migration applied?)", stage="publish")
+            raise ConfigError(f"upserting feed {url} returned no row (is the migration applied?)", stage=STAGE)
         self._feed_ids[url] = data[0]["id"]
         return data[0]["id"]
 
@@ -649,7 +707,10 @@ class SupabaseRecords(Records):
             f"recording video row for {values['partition_key']}",
             product_id=values["external_id"],
         )
-        return VideoRecord.from_row(data[0]) if data else VideoRecord.from_row(row)
+        if data:
+            return VideoRecord.from_row(data[0])
+        # No row back: the newer_run_wins trigger kept a newer run's row. Say whose.
+        return self.get_video(values["partition_key"]) or VideoRecord.from_row(row)
 
     def iter_product_rows(self, *, feed: str | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         """The profile's `products` rows (optionally one feed's), page by page in external_id order.

@@ -42,8 +42,14 @@ def redact_url(url: str) -> str:
 
 
 def redact_urls(text: str) -> str:
-    """Every URL inside `text` redacted."""
-    return _URL.sub(lambda match: redact_url(match.group(0)), str(text))
+    """Every URL inside `text` redacted (punctuation right after a URL, like a closing parenthesis, stays text)."""
+
+    def one(match: re.Match[str]) -> str:
+        url = match.group(0)
+        stripped = url.rstrip(").,;:!?'")
+        return redact_url(stripped) + url[len(stripped):]
+
+    return _URL.sub(one, str(text))
 
 
 def shop_message(text: str, *, limit: int = SHOP_MESSAGE_CHARS) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 from batch_video import files
 from batch_video.errors import BatchVideoError, TransientError
+from batch_video.feed.keys import check_safe_key
 from batch_video.hashing import file_sha256
 from batch_video.models import (
     CaptionCue,
@@ -48,7 +49,7 @@ class ProductWorkspace:
     """Reads and writes one product's stage outputs (in `store` too, when one is given)."""
 
     def __init__(self, data_dir: Path, key: str, store: ObjectStore | None = None) -> None:
-        self.key = key
+        self.key = check_safe_key(key)  # never a path: `../../x` is a valid Dagster partition key
         self.root = Path(data_dir) / "work" / key
         self.store = store
 

@@ -12,8 +12,9 @@ import dagster as dg
 
 from batch_video import pipeline
 from batch_video.thumbnails import thumbnail_markdown
+from batch_video.publish import Generation
 from dagster_project import checks
-from dagster_project.failures import stage_errors
+from dagster_project.failures import run_started_at, stage_errors
 from dagster_project.partitions import products_partitions
 from dagster_project.resources import (
     BatchSettingsResource,
@@ -217,6 +218,8 @@ def published_video(
         result = pipeline.publish(
             workspace.for_key(context.partition_key), publishing.storage(), publishing.records(), batch_settings.settings,
             run_id=context.run_id, backfill_id=context.run.tags.get(BACKFILL_TAG),
+            # Orders overlapping runs of this product: an older one never replaces a newer video.
+            generation=Generation(context.run_id, run_started_at(context.instance, context.run_id)),
         )
     return dg.MaterializeResult(
         metadata={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Iterator, NoReturn
 
@@ -40,6 +41,14 @@ def fail(context: dg.AssetExecutionContext, err: BatchVideoError) -> NoReturn:
         )
     )
     raise failure from err
+
+
+def run_started_at(instance: dg.DagsterInstance, run_id: str) -> float:
+    """When the run started (seconds since the epoch): what orders two runs of one product."""
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        return time.time()
+    return record.start_time or record.create_timestamp.timestamp()
 
 
 @contextmanager

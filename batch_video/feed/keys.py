@@ -7,8 +7,12 @@ import re
 import unicodedata
 from typing import Iterable
 
+from batch_video.errors import ProductDataError
+
 KEY_MAX_LENGTH = 64
 KEY_HASH_LENGTH = 8
+# What may become a folder or file name: letters, digits, `.`, `_`, `-`; no leading dot, no `..`.
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 _FOLD_EXTRA = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i"})
 
@@ -21,6 +25,18 @@ def fold_ascii(text: str) -> str:
 
 def _short_hash(text: str, length: int = KEY_HASH_LENGTH) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def check_safe_key(key: str, *, stage: str | None = None, field: str = "partition_key") -> str:
+    """`key` when it is safe as one folder or file name (what `slugify_key` makes); a ProductDataError otherwise.
+
+    Dagster accepts any partition key, `../../x` included: nothing that becomes
+    a path may trust it.
+    """
+    if not isinstance(key, str) or not _SAFE_KEY.fullmatch(key) or ".." in key:
+        raise ProductDataError(f"{field} {str(key)[:80]!r} is not a safe name (letters, digits, '.', '_', '-')",
+                               product_id=str(key)[:80], field=field, stage=stage)
+    return key
 
 
 def slugify_key(product_id: str) -> str:

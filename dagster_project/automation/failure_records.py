@@ -6,6 +6,8 @@ from typing import Any, Iterable, Mapping
 
 import dagster as dg
 
+from batch_video.publish import Generation
+from dagster_project.failures import run_started_at
 from dagster_project.resources import PublishingResource
 from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
@@ -49,5 +51,7 @@ def record_product_failures(context: dg.RunFailureSensorContext, publishing: Pub
         details["message"],
         run_id=run.run_id,
         backfill_id=run.tags.get(BACKFILL_TAG),
+        # A failure of an older run never overwrites the row of a newer one.
+        run_started_at=Generation(run.run_id, run_started_at(context.instance, run.run_id)).iso(),
     )
     context.log.info(f"recorded failure of {details['key']} at {details['stage']}")

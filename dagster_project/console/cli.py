@@ -1,4 +1,4 @@
-"""`batch-video`: sync feeds into partitions, render one product, run batches."""
+"""`batch-video`: sync feeds into partitions, render one product, run batches, prune the data folder."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Sequence
 from batch_video.errors import BatchVideoError
 from dagster_project.console.batch import add_batch_commands
 from dagster_project.console.feed import add_feed_commands, resolve_currency
+from dagster_project.console.prune import add_prune_command
 from dagster_project.console.render import add_render_command
 
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_feed_commands(sub)
     add_render_command(sub)
     add_batch_commands(sub)
+    add_prune_command(sub)
     return parser
 
 

@@ -7,17 +7,20 @@ never appears in run config, the UI, logs, reprs or asset metadata.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from batch_video.errors import ConfigError
-from batch_video.publish import LocalStorage, Storage, SupabaseStorage
+from batch_video.publish import DEFAULT_SIGNED_URL_EXPIRY_S, LocalStorage, Storage, SupabaseStorage
+from batch_video.redact import redact_url
 from batch_video.records import Records, SQLiteRecords, SupabaseRecords
 
 logger = logging.getLogger(__name__)
@@ -36,7 +39,23 @@ ENV_FOR_FIELD = {
     "supabase_prefix": "SUPABASE_STORAGE_PREFIX",
     "profile_id": "BATCH_VIDEO_PROFILE_ID",
     "signed_url_expiry_s": "SUPABASE_SIGNED_URL_EXPIRY_S",
+    "public_urls": "SUPABASE_PUBLIC_URLS",
 }
+
+
+def _secure_url(url: str) -> bool:
+    """https, or http to a loopback address (a local Supabase stack): never the key in clear over a network."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _plain(value: Any) -> Any:
@@ -57,7 +76,9 @@ class PublishingResource(dg.ConfigurableResource):
     supabase_bucket: str = ""
     supabase_prefix: str = ""
     profile_id: str = ""
-    signed_url_expiry_s: int = 0  # 0: public URL (public bucket); >0: signed URL valid this long
+    # The bucket is private by default: rows get signed URLs valid this long (apps re-sign from storage_path).
+    signed_url_expiry_s: int = DEFAULT_SIGNED_URL_EXPIRY_S
+    public_urls: bool = False  # an explicit choice: a public bucket, and rows hold its permanent public URLs
     http_timeout_s: float = 120.0
     retry_attempts: int = 4
     retry_backoff_s: float = 1.0
@@ -97,11 +118,14 @@ class PublishingResource(dg.ConfigurableResource):
                 hint = f"{var} (or SUPABASE_KEY)" if field_name == "supabase_key" else var
                 found.append((var, f"{hint} is not set"))
         url = _plain(self.supabase_url)
-        if url and not url.startswith(("http://", "https://")):
-            found.append(("SUPABASE_URL", f"SUPABASE_URL must start with https:// (got {url!r})"))
-        if self.signed_url_expiry_s < 0:
+        if url and not _secure_url(url):
+            # The service-role key travels in every request's headers.
+            found.append(("SUPABASE_URL", f"SUPABASE_URL must start with https:// (http:// only for a local stack on"
+                                          f" loopback; got {redact_url(url)!r})"))
+        if self.signed_url_expiry_s <= 0 and not self.public_urls:
             var = ENV_FOR_FIELD["signed_url_expiry_s"]
-            found.append((var, f"{var} must be 0 (public URL) or a positive number of seconds"))
+            found.append((var, f"{var} must be a positive number of seconds (the bucket is private), or set"
+                               " SUPABASE_PUBLIC_URLS=true for a public bucket"))
         return found
 
     def check_config(self) -> None:
@@ -148,6 +172,7 @@ class PublishingResource(dg.ConfigurableResource):
             profile_id=_plain(self.profile_id),
             prefix=_plain(self.supabase_prefix),
             signed_url_expiry_s=self.signed_url_expiry_s,
+            public_urls=self.public_urls,
             attempts=self.retry_attempts,
             backoff_s=self.retry_backoff_s,
         )
@@ -180,9 +205,9 @@ class PublishingResource(dg.ConfigurableResource):
             }
         return {
             "backend": "supabase",
-            "supabase_url": str(_plain(self.supabase_url)),
+            "supabase_url": redact_url(str(_plain(self.supabase_url))),
             "bucket": str(_plain(self.supabase_bucket)),
             "prefix": str(_plain(self.supabase_prefix)),
             "profile_id": str(_plain(self.profile_id)),
-            "urls": "public" if self.signed_url_expiry_s <= 0 else f"signed, {self.signed_url_expiry_s}s",
+            "urls": "public" if self.public_urls else f"signed, {self.signed_url_expiry_s}s",
         }

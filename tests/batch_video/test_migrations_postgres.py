@@ -32,6 +32,7 @@ from psycopg.conninfo import make_conninfo  # noqa: E402
 
 from batch_video.errors import ProductDataError  # noqa: E402
 from batch_video.models import Product, PublishedVideo  # noqa: E402
+from batch_video.publish import Generation, Superseded  # noqa: E402
 from batch_video.records import SQLiteRecords, SupabaseRecords  # noqa: E402
 
 pytestmark = pytest.mark.postgres
@@ -479,3 +480,38 @@ def test_service_role_sees_everything(db):
         assert db.execute("SELECT count(*) FROM product_videos").fetchone()[0] == 2
     finally:
         db.execute("ROLLBACK")
+
+
+# ---------------------------------------------------------------- two runs of one product; the private bucket
+
+
+def test_an_older_run_never_replaces_a_newer_runs_row_through_postgrest(db, bridge):
+    records = supabase_records()
+    newer, older = Generation("run-b", 2_000_000_000.0), Generation("run-a", 1_000_000_000.0)
+    records.record_video("p1", "P1", PublishedVideo("p1", "u2", "p2", "supabase", 2, "new", f"{SHOP_A}/p1/new.mp4"),
+                         generation=newer)
+    with pytest.raises(Superseded) as info:
+        records.record_video("p1", "P1", PublishedVideo("p1", "u1", "p1", "supabase", 1, "old", f"{SHOP_A}/p1/old.mp4"),
+                             generation=older)
+    assert "run-b" in str(info.value)
+    # An older run's failure is not recorded over the newer row either.
+    records.record_failure("p1", "P1", "render", "late", run_id="run-a", run_started_at=older.iso())
+    row = db.execute("SELECT storage_path, status, run_id FROM product_videos WHERE partition_key = 'p1'").fetchone()
+    assert row == (f"{SHOP_A}/p1/new.mp4", "published", "run-b")
+    # The rule is the database's: a plain SQL writer is held to it too.
+    db.execute("UPDATE product_videos SET storage_path = 'x', run_id = 'run-a', run_started_at = %s WHERE partition_key = 'p1'",
+               (older.iso(),))
+    assert db.execute("SELECT storage_path FROM product_videos WHERE partition_key = 'p1'").fetchone() == (f"{SHOP_A}/p1/new.mp4",)
+
+
+def test_the_videos_bucket_is_private_and_owners_read_only_their_own_objects(db):
+    assert db.execute("SELECT public FROM storage.buckets WHERE id = 'product-videos'").fetchone() == (False,)
+    db.execute("TRUNCATE storage.objects")
+    for shop in (SHOP_A, SHOP_B):
+        db.execute("INSERT INTO storage.objects (bucket_id, name) VALUES ('product-videos', %s)", (f"{shop}/p/abc.mp4",))
+    for profile, role, expected in ((SHOP_A, "authenticated", [f"{SHOP_A}/p/abc.mp4"]), (None, "anon", [])):
+        _as_user(db, profile, role)
+        try:
+            assert [r[0] for r in db.execute("SELECT name FROM storage.objects")] == expected
+        finally:
+            db.execute("ROLLBACK")

@@ -1,5 +1,5 @@
-"""A publish killed mid-write (SIGKILL) leaves the previous video and records intact;
-the next publish of the same product completes it."""
+"""A publish killed mid-copy or right before its commit (SIGKILL) leaves the previous video, its own poster
+and the records intact; the next publish of the same product completes it."""
 
 from __future__ import annotations
 
@@ -13,18 +13,26 @@ from pathlib import Path
 
 import pytest
 
+from batch_video.hashing import file_sha256
 from batch_video.publish import LocalStorage, publish_video
 from batch_video.records import SQLiteRecords
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The child publishes through the real code; only the copy loop is changed: after 4 KiB (1 KiB chunks) it
-# says so in a marker file and stops there, so the parent kills it mid-copy whatever the machine's speed.
+# The child publishes through the real code; one step is changed so the parent kills it right there whatever
+# the machine's speed: "copy" copies the new video in 1 KiB chunks and, after 4 KiB, says so in a marker file
+# and stalls; "commit" says so and stalls just before the product's entry (the local commit point) is
+# switched, every new file already written.
 CHILD = r"""
 import sys, time
+from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from batch_video import publish
+from batch_video import files
+from batch_video.publish import local
 from batch_video.records import SQLiteRecords
+from batch_video.publish import LocalStorage, publish_video
+
+root, video, poster, phase = sys.argv[2:6]
 
 def copy_then_stall(source, destination):
     written = 0
@@ -33,16 +41,25 @@ def copy_then_stall(source, destination):
         destination.flush()
         written += len(chunk)
         if written >= 4096:
-            open(sys.argv[5], "w").close()
+            Path(root, "mid-copy").touch()
             time.sleep(3600)
 
-publish.COPY_CHUNK_BYTES = 1024
-publish._copy_chunks = copy_then_stall
-root, video, poster = sys.argv[2:5]
-storage = publish.LocalStorage(root)
+real_write_json = files.write_json
+
+def stuck_before_commit(target, data, **options):
+    if Path(target).name == "k1.json":
+        Path(root, "ready-to-commit").touch()
+        time.sleep(3600)
+    real_write_json(target, data, **options)
+
+if phase == "copy":
+    local._copy_chunks = copy_then_stall
+else:
+    local.files.write_json = stuck_before_commit
+storage = LocalStorage(root)
 records = SQLiteRecords(root + "/records.sqlite")
-publish.publish_video(storage, records, key="k1", product_id="P1", video_path=video, poster_path=poster,
-                      content_hash="new", duration_s=2.0, run_id="run-2")
+publish_video(storage, records, key="k1", product_id="P1", video_path=video, poster_path=poster,
+              duration_s=2.0, run_id="run-2")
 print("finished", flush=True)
 """
 
@@ -59,7 +76,13 @@ def ffprobe_duration(path: Path) -> float:
     return float(json.loads(out)["format"]["duration"])
 
 
-def test_killed_publish_keeps_previous_video_and_record_then_next_run_completes(tmp_path):
+def live_pair(storage: LocalStorage, key: str) -> tuple[bytes, bytes]:
+    entry = storage.read_entry(key)
+    return (storage.root / entry["video"]).read_bytes(), (storage.root / entry["poster"]).read_bytes()
+
+
+@pytest.mark.parametrize("phase", ["copy", "commit"])
+def test_killed_publish_keeps_previous_video_and_record_then_next_run_completes(tmp_path, phase):
     old_video, new_video = tmp_path / "old.mp4", tmp_path / "new.mp4"
     old_poster, new_poster = tmp_path / "old.jpg", tmp_path / "new.jpg"
     ffmpeg("-f", "lavfi", "-i", "color=red:s=64x64:d=1:r=10", "-pix_fmt", "yuv420p", str(old_video))
@@ -73,23 +96,25 @@ def test_killed_publish_keeps_previous_video_and_record_then_next_run_completes(
     storage = LocalStorage(root)
     records = SQLiteRecords(root / "records.sqlite")
     publish_video(storage, records, key="k1", product_id="P1", video_path=old_video, poster_path=old_poster,
-                  content_hash="old", duration_s=1.0, run_id="run-1")
+                  duration_s=1.0, run_id="run-1")
     record_before = records.get_video("k1")
     manifest_before = storage.manifest()
     entry_before = storage.read_entry("k1")
 
-    mid_copy = tmp_path / "mid-copy"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(REPO), str(root), str(new_video), str(new_poster), str(mid_copy)],
+        [sys.executable, "-c", CHILD, str(REPO), str(root), str(new_video), str(new_poster), phase],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 300  # a generous ceiling: the child only has to start and copy 4 KiB
-        while not mid_copy.exists() and child.poll() is None:
-            assert time.monotonic() < deadline, "the child never got 4 KiB into its copy"
+        deadline = time.monotonic() + 300  # a generous ceiling: the child only has to start and reach its stall
+        marker = root / ("mid-copy" if phase == "copy" else "ready-to-commit")
+        while not marker.exists() and child.poll() is None:
+            assert time.monotonic() < deadline, f"the child never reached its {phase} stall"
             time.sleep(0.02)
-        assert mid_copy.exists(), f"child ended before it started writing: {child.communicate(timeout=60)}"
-        (temp,) = (root / "videos").glob(".k1.mp4.pid*.tmp")
+        assert marker.exists(), f"child ended before its {phase} stall: {child.communicate(timeout=60)}"
+        temp = None
+        if phase == "copy":
+            (temp,) = (root / "videos" / "k1").glob(".*.mp4.*.tmp")
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=60)
     finally:
@@ -97,12 +122,14 @@ def test_killed_publish_keeps_previous_video_and_record_then_next_run_completes(
             child.kill()
             child.wait()
     assert child.returncode == -signal.SIGKILL
-    assert 0 < temp.stat().st_size < new_video.stat().st_size  # it really died mid-copy
+    if phase == "copy":
+        assert temp is not None and 0 < temp.stat().st_size < new_video.stat().st_size  # it really died mid-copy
+    else:  # every new file was there: only the switch was missing
+        assert (root / "videos" / "k1" / f"{file_sha256(new_video)[:32]}.mp4").read_bytes() == new_video.read_bytes()
 
-    # the previous video is untouched and still plays
-    assert storage.video_path("k1").read_bytes() == old_video.read_bytes()
-    assert storage.poster_path("k1").read_bytes() == old_poster.read_bytes()
-    assert ffprobe_duration(storage.video_path("k1")) == pytest.approx(1.0, abs=0.15)
+    # the previous video and its own poster are what the folder shows, and the video still plays
+    assert live_pair(storage, "k1") == (old_video.read_bytes(), old_poster.read_bytes())
+    assert ffprobe_duration(storage.live_video("k1")) == pytest.approx(1.0, abs=0.15)
     # and so are the records and the manifest
     assert records.get_video("k1") == record_before
     assert storage.manifest() == manifest_before
@@ -110,11 +137,14 @@ def test_killed_publish_keeps_previous_video_and_record_then_next_run_completes(
 
     # the next materialization finishes the job and clears the dead writer's temp file
     publish_video(storage, records, key="k1", product_id="P1", video_path=new_video, poster_path=new_poster,
-                  content_hash="new", duration_s=2.0, run_id="run-3")
-    assert storage.video_path("k1").read_bytes() == new_video.read_bytes()
-    assert ffprobe_duration(storage.video_path("k1")) == pytest.approx(2.0, abs=0.15)
+                  duration_s=2.0, run_id="run-3")
+    assert live_pair(storage, "k1") == (new_video.read_bytes(), new_poster.read_bytes())
+    assert ffprobe_duration(storage.live_video("k1")) == pytest.approx(2.0, abs=0.15)
     after = records.get_video("k1")
-    assert (after.content_hash, after.run_id, after.status) == ("new", "run-3", "published")
+    assert (after.content_hash, after.run_id, after.status) == (file_sha256(new_video)[:32], "run-3", "published")
     assert after.id == record_before.id  # same row, updated in place
-    assert not temp.exists()
-    assert [p.name for p in (root / "videos").iterdir() if p.name.startswith(".")] == []
+    assert temp is None or not temp.exists()
+    leftovers = [p.name for p in (root / "videos").rglob(".*") if not p.name.endswith(".lock")]
+    assert leftovers == []
+    # the replaced video went once the row pointed at the new one
+    assert not (root / entry_before["video"]).exists()

@@ -10,6 +10,7 @@ import pytest
 
 from batch_video.errors import ConfigError, ProductDataError
 from batch_video.models import Product, PublishedVideo
+from batch_video.publish import Generation, Superseded
 from batch_video.records import SQLITE_SCHEMA, SQLiteRecords, VideoRecord, failure_row, product_row, video_row
 
 
@@ -97,9 +98,13 @@ def test_failure_of_a_never_published_product_is_recorded(records):
     assert records.get_video("unknown") is None
 
 
-def test_long_error_messages_are_truncated(records):
+def test_error_messages_for_the_shop_owner_are_one_short_line_without_server_paths(records):
     row = records.record_failure("a1", "A1", "render", "x" * 10_000)
-    assert len(row.error_message) == 4000
+    assert len(row.error_message) <= 300
+    stderr = ("product A1, field video: ffmpeg failed on /srv/batch/data/work/a1/video.mp4 (see https://u:pw@logs.example/x?token=t)\n"
+              "[libx264 @ 0x55] /usr/lib/x86_64-linux-gnu/libx264.so: error\nTraceback (most recent call last): ...")
+    row = records.record_failure("a1", "A1", "render", stderr)
+    assert row.error_message == "product A1, field video: ffmpeg failed on video.mp4 (see https://logs.example/x?…)"
 
 
 def test_video_row_refuses_a_video_published_for_another_key():
@@ -217,3 +222,41 @@ def test_a_records_file_from_before_unpublishing_is_upgraded_in_place(tmp_path):
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"product_videos_failed_idx", "product_videos_product_idx"} <= indexes
     assert "product_videos_before_unpublished" not in tables
+
+
+# ---------------------------------------------------------------- an older run never replaces a newer one
+
+
+def test_a_newer_runs_row_is_never_replaced_by_an_older_run(records):
+    newer, older = Generation("run-b", 2000.0), Generation("run-a", 1000.0)
+    records.record_video("a1", "A1", published("a1", "new"), generation=newer)
+    with pytest.raises(Superseded) as info:
+        records.record_video("a1", "A1", published("a1", "old"), generation=older)
+    assert "run-b" in str(info.value)
+    row = records.get_video("a1")
+    assert (row.content_hash, row.run_id, row.status) == ("new", "run-b", "published")
+    # An older run's failure is not recorded over it either; the newer run's own failure is.
+    records.record_failure("a1", "A1", "render", "late failure", run_id="run-a", run_started_at=older.iso())
+    assert records.get_video("a1").status == "published"
+    records.record_failure("a1", "A1", "render", "boom", run_id="run-b", run_started_at=newer.iso())
+    assert (records.get_video("a1").status, records.get_video("a1").content_hash) == ("failed", "new")
+    # The same run again (a retry) and a newer run write as usual; so does a write that names no run.
+    records.record_video("a1", "A1", published("a1", "retry"), generation=newer)
+    records.record_video("a1", "A1", published("a1", "newest"), generation=Generation("run-c", 3000.0))
+    records.record_video("a1", "A1", published("a1", "manual"))
+    assert records.get_video("a1").content_hash == "manual"
+
+
+def test_a_version_1_records_file_gains_the_run_column_and_the_rule(tmp_path):
+    path = tmp_path / "old.sqlite"
+    SQLiteRecords(path)
+    with sqlite3.connect(path) as conn:  # make it look like a file written before run_started_at existed
+        conn.execute("DROP TRIGGER product_videos_newer_run_wins")
+        conn.execute("ALTER TABLE product_videos DROP COLUMN run_started_at")
+        conn.execute("PRAGMA user_version=1")
+    records = SQLiteRecords(path)
+    records.record_video("a1", "A1", published("a1", "new"), generation=Generation("b", 2.0))
+    with pytest.raises(Superseded):
+        records.record_video("a1", "A1", published("a1", "old"), generation=Generation("a", 1.0))
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3

@@ -14,6 +14,7 @@ import respx
 from supabase import ClientOptions, create_client
 
 from batch_video.errors import ConfigError, ProductDataError, TransientError
+from batch_video.hashing import file_sha256
 from batch_video.models import Product, PublishedVideo
 from batch_video.publish import SupabaseStorage, publish_video
 from batch_video.records import SupabaseRecords
@@ -58,7 +59,7 @@ def sleeps():
 
 @pytest.fixture
 def storage(client, sleeps):
-    return SupabaseStorage(client, BUCKET, profile_id=PROFILE, attempts=3, backoff_s=0.01, sleep=sleeps.append)
+    return SupabaseStorage(client, BUCKET, profile_id=PROFILE, public_urls=True, attempts=3, backoff_s=0.01, sleep=sleeps.append)
 
 
 @pytest.fixture
@@ -74,6 +75,9 @@ def media(tmp_path_factory):
                     "-pix_fmt", "yuv420p", str(video)], check=True)
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=blue:s=32x32", "-frames:v", "1",
                     str(poster)], check=True)
+    global HASH, VIDEO_PATH, POSTER_PATH
+    HASH = file_sha256(video)[:32]
+    VIDEO_PATH, POSTER_PATH = f"{PROFILE}/mouse-m1/{HASH}.mp4", f"{PROFILE}/mouse-m1/{HASH}.jpg"
     return video, poster
 
 
@@ -90,8 +94,10 @@ def info_url(path: str) -> str:
     return f"{STORAGE}/object/info/{BUCKET}/{path}"
 
 
-VIDEO_PATH = f"{PROFILE}/mouse-m1/hash1.mp4"
-POSTER_PATH = f"{PROFILE}/mouse-m1/hash1.jpg"
+# Objects are named after the sha256 of the video's bytes: set by the `media` fixture.
+HASH = VIDEO_PATH = POSTER_PATH = ""
+# What an earlier publish left live (another content).
+OLD_VIDEO, OLD_POSTER = f"{PROFILE}/mouse-m1/{'0' * 32}.mp4", f"{PROFILE}/mouse-m1/{'0' * 32}.jpg"
 
 
 # ---------------------------------------------------------------- Storage
@@ -114,7 +120,7 @@ def test_publish_uploads_poster_and_video_then_verifies_and_returns_public_url(s
         poster_location=f"{STORAGE}/object/public/{BUCKET}/{POSTER_PATH}",
         storage="supabase",
         size_bytes=size,
-        content_hash="hash1",
+        content_hash=HASH,
         storage_path=VIDEO_PATH,
     )
     assert video_info.call_count == 2  # before (skip if present) and after (verify) the upload
@@ -124,10 +130,10 @@ def test_publish_uploads_poster_and_video_then_verifies_and_returns_public_url(s
     assert request.headers["x-upsert"] == "true"
     assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
     body = request.read()
-    assert b'name="file"; filename="hash1.mp4"' in body and b"Content-Type: video/mp4" in body
+    assert f'name="file"; filename="{HASH}.mp4"'.encode() in body and b"Content-Type: video/mp4" in body
     assert video.read_bytes() in body
     assert b'name="cacheControl"\r\n\r\n31536000' in body
-    assert b'{"product_id": "M1"}' in body  # object metadata
+    assert b'{"product_id": "M1", "render_hash": "hash1"}' in body  # object metadata
     poster_body = poster_upload.calls.last.request.read()
     assert b"Content-Type: image/jpeg" in poster_body and poster.read_bytes() in poster_body
 
@@ -317,7 +323,7 @@ def video_row_response(**overrides):
     row = {
         "id": "0d8f7e6a-1111-4222-8333-444455556666", "profile_id": PROFILE, "feed_id": None, "product_id": None,
         "external_id": "M1", "partition_key": "mouse-m1", "status": "published", "storage": "supabase",
-        "storage_path": VIDEO_PATH, "url": "https://x/v.mp4", "poster_url": "https://x/p.jpg", "duration_s": 7.5,
+        "storage_path": OLD_VIDEO, "url": "https://x/v.mp4", "poster_url": "https://x/p.jpg", "duration_s": 7.5,
         "size_bytes": 1000, "content_hash": "hash1", "settings_hash": "s1", "provider": "edge", "run_id": "r1",
         "backfill_id": None, "error_stage": None, "error_message": None, "failed_at": None,
         "published_at": "2026-11-25T22:00:00+00:00", "created_at": "2026-11-25T22:00:00+00:00",
@@ -325,6 +331,11 @@ def video_row_response(**overrides):
     }
     row.update(overrides)
     return row
+
+
+def echo_upsert(request: httpx.Request) -> httpx.Response:
+    """PostgREST's answer to an upsert with return=representation: the row as written."""
+    return httpx.Response(201, json=[video_row_response(**json.loads(request.content))])
 
 
 def published(content_hash="hash1"):
@@ -366,7 +377,7 @@ def test_record_failure_leaves_the_published_columns_alone(records):
     body = json.loads(route.calls.last.request.content)
     assert (body["status"], body["error_stage"], body["error_message"], body["run_id"]) == ("failed", "render", "ffmpeg exited 1", "r2")
     assert not {"storage_path", "url", "poster_url", "content_hash", "size_bytes", "published_at"} & set(body)
-    assert row.storage_path == VIDEO_PATH  # the database kept it, and we report what it holds
+    assert row.storage_path == OLD_VIDEO  # the database kept it, and we report what it holds
 
 
 @respx.mock
@@ -476,13 +487,15 @@ def test_records_require_a_uuid_profile(client):
 @respx.mock
 def test_publish_video_replaces_the_old_object_only_after_the_row_points_at_the_new_one(storage, records, media, caplog):
     video, poster = media
-    new_path, new_poster = f"{PROFILE}/mouse-m1/hash2.mp4", f"{PROFILE}/mouse-m1/hash2.jpg"
-    respx.get(f"{REST}/product_videos").mock(return_value=httpx.Response(200, json=[video_row_response()]))
+    new_path, new_poster = VIDEO_PATH, POSTER_PATH
+    # The row before the publish, then (read again before discarding) the row it wrote.
+    respx.get(f"{REST}/product_videos").mock(side_effect=[
+        httpx.Response(200, json=[video_row_response()]), httpx.Response(200, json=[video_row_response(storage_path=new_path)])])
     respx.get(info_url(new_poster)).mock(return_value=NOT_FOUND)
     respx.get(info_url(new_path)).mock(side_effect=[NOT_FOUND, object_info(new_path, video.stat().st_size)])
     respx.post(object_url(new_poster)).mock(return_value=httpx.Response(200, json={"Key": "k"}))
     respx.post(object_url(new_path)).mock(return_value=httpx.Response(200, json={"Key": "k"}))
-    respx.post(f"{REST}/product_videos").mock(return_value=httpx.Response(201, json=[video_row_response(storage_path=new_path)]))
+    respx.post(f"{REST}/product_videos").mock(side_effect=echo_upsert)
     remove = respx.delete(f"{STORAGE}/object/{BUCKET}").mock(return_value=httpx.Response(200, json=[]))
 
     with caplog.at_level(logging.DEBUG):
@@ -492,7 +505,7 @@ def test_publish_video_replaces_the_old_object_only_after_the_row_points_at_the_
     order = [(c.request.method, c.request.url.path) for c in respx.calls]
     assert order.index(("POST", f"/storage/v1/object/{BUCKET}/{new_path}")) < order.index(("POST", "/rest/v1/product_videos"))
     assert order[-1] == ("DELETE", f"/storage/v1/object/{BUCKET}")
-    assert json.loads(remove.calls.last.request.content) == {"prefixes": [VIDEO_PATH, POSTER_PATH]}
+    assert json.loads(remove.calls.last.request.content) == {"prefixes": [OLD_VIDEO, OLD_POSTER]}
     assert KEY not in caplog.text
 
 

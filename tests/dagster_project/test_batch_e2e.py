@@ -24,6 +24,7 @@ import pytest
 
 from batch_video.catalog import load_catalog
 from batch_video.feed import slugify_key
+from batch_video.publish import LocalStorage
 from dagster_project.automation.feed_sync import sync_feed_partitions
 from dagster_project.console import cli
 from scripts.local_dagster import LocalDagster
@@ -161,7 +162,7 @@ def test_launch_status_fix_and_retry_only_the_failed_product(tiny_feed, tmp_path
         assert [(r["partition_key"], r["status"]) for r in canceled["products"]] in ([(GOOD, "skipped")], [(GOOD, "canceled")])
         assert all(r.dagster_run.status == dg.DagsterRunStatus.CANCELED
                    for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": doomed})))
-        assert (tmp_path / "output" / "videos" / f"{BROKEN}.mp4").exists()
+        assert LocalStorage(tmp_path / "output").live_video(BROKEN).exists()
 
         # The batch_reports sensor wrote the first batch's report too, and recorded it as a batch_report event.
         def reported() -> set[str]:

@@ -18,6 +18,7 @@ import pytest
 
 from batch_video import pipeline, quality
 from batch_video.models import PreparedImage, Product, RenderedVideo, Voiceover
+from batch_video.publish import LocalStorage
 from batch_video.render.presets import PRESETS
 from batch_video.workspace import ProductWorkspace
 from dagster_project.assets import product_video_assets, published_video, rendered_video
@@ -107,7 +108,7 @@ def test_a_good_video_passes_and_is_published(tmp_path):
     assert check_evaluations(result) == {name: True for name in quality.CHECK_NAMES}
     mats = {e.asset_key.to_user_string(): e.event_specific_data.materialization for e in result.get_asset_materialization_events()}
     assert mats["rendered_video"].metadata["reused"].value is True  # the checks, not a re-render, decided
-    assert (tmp_path / "output" / "videos" / f"{KEY}.mp4").exists()
+    assert LocalStorage(tmp_path / "output").live_video(KEY).exists()
 
 
 @pytest.mark.parametrize(
@@ -125,7 +126,7 @@ def test_a_corrupted_video_fails_its_stage_and_is_not_published(tmp_path, corrup
     assert failed_check in user.metadata["failed_checks"].value
     assert "CANA 1" in user.description and failed_check in user.description
     assert not result.get_asset_materialization_events()
-    assert not (tmp_path / "output" / "videos" / f"{KEY}.mp4").exists()
+    assert LocalStorage(tmp_path / "output").read_entry(KEY) is None
     status = instance.get_status_by_partition(dg.AssetKey("rendered_video"), [KEY], rendered_video.partitions_def)
     assert status[KEY] == dg.AssetPartitionStatus.FAILED
 

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from batch_video.feed import slugify_key
+from batch_video.publish import LocalStorage
 from dagster_project.assets import product_video_assets
 from dagster_project.partitions import products_partitions
 from tests.dagster_project.conftest import chain_resources
@@ -50,8 +51,8 @@ def test_good_product_materializes_and_broken_one_fails_alone(tiny_feed, tmp_pat
     image_status = instance.get_status_by_partition(dg.AssetKey("product_image"), [good, broken], products_partitions)
     assert image_status[broken] == dg.AssetPartitionStatus.FAILED
 
-    published = tmp_path / "output" / "videos" / f"{good}.mp4"
-    assert (tmp_path / "output" / "videos" / f"{good}.jpg").exists()
+    published = LocalStorage(tmp_path / "output").live_video(good)
+    assert published.with_suffix(".jpg").exists()
     info = ffprobe(published)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p"

@@ -14,7 +14,7 @@ from dagster_project.resources.publishing import PublishingResource
 SECRET = "eyJhbGciOiJIUzI1NiJ9.very-secret-service-role.sig"
 PROFILE = "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 SUPABASE_VARS = ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_KEY", "SUPABASE_BUCKET", "SUPABASE_STORAGE_PREFIX",
-                 "SUPABASE_SIGNED_URL_EXPIRY_S")
+                 "SUPABASE_SIGNED_URL_EXPIRY_S", "SUPABASE_PUBLIC_URLS")
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +87,11 @@ def test_every_missing_setting_is_listed_at_once(monkeypatch):
     [
         ({"BATCH_VIDEO_PUBLISH_BACKEND": "s3"}, ["BATCH_VIDEO_PUBLISH_BACKEND='s3'", "local, supabase"]),
         ({"SUPABASE_URL": "shopproj.supabase.co"}, ["must start with https://"]),
+        # The service-role key would cross the network in clear.
+        ({"SUPABASE_URL": "http://shopproj.supabase.co"}, ["must start with https://"]),
+        ({"SUPABASE_URL": "http://10.0.0.5:8000"}, ["must start with https://"]),
         ({"SUPABASE_SIGNED_URL_EXPIRY_S": "-5"}, ["SUPABASE_SIGNED_URL_EXPIRY_S"]),
+        ({"SUPABASE_SIGNED_URL_EXPIRY_S": "0"}, ["SUPABASE_SIGNED_URL_EXPIRY_S", "SUPABASE_PUBLIC_URLS=true"]),
     ],
 )
 def test_invalid_settings_are_explained(supabase_env, monkeypatch, env, words):
@@ -145,3 +149,21 @@ def test_dagster_run_fails_at_startup_when_supabase_is_incomplete(monkeypatch):
                              if record.dagster_event and record.dagster_event.is_failure)
     assert "SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_KEY) is not set" in messages
     assert "SUPABASE_BUCKET is not set" in messages
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:54321", "http://localhost:54321", "http://[::1]:54321"])
+def test_plain_http_is_accepted_only_for_a_local_stack_on_loopback(supabase_env, monkeypatch, url):
+    monkeypatch.setenv("SUPABASE_URL", url)
+    PublishingResource.from_env().check_config()
+
+
+def test_the_bucket_is_private_with_signed_urls_unless_public_is_chosen(supabase_env, monkeypatch):
+    private = PublishingResource.from_env()
+    assert (private.public_urls, private.signed_url_expiry_s) == (False, 7 * 24 * 3600)
+    assert private.describe()["urls"] == "signed, 604800s"
+    assert private.storage().public_urls is False
+    monkeypatch.setenv("SUPABASE_PUBLIC_URLS", "true")
+    monkeypatch.setenv("SUPABASE_SIGNED_URL_EXPIRY_S", "0")
+    public = PublishingResource.from_env()
+    public.check_config()
+    assert public.describe()["urls"] == "public" and public.storage().public_urls is True

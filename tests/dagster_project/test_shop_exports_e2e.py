@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from batch_video import media, runner
+from batch_video.publish import LocalStorage
 from batch_video.render import grab_frame_argv
 from batch_video.script import say_amount
 from dagster_project.assets import product_video_assets
@@ -85,7 +86,7 @@ def check_rendered(mats, tmp_path: Path, key: str, *, price: str, sale_price: st
     # The photo the video was made from is the product's own main photo (told by its colour).
     prepared = next(work.glob("image.*g"))
     assert np.abs(mean_colour(prepared) - np.array(colour_of(main_photo))).max() < 6
-    video = tmp_path / "output" / "videos" / f"{key}.mp4"
+    video = LocalStorage(tmp_path / "output").live_video(key)
     assert video.stat().st_size > 10_000
     # The gallery shows in the video: one scene per photo (up to the setting's limit), in the feed's order.
     shown = [main_photo, *gallery][: 1 + MAX_EXTRA_PHOTOS]
