@@ -81,6 +81,6 @@ def test_publish_refuses_a_render_that_was_never_checked(rendered_workspace, tmp
 def test_publish_publishes_a_checked_video_and_records_it(rendered_workspace, tmp_path):
     rendered_workspace.save_verdict("hash-1", True, "all 7 video checks passed")
     result, records = publish(rendered_workspace, tmp_path)
-    assert (tmp_path / "out" / "videos" / "cana-1.mp4").read_bytes() == rendered_workspace.path("video.mp4").read_bytes()
+    assert LocalStorage(tmp_path / "out").live_video("cana-1").read_bytes() == rendered_workspace.path("video.mp4").read_bytes()
     assert result.inputs_hash == "hash-1" and result.voiceover.provider == "espeak"
     assert records.get_video("cana-1").external_id == "CANA 1"

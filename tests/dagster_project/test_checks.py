@@ -159,4 +159,4 @@ def test_the_cli_refuses_what_a_batch_refuses_for_the_same_reasons(tiny_feed, tm
     reason = failure.step_failure_data.user_failure_data.description
     assert reason.startswith("product CANA 1, field video: video checks failed: size_under_platform_cap: ")
     assert cli_lines == [f"cana-1: FAILED: {reason}"]
-    assert not (tmp_path / "output" / "videos" / f"{KEY}.mp4").exists()
+    assert LocalStorage(tmp_path / "output").read_entry(KEY) is None
