@@ -20,6 +20,7 @@ from PIL import Image
 from batch_video import pipeline
 from batch_video.feed import slugify_key
 from batch_video.hashing import file_sha256
+from batch_video.publish import LocalStorage
 from batch_video.tts import EspeakProvider
 from dagster_project.assets import product_video_assets
 from tests.dagster_project.conftest import chain_resources, write_photo
@@ -48,7 +49,11 @@ class Chain:
         self.root, self.feed, self.calls = root, feed, calls
         self.instance = dg.DagsterInstance.ephemeral()
         self.instance.add_dynamic_partitions("products", [KEY])
-        self.published = root / "output" / "videos" / f"{KEY}.mp4"
+
+    @property
+    def published(self) -> Path:
+        """The product's live video, found through its entry (file names carry the video's sha256)."""
+        return LocalStorage(self.root / "output").live_video(KEY)
 
     def materialize(self, **settings) -> Outcome:
         before = collections.Counter(self.calls)

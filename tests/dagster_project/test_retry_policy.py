@@ -15,6 +15,7 @@ import pytest
 
 from batch_video.errors import TransientError
 from batch_video.feed import slugify_key
+from batch_video.publish import LocalStorage
 from dagster_project.assets import TRANSIENT_RETRY, product_video_assets
 from dagster_project.resources import PublishingResource
 from tests.dagster_project.conftest import chain_resources
@@ -77,7 +78,7 @@ def test_a_transient_upload_failure_is_retried_with_growing_waits_and_then_succe
     instance = dg.DagsterInstance.ephemeral()
     result = materialize(instance, tiny_feed, tmp_path, GOOD, failures=2)
     assert result.success
-    assert (tmp_path / "output" / "videos" / f"{GOOD}.mp4").exists()
+    assert LocalStorage(tmp_path / "output").live_video(GOOD).exists()
 
     # Only the failing stage was tried again: three attempts, the earlier stages once each.
     run_id = result.run_id

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from batch_video.feed import slugify_key
+from batch_video.publish import LocalStorage
 from dagster_project.assets import product_video_assets
 from dagster_project.resources import WorkspaceResource
 from tests.dagster_project.conftest import chain_resources
@@ -51,7 +52,7 @@ def test_a_stage_re_executed_on_another_host_finds_its_inputs_in_the_store(tiny_
     assert result.success
     work_b = tmp_path / "b" / "data" / "work" / GOOD
     assert {"voiceover.wav", "image.jpg", "product.json", "video.mp4"} <= {p.name for p in work_b.iterdir()}
-    assert (tmp_path / "a" / "output" / "videos" / f"{GOOD}.mp4").exists()
+    assert LocalStorage(tmp_path / "a" / "output").live_video(GOOD).exists()
     assert materializations(result)["rendered_video"].metadata["reused"].value is False
 
     # Host A re-executes the render: the video host B made is in the store, so it is reused, not rendered again.

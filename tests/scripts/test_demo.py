@@ -13,6 +13,7 @@ import pytest
 
 from batch_video.catalog import load_catalog
 from batch_video.feed import slugify_key
+from batch_video.publish import LocalStorage
 from dagster_project.assets import product_video_assets
 from scripts.demo import stale_products
 from tests.dagster_project.conftest import FEED_TEMPLATE, chain_resources, write_photo
@@ -45,10 +46,10 @@ def test_the_second_run_skips_unchanged_products_and_redoes_a_changed_one(tmp_pa
     tiny_feed.write_text(tiny_feed.read_text(encoding="utf-8").replace("<g:price>10,00 RON", "<g:price>12,50 RON"),
                          encoding="utf-8")
     assert stale_products(instance, load_catalog(str(tiny_feed)), settings_hash) == ([OTHER], [MUG], {})
-    video = tmp_path / "output" / "videos" / f"{OTHER}.mp4"
-    before = video.read_bytes()
+    live = LocalStorage(tmp_path / "output")
+    before = live.live_video(OTHER).read_bytes()
     render_and_publish(instance, tiny_feed, tmp_path, [OTHER])  # what the demo's backfill does for it
-    assert video.read_bytes() != before
+    assert live.live_video(OTHER).read_bytes() != before
     assert stale_products(instance, load_catalog(str(tiny_feed)), settings_hash) == ([], [MUG, OTHER], {})
 
     # Other settings (another preset, say) make every product stale.
