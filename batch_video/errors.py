@@ -6,9 +6,15 @@ service or network hiccup that a retry policy may retry.
 
 from __future__ import annotations
 
+from batch_video.redact import redact_urls
+
 
 class BatchVideoError(Exception):
-    """Base error; `str()` names the product and the field when known."""
+    """Base error; `str()` names the product and the field when known.
+
+    URLs in the message lose their credentials and query strings: an error text travels to logs, Dagster's
+    failure and the shop owner's record, and a feed or image link may carry a token.
+    """
 
     retryable = False
 
@@ -20,7 +26,7 @@ class BatchVideoError(Exception):
         field: str | None = None,
         stage: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = redact_urls(message)
         self.product_id = product_id
         self.field = field
         self.stage = stage

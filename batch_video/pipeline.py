@@ -27,6 +27,7 @@ from batch_video.media import LOUDNESS_TARGET_LUFS
 from batch_video.models import CaptionCue, FeedReadResult, PreparedImage, Product, PublishedVideo, RenderedVideo, Voiceover
 from batch_video.publish import Generation, Storage, publish_video
 from batch_video.records import Records
+from batch_video.redact import redact_url
 from batch_video.shelf import drop_withdrawn
 from batch_video.render import get_preset, render_video, video_duration
 from batch_video.settings import BatchSettings
@@ -311,7 +312,7 @@ def find_product(catalog: FeedReadResult, key: str) -> Product:
                 stage=PRODUCT_RECORD,
             )
     raise ProductDataError(
-        f"no product with partition key {key!r} in feed {catalog.source}",
+        f"no product with partition key {key!r} in feed {redact_url(catalog.source)}",
         product_id=key,
         field="id",
         stage=PRODUCT_RECORD,

@@ -8,6 +8,7 @@ reads, passes through here first.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,6 +40,19 @@ def redact_url(url: str) -> str:
     netloc = f"{host}:{port}" if port else host
     query = "…" if parts.query else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def source_id(url: str) -> str:
+    """What names a feed source in stored state (the sensor's cursor) without its secrets.
+
+    The redacted URL, and when redacting removed something, a digest of the whole URL after it, so a
+    changed token or query still counts as another source while the stored text shows neither.
+    """
+    text = str(url)
+    shown = redact_url(text)
+    if shown == text:
+        return text
+    return f"{shown}#sha256:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def redact_urls(text: str) -> str:

@@ -11,8 +11,9 @@ from typing import Iterator
 import dagster as dg
 
 from batch_video import pipeline
-from batch_video.thumbnails import thumbnail_markdown
 from batch_video.publish import Generation
+from batch_video.redact import redact_url
+from batch_video.thumbnails import thumbnail_markdown
 from dagster_project import checks
 from dagster_project.failures import run_started_at, stage_errors
 from dagster_project.partitions import products_partitions
@@ -79,9 +80,9 @@ def product_record(
             "price": f"{product.price} {product.currency}",
             "sale_price": f"{product.sale_price} {product.currency}" if product.sale_price is not None else "",
             "on_sale": product.on_sale,
-            "image_link": product.image_link,
+            "image_link": redact_url(product.image_link),
             "content_hash": product.content_hash,
-            "feed": catalog.feed_url,
+            "feed": redact_url(catalog.feed_url),
             **provenance(batch_settings),
         },
         data_version=dg.DataVersion(product.content_hash or product.id),

@@ -40,6 +40,7 @@ from batch_video import feed, stock, sync
 from batch_video.catalog import catalog_digest, is_remote, is_supabase
 from batch_video.errors import BatchVideoError, ConfigError
 from batch_video.models import FeedReadResult
+from batch_video.redact import redact_url, redact_urls, source_id
 from batch_video.settings import BatchSettings
 from batch_video.shelf import restore_video, withdraw_video
 from dagster_project.dagster_internals import latest_data_versions
@@ -207,7 +208,7 @@ def _read_catalog(catalog: CatalogResource) -> FeedReadResult:
 
 def fetch_if_changed(source: str, previous: sync.SyncCursor, *, timeout_s: float) -> tuple[sync.FeedVersion, feed.FetchedFeed | None]:
     """This feed's version and its bytes, asking a server with the previous validators (304: old version, no bytes)."""
-    same_source = previous.source == source
+    same_source = previous.source == source_id(source)
     fetched = feed.fetch_feed(
         source,
         timeout_s=timeout_s,
@@ -243,19 +244,21 @@ def evaluate_feed_sensor(
         # Skipped without moving the cursor: the tick after the fix does the work.
         context.log.error(f"batch settings: {problem}")
         return dg.SkipReason(f"no runs requested, the batch settings are broken: {problem}")
+    # Logs, skip reasons, observations and the cursor name the feed without its credentials or query.
+    shown, ident = redact_url(source), source_id(source)
     cursor = sync.SyncCursor.from_json(context.cursor)
     try:
         if is_supabase(source):
             # A table has no ETag: its version is the digest of what it holds.
             result = _read_catalog(catalog)
             version = sync.FeedVersion(sha256=catalog_digest(result))
-            if cursor.unchanged(source, version):
-                return dg.SkipReason(f"feed {source} unchanged since the last tick ({version.sha256[:12]})")
+            if cursor.unchanged(ident, version):
+                return dg.SkipReason(f"feed {shown} unchanged since the last tick ({version.sha256[:12]})")
         else:
             version, fetched = fetch_if_changed(source, cursor, timeout_s=catalog.timeout_s)
             try:
-                if cursor.unchanged(source, version):
-                    return dg.SkipReason(f"feed {source} unchanged since the last tick ({version.sha256[:12] or version.etag})")
+                if cursor.unchanged(ident, version):
+                    return dg.SkipReason(f"feed {shown} unchanged since the last tick ({version.sha256[:12] or version.etag})")
                 # Parsing the copy just fetched also refreshes the catalog cache the runs read: one download per tick.
                 result = catalog.read(fetched=fetched) if fetched is not None else catalog.read()
             finally:
@@ -263,14 +266,14 @@ def evaluate_feed_sensor(
                     fetched.discard()
     except BatchVideoError as err:
         # A feed that cannot be read now is a skipped tick, not a failed sensor; the cursor stays.
-        context.log.error(f"cannot read feed {source}: {err}")
-        return dg.SkipReason(f"cannot read feed {source}: {err}")
+        context.log.error(f"cannot read feed {shown}: {redact_urls(str(err))}")
+        return dg.SkipReason(f"cannot read feed {shown}: {redact_urls(str(err))}")
 
     # Ticks that only work off the backlog see the same feed: do not report removals again.
-    feed_changed = not (cursor.source == source and cursor.version.same_as(version))
+    feed_changed = not (cursor.source == ident and cursor.version.same_as(version))
     plan, previous = current_plan(context.instance, result, options.stock)
-    _log_plan(context.log, source, plan, options.delete_removed)
-    shelf_events = update_shelf(context.log, publishing, plan, previous, options, source) if feed_changed else []
+    _log_plan(context.log, shown, plan, options.delete_removed)
+    shelf_events = update_shelf(context.log, publishing, plan, previous, options, shown) if feed_changed else []
     busy = partitions_in_flight(context.instance) if plan.to_run else set()
     selection = sync.select_runs(plan, previous, cursor.requested, max_runs=options.max_runs_per_tick, busy=busy)
     if selection.backlog:
@@ -281,11 +284,11 @@ def evaluate_feed_sensor(
         partition_requests.append(products_partitions.build_add_request(list(plan.new)))
     if options.delete_removed and plan.removed:
         partition_requests.append(products_partitions.build_delete_request(list(plan.removed)))
-    new_cursor = sync.SyncCursor(source=source, version=version, requested=selection.requested, backlog=len(selection.backlog))
+    new_cursor = sync.SyncCursor(source=ident, version=version, requested=selection.requested, backlog=len(selection.backlog))
     return dg.SensorResult(
         run_requests=_run_requests(plan, selection.run_now, "feed_sensor"),
         dynamic_partitions_requests=partition_requests,
-        asset_events=(removed_observations(plan, source) if feed_changed and not options.delete_removed else []) + shelf_events,
+        asset_events=(removed_observations(plan, shown) if feed_changed and not options.delete_removed else []) + shelf_events,
         cursor=new_cursor.to_json(),
         skip_reason=None if (selection.run_now or partition_requests or shelf_events) else f"no product can run now ({plan.summary()}; {len(selection.backlog)} waiting)",
     )
@@ -327,15 +330,15 @@ def evaluate_feed_schedule(
     try:
         result = _read_catalog(catalog)
     except BatchVideoError as err:
-        context.log.error(f"cannot read feed {catalog.feed_url}: {err}")
-        return dg.SkipReason(f"cannot read feed {catalog.feed_url}: {err}")
+        context.log.error(f"cannot read feed {redact_url(catalog.feed_url)}: {redact_urls(str(err))}")
+        return dg.SkipReason(f"cannot read feed {redact_url(catalog.feed_url)}: {redact_urls(str(err))}")
     instance = context.instance
     plan, previous = current_plan(instance, result, options.stock)
-    _log_plan(context.log, catalog.feed_url, plan, options.delete_removed)
+    _log_plan(context.log, redact_url(catalog.feed_url), plan, options.delete_removed)
     # A schedule cannot return partition requests or asset events, so it writes them itself.
     apply_partition_changes(instance, plan, delete_removed=options.delete_removed)
-    observations = [] if options.delete_removed else removed_observations(plan, catalog.feed_url)
-    for observation in observations + update_shelf(context.log, publishing, plan, previous, options, catalog.feed_url):
+    observations = [] if options.delete_removed else removed_observations(plan, redact_url(catalog.feed_url))
+    for observation in observations + update_shelf(context.log, publishing, plan, previous, options, redact_url(catalog.feed_url)):
         instance.report_runless_asset_event(observation)
     selection = sync.select_runs(plan, {}, {}, max_runs=options.max_runs_per_tick, busy=partitions_in_flight(instance))
     to_run = selection.run_now
