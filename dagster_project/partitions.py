@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from batch_video.stages import PRODUCT_RECORD, PUBLISHED_VIDEO, RENDERED_VIDEO, STAGES
+from dagster_project.run_tags import run_limit_tags
 
 products_partitions = dg.DynamicPartitionsDefinition(name="products")
 
@@ -18,4 +19,6 @@ product_video_job = dg.define_asset_job(
     "product_video_job",
     selection=dg.AssetSelection.assets(*STAGE_KEYS),
     partitions_def=products_partitions,
+    # Runs of the job (the feed sensor's and schedule's, launches from the UI) stop after a time limit.
+    run_tags=run_limit_tags(),
 )

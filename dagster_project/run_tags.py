@@ -23,6 +23,14 @@ PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
 TICK_TAG = "dagster/tick"
 
+# Dagster's run monitoring (enabled in dagster.yaml) cancels a run still going this many seconds after it started.
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+# One product's whole chain. Every stage has its own deadline (downloads, speech, loudness, a render's derived from
+# its frame count, the checks); this backstop catches anything between them, so a stuck run cannot hold the only run
+# slot for the night. The longest render the default limits allow (60 s of 1080x1920 at 30 fps) may take about
+# 2,000 s before its own deadline stops it; twice the whole chain's worst case, rounded up.
+RUN_MAX_RUNTIME_S = 7200
+
 # Ours.
 SETTING_TAG_PREFIX = "batch_video/setting/"
 TRIGGER_TAG = "batch_video/trigger"  # which automation requested the run (feed_sensor, feed_schedule)
@@ -30,6 +38,11 @@ CONTENT_HASH_TAG = "batch_video/content_hash"  # the feed content the run was re
 # On a batch launched by the CLI (and so on each of its runs): what it renders and how long it should take.
 PLAN_TAG = "batch_video/plan"  # e.g. "9000 new, 100 changed, 3 failed, 897 unchanged"
 ESTIMATE_TAG = "batch_video/estimate"  # e.g. "~20 h 33 min (7.4 s per product, 1 at a time)"
+
+
+def run_limit_tags() -> dict[str, str]:
+    """The time limit every product run carries (the job's tags, the CLI's backfills; dagster.yaml for the UI's)."""
+    return {MAX_RUNTIME_TAG: str(RUN_MAX_RUNTIME_S)}
 
 
 def settings_tags(overrides: Mapping[str, Any]) -> dict[str, str]:

@@ -133,13 +133,14 @@ def run_batch(instance, keys: list[str], port: int, steps: Steps, *, previous_fl
     from batch_video.stages import STAGES
     from dagster_project.console.batch import progress_printer, wait_for_backfill
     from dagster_project.batch_status import TERMINAL
+    from dagster_project.run_tags import run_limit_tags
     from scripts.local_dagster import LocalDagster
 
     print("starting Dagster (webserver + code server)...", flush=True)
     server = LocalDagster(os.environ["DAGSTER_HOME"], port=port, daemon_after_launch=not previous_flow)
     with server as client:
         steps.done("start dagster (webserver + code location loaded)")
-        backfill_id = client.launch_backfill(keys, STAGES, title="demo batch", tags={"batch_video/launched_by": "make-demo"})
+        backfill_id = client.launch_backfill(keys, STAGES, title="demo batch", tags={"batch_video/launched_by": "make-demo", **run_limit_tags()})
         server.start_daemon()
         print(f"backfill {backfill_id}: {len(keys)} products, one run each -> {client.backfill_link(backfill_id)}", flush=True)
         steps.done("launch backfill")

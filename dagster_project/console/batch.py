@@ -22,7 +22,7 @@ from dagster_project.batch_report import build_report
 from dagster_project.batch_status import TERMINAL, ProductStatus, all_finished, product_statuses, totals
 from dagster_project.console.client import DagsterClient
 from dagster_project.console.estimate import CATEGORIES, Estimate, classify, duration, estimate, throughput
-from dagster_project.run_tags import ESTIMATE_TAG, PLAN_TAG, settings_tags
+from dagster_project.run_tags import ESTIMATE_TAG, PLAN_TAG, run_limit_tags, settings_tags
 
 DEFAULT_CAP = 500
 CAP_ENV = "BATCH_VIDEO_BATCH_CAP"
@@ -214,7 +214,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     if len(keys) > cap and not args.yes:
         print(f"refusing to launch {len(keys)} products (more than {cap}); add --yes to confirm", file=sys.stderr)
         return 2
-    tags.update({"batch_video/launched_by": "cli", "batch_video/selection": selection, PLAN_TAG: plan})
+    tags.update({"batch_video/launched_by": "cli", "batch_video/selection": selection, PLAN_TAG: plan, **run_limit_tags()})
     if guess is not None:
         tags[ESTIMATE_TAG] = f"~{duration(guess.wall_s)} ({guess.per_product_s:.1f} s per product, {guess.concurrency} at a time)"
     title = args.title or launch_title(keys, selection, overrides)
