@@ -14,6 +14,8 @@ from dagster_project.automation import (
     fail_runs_of_lost_workers,
     product_feed_schedule,
     product_feed_sensor,
+    prune_data_job,
+    prune_data_schedule,
     record_product_failures,
     stop_canceled_batches,
 )
@@ -50,9 +52,9 @@ def build_resources() -> dict[str, object]:
 
 defs = dg.Definitions(
     assets=[*product_video_assets, batch_report],
-    jobs=[product_video_job],
+    jobs=[product_video_job, prune_data_job],
     sensors=[record_product_failures, product_feed_sensor, stop_canceled_batches, fail_runs_of_lost_workers, batch_reports],
-    schedules=[product_feed_schedule],
+    schedules=[product_feed_schedule, prune_data_schedule],
     resources=build_resources(),
     # One process per run and no subprocess per step: ~0.5 s instead of ~10 s per product.
     executor=dg.in_process_executor,
