@@ -20,6 +20,8 @@ import pytest
 
 from batch_video.catalog import load_catalog
 from batch_video.feed import slugify_key
+from batch_video.hashing import file_sha256
+from batch_video.publish import LocalStorage
 from batch_video.records import SQLiteRecords
 from dagster_project.automation.feed_sync import sync_feed_partitions
 from scripts.cluster_services import cluster_env
@@ -128,7 +130,7 @@ def test_a_batch_is_split_across_the_two_workers(cluster, capsys):
         other = next(h for h in HOSTS if h != host)
         assert (cluster.data(host) / "work" / key).is_dir()
         assert not (cluster.data(other) / "work" / key).exists(), f"{key} left files on {other}, which never ran it"
-    assert (cluster.root / "output" / "videos" / f"{GOOD}.mp4").exists()
+    assert LocalStorage(cluster.root / "output").live_video(GOOD).exists()
 
 
 # Two full-size renders (the killed one, then the retry): on a loaded 2-core machine each can take minutes.
@@ -176,9 +178,11 @@ def retried_on_the_other_host(cluster, capsys, backfill_id: str, running, host: 
     # What is published, and its record, are the retry's.
     record = SQLiteRecords(cluster.root / "output" / "records.sqlite").get_video(VASE)
     assert record is not None and record.status == "published" and record.run_id == retry_id
-    assert record.content_hash == rendered.tags["dagster/data_version"]
     published = materialization(instance, "published_video", VASE, retry_id)
-    assert published.metadata["location"].value.endswith(f"{VASE}.mp4")
+    # The published file is named by the video's digest, which the record carries: the retry's video and record.
+    location = Path(published.metadata["location"].value)
+    assert location == LocalStorage(cluster.root / "output").live_video(VASE).resolve()
+    assert location.name == f"{record.content_hash}.mp4" and file_sha256(location)[:32] == record.content_hash
 
 
 def test_cancel_stops_the_running_products_on_both_workers_within_seconds(cluster, capsys):
