@@ -379,9 +379,9 @@ CREATE TABLE IF NOT EXISTS product_videos (
     published_at   TEXT,
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL,
+    run_started_at TEXT,
     unpublished_at TEXT,
     unpublish_reason TEXT,
-    run_started_at TEXT,
     UNIQUE (profile_id, partition_key),
     CHECK (status <> 'failed' OR error_message IS NOT NULL)
 );

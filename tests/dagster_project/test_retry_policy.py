@@ -43,6 +43,9 @@ class BusyStorage:
     def discard(self, *args, **kwargs):
         return self.inner.discard(*args, **kwargs)
 
+    def __getattr__(self, name):
+        return getattr(self.inner, name)  # everything else (its folder, its entries) is the real storage's
+
 
 class BusyPublishing(PublishingResource):
     """Publishing whose first `failures` uploads fail; `uploads` counts attempts across retries."""

@@ -19,6 +19,7 @@ from batch_video.redact import redact_url, source_id
 from dagster_project.assets import product_record
 from dagster_project.automation.feed_sync import SyncOptions, build_feed_sync_sensor
 from dagster_project.resources import CatalogResource
+from tests.dagster_project.automation.test_feed_sync import publishing_for
 from tests.dagster_project.conftest import FEED_TEMPLATE, chain_resources
 from tests.security.servers import LoopbackServer, send_bytes
 
@@ -36,7 +37,8 @@ def with_secrets(url: str) -> str:
 
 
 def tick(sensor, instance, catalog, cursor=None):
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"catalog": catalog}) as context:
+    resources = {"catalog": catalog, "publishing": publishing_for(catalog)}
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
         return sensor(context)
 
 
