@@ -8,6 +8,7 @@ import pytest
 
 from batch_video import media
 from batch_video.feed import slugify_key
+from batch_video.publish import LocalStorage
 from batch_video.records import SQLiteRecords
 from batch_video.tts.espeak import EspeakProvider
 from dagster_project.assets import product_video_assets
@@ -57,11 +58,12 @@ def test_a_three_format_batch_publishes_three_checked_videos_from_one_voiceover(
     assert [(r.data["format"], r.data["resolution"]) for r in rows] == [
         (name, "x".join(map(str, SIZES[name]))) for name in FORMATS.split(",")]
     published = {r.data["format"]: r.data["location"] for r in mats["published_video"].metadata["formats"].value.records}
-    videos = tmp_path / "output" / "videos"
+    storage = LocalStorage(tmp_path / "output")
     names = {"tiktok": key, "square": f"{key}--square", "landscape": f"{key}--landscape"}
     for fmt, name in names.items():
-        assert video_size(videos / f"{name}.mp4") == SIZES[fmt]
-        assert (videos / f"{name}.jpg").is_file()
+        video = storage.live_video(name)  # each format is a product entry of its own, its files named by content
+        assert video_size(video) == SIZES[fmt]
+        assert video.with_suffix(".jpg").is_file()
         assert name in published[fmt]
     records = SQLiteRecords(tmp_path / "output" / "records.sqlite")
     assert {name: records.get_video(name) is not None for name in names.values()} == dict.fromkeys(names.values(), True)
