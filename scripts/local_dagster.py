@@ -159,6 +159,15 @@ class LocalDagster:
         return str(Path(sys.executable).with_name(name))
 
     def start(self) -> DagsterClient:
+        """Start everything and wait until the code location has loaded; on any failure (a load error included)
+        stop what was started before raising, so nothing keeps running behind a failed start."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> DagsterClient:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(self.instance_yaml.read_text())
         if self.daemon_after_launch:
@@ -212,12 +221,10 @@ class LocalDagster:
         while time.monotonic() < deadline:
             for process in [*self.processes, *self.worker_processes.values()]:
                 if process.poll() is not None:
-                    self.stop()
                     raise DagsterApiError(f"{process.args[0]} exited early ({process.returncode}); see {self.log_path}")
             if ready():
                 return
             time.sleep(0.5)
-        self.stop()
         raise DagsterApiError(f"{what} did not come up within {self.startup_timeout_s:.0f} s; see {self.log_path}")
 
     def stop(self, timeout_s: float = 30.0) -> None:
