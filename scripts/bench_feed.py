@@ -150,7 +150,7 @@ def open_instance(home: Path):
 def phase_prepare(args) -> dict:
     """Fill the instance with 9,000 of the feed's keys and their recorded hashes (not timed as a target)."""
     import dagster as dg
-    from dagster._core.definitions.data_version import DATA_VERSION_TAG
+    from dagster_project.dagster_internals import DATA_VERSION_TAG
 
     from batch_video.feed import read_feed
     from dagster_project.assets import product_record

@@ -335,7 +335,7 @@ def phase_sensor_prepare(feed: Path, home: Path) -> dict:
     one is slow in SQLite (a real instance gathers them over many runs), and it is not the figure.
     """
     import dagster as dg
-    from dagster._core.definitions.data_version import DATA_VERSION_TAG
+    from dagster_project.dagster_internals import DATA_VERSION_TAG
 
     from batch_video.feed import read_feed
     from dagster_project.partitions import PRODUCT_RECORD_KEY, products_partitions

@@ -9,7 +9,7 @@ import dagster as dg
 import httpx
 import pytest
 import respx
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster_project.dagster_internals import DATA_VERSION_TAG
 
 from batch_video.feed import read_feed
 from dagster_project.assets import product_record

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster_project.dagster_internals import DATA_VERSION_TAG
 
 from batch_video.feed import read_feed
 from batch_video.publish import LocalStorage, publish_video
