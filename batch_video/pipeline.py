@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 
 from batch_video import captions, feed, gallery, links, quality, script as scripts, tts
 from batch_video.errors import ProductDataError
+from batch_video.feed.keys import format_key
 from batch_video.hashing import file_sha256
 from batch_video.links import LinkPolicy
 from batch_video.media import LOUDNESS_TARGET_LUFS
@@ -272,11 +273,6 @@ def publish(
     inputs_hash = first_hash if len(renders) == 1 else text_digest(",".join(r[3] for r in renders))
     return PublishResult(product, first_video, spoken, published_all[0][1], inputs_hash, checks="; ".join(summaries),
                          formats=tuple(published_all))
-
-
-def format_key(key: str, fmt: str = "") -> str:
-    """Where a format's video is published and recorded: the key for the first format, `<key>--<format>` after."""
-    return f"{key}--{fmt}" if fmt else key
 
 
 def make_video(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from batch_video.errors import ConfigError
+from batch_video.feed.keys import product_of
 
 # Availabilities that are not rendered by default (after `normalize_availability`).
 HELD_BACK = frozenset({"out_of_stock", "discontinued", "preorder", "backorder"})
@@ -100,21 +101,24 @@ def plan_shelf(
     withdraw: list[str] = []
     restore: list[str] = []
     reasons: dict[str, str] = {}
+    # `videos` has a row per published format (`<key>--<format>` after the first): each follows its product.
     if policy.unpublish:
         gone = set(removed)
         for key, live in videos.items():
+            product = product_of(key)
             if not live:
                 continue
-            if key in unavailable:
+            if product in unavailable:
                 withdraw.append(key)
-                reasons[key] = REASON_OUT_OF_STOCK if unavailable[key] == "out_of_stock" else unavailable[key]
-            elif key in gone:
+                reasons[key] = REASON_OUT_OF_STOCK if unavailable[product] == "out_of_stock" else unavailable[product]
+            elif product in gone:
                 withdraw.append(key)
                 reasons[key] = REASON_REMOVED
     for key, live in videos.items():
-        if live or key not in current or key in unavailable:
+        product = product_of(key)
+        if live or product not in current or product in unavailable:
             continue
-        if previous_hashes.get(key) == current[key]:
+        if previous_hashes.get(product) == current[product]:
             restore.append(key)
             reasons[key] = REASON_BACK_IN_STOCK
         # otherwise the product changed while it was away: the sync renders it again (see SyncPlan.to_run)

@@ -39,6 +39,19 @@ def check_safe_key(key: str, *, stage: str | None = None, field: str = "partitio
     return key
 
 
+FORMAT_SEPARATOR = "--"  # never in a slug (runs of "-" collapse), so a format's key names its product unambiguously
+
+
+def format_key(key: str, fmt: str = "") -> str:
+    """Where a format's video is published and recorded: the key for the first format, `<key>--<format>` after."""
+    return f"{key}{FORMAT_SEPARATOR}{fmt}" if fmt else key
+
+
+def product_of(record_key: str) -> str:
+    """The product (partition) key behind a published video's key, whichever format it is."""
+    return record_key.split(FORMAT_SEPARATOR, 1)[0]
+
+
 def slugify_key(product_id: str) -> str:
     """A partition key for a feed id: `[a-z0-9._-]`, at most 64 characters, never empty.
 

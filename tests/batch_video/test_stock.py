@@ -69,3 +69,15 @@ def test_a_withdrawn_video_returns_only_when_its_product_is_back_as_it_was_rende
                        previous_hashes={"back": "h1", "repriced": "h2", "still-out": "h4"}, policy=StockPolicy())
     assert shelf.restore == ("back",) and shelf.reasons["back"] == "back_in_stock"
     assert shelf.withdraw == ()  # and "repriced" is rendered again by the sync (it changed), not restored
+
+
+def test_every_format_of_a_product_leaves_and_returns_with_it():
+    # a three-format batch records `<key>`, `<key>--square` and `<key>--landscape`
+    videos = {"b": True, "b--square": True, "b--landscape": True, "a": True, "a--square": True}
+    out = plan_shelf({"a": "h1", "b": "h2-out"}, {"b": "out_of_stock"}, [], videos=videos,
+                     previous_hashes={"a": "h1", "b": "h2"}, policy=StockPolicy())
+    assert out.withdraw == ("b", "b--landscape", "b--square")
+    assert set(out.reasons.values()) == {"out_of_stock"}
+    back = plan_shelf({"a": "h1", "b": "h2"}, {}, [], videos={**videos, **{k: False for k in out.withdraw}},
+                      previous_hashes={"a": "h1", "b": "h2"}, policy=StockPolicy())
+    assert back.restore == ("b", "b--landscape", "b--square") and back.withdraw == ()
