@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -48,3 +49,15 @@ def sigint_raises_keyboard_interrupt():
 
 def interrupt_this_process() -> None:
     os.kill(os.getpid(), signal.SIGINT)  # what a canceled run's worker receives
+
+
+@pytest.fixture(scope="module")
+def tiny_media(tmp_path_factory) -> tuple[Path, Path]:
+    """A half-second 64x64 video and a 32x32 poster, made by ffmpeg once per module."""
+    folder = tmp_path_factory.mktemp("media")
+    video, poster = folder / "video.mp4", folder / "poster.jpg"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=red:s=64x64:d=0.5:r=10",
+                    "-pix_fmt", "yuv420p", str(video)], check=True)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=blue:s=32x32", "-frames:v", "1",
+                    str(poster)], check=True)
+    return video, poster

@@ -23,28 +23,17 @@ BUCKET = "product-videos"
 STORAGE = f"{BASE}/storage/v1"
 
 
-@pytest.fixture(scope="module")
-def media(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("media")
-    video, poster = folder / "video.mp4", folder / "poster.jpg"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=red:s=64x64:d=0.5:r=10",
-                    "-pix_fmt", "yuv420p", str(video)], check=True)
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=blue:s=32x32", "-frames:v", "1",
-                    str(poster)], check=True)
-    return video, poster
-
-
 @pytest.fixture
-def local(tmp_path, media):
+def local(tmp_path, tiny_media):
     storage = LocalStorage(tmp_path / "output")
     records = SQLiteRecords(tmp_path / "output" / "records.sqlite")
     for key in ("cana", "ceas"):
-        publish_video(storage, records, key=key, product_id=key.upper(), video_path=media[0], poster_path=media[1],
+        publish_video(storage, records, key=key, product_id=key.upper(), video_path=tiny_media[0], poster_path=tiny_media[1],
                       content_hash=f"h-{key}", run_id="r1")
     return storage, records
 
 
-def test_a_withdrawn_local_video_leaves_the_public_folder_and_comes_back_as_it_was(local, media):
+def test_a_withdrawn_local_video_leaves_the_public_folder_and_comes_back_as_it_was(local, tiny_media):
     storage, records = local
     live = storage.read_entry("cana")
     video, poster = storage.root / live["video"], storage.root / live["poster"]
@@ -60,7 +49,7 @@ def test_a_withdrawn_local_video_leaves_the_public_folder_and_comes_back_as_it_w
 
     assert restore_video(storage, records, "cana", reason="back_in_stock") is True
     assert storage.read_entry("cana") == live and storage.manifest()["videos"]["cana"] == live
-    assert video.read_bytes() == media[0].read_bytes() and poster.read_bytes() == media[1].read_bytes()
+    assert video.read_bytes() == tiny_media[0].read_bytes() and poster.read_bytes() == tiny_media[1].read_bytes()
     assert not (storage.root / "withdrawn" / "cana").exists()
     assert records.get_video("cana").status == "published"
     assert restore_video(storage, records, "cana", reason="back_in_stock") is False  # live already
@@ -84,10 +73,10 @@ def test_a_withdrawal_cut_short_between_the_entry_and_the_files_is_finished_by_t
     assert not (storage.root / live["video"]).exists() and records.get_video("ceas").status == "unpublished"
 
 
-def test_a_newer_render_replaces_the_withdrawn_copy(local, media, tmp_path):
+def test_a_newer_render_replaces_the_withdrawn_copy(local, tiny_media, tmp_path):
     storage, records = local
     withdraw_video(storage, records, "cana", reason="out_of_stock")
-    publish_video(storage, records, key="cana", product_id="CANA", video_path=media[0], poster_path=media[1],
+    publish_video(storage, records, key="cana", product_id="CANA", video_path=tiny_media[0], poster_path=tiny_media[1],
                   content_hash="h-cana-repriced", run_id="r2")
     drop_withdrawn(storage, "cana")
     assert not (storage.root / "withdrawn" / "cana").exists() and storage.read_entry("cana") is not None

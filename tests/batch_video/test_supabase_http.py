@@ -68,13 +68,8 @@ def records(client, sleeps):
 
 
 @pytest.fixture(scope="module")
-def media(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("media")
-    video, poster = folder / "video.mp4", folder / "poster.jpg"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=red:s=64x64:d=0.5:r=10",
-                    "-pix_fmt", "yuv420p", str(video)], check=True)
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=blue:s=32x32", "-frames:v", "1",
-                    str(poster)], check=True)
+def media(tiny_media):  # the shared tiny video and poster, and the Storage paths their content names
+    video, poster = tiny_media
     global HASH, VIDEO_PATH, POSTER_PATH
     HASH = file_sha256(video)[:32]
     VIDEO_PATH, POSTER_PATH = f"{PROFILE}/mouse-m1/{HASH}.mp4", f"{PROFILE}/mouse-m1/{HASH}.jpg"
