@@ -1,10 +1,10 @@
 """Per-product status of a batch (a backfill).
 
 The rows are computed by one pure function, `build_statuses`, from plain
-`RunInfo`s. Two adapters feed it: `product_statuses(instance, ...)` reads a
-local Dagster instance (the demo, the automation), and the console's
-`DagsterClient.product_statuses` reads a running webserver over GraphQL (the CLI).
-Both give the same rows. Dagster is imported lazily: the console loads this
+`RunInfo`s. Two adapters feed it: `instance_runs` + `InstanceStatusSource` read a
+local Dagster instance (the automation's batch reports), and the console's
+`DagsterClient.product_statuses` reads a running webserver over GraphQL (the CLI,
+the demos and the benchmarks). Both give the same rows. Dagster is imported lazily: the console loads this
 module without loading Dagster.
 """
 
@@ -220,16 +220,6 @@ def with_details(runs: Sequence[RunInfo], source: StatusSource) -> list[RunInfo]
 
 
 # -- reading a local instance ----------------------------------------------------
-
-
-def product_statuses(instance: Any, backfill_id: str, partition_keys: Sequence[str] | None = None) -> list[ProductStatus]:
-    """The rows of a backfill read straight from a Dagster instance (no webserver needed)."""
-    backfill = instance.get_backfill(backfill_id)
-    if partition_keys is None:
-        partition_keys = list(backfill_partitions(backfill)) if backfill else []
-    status = backfill.status.value if backfill else "REQUESTED"
-    runs = with_details(instance_runs(instance, backfill_id), InstanceStatusSource(instance))
-    return build_statuses(partition_keys, runs, backfill_status=status)
 
 
 def instance_runs(instance: Any, backfill_id: str, *, tags: Mapping[str, str] | None = None) -> list[RunInfo]:

@@ -109,6 +109,46 @@ def run_figures(instance, backfill_id: str, launched_at: float, slots: int = 1) 
     }
 
 
+def run_batch(client, instance, feed: Path, timeout_s: float, *, slots: int = 1) -> tuple[dict, list]:
+    """Sync the feed's products into partitions, launch one backfill of all of them through the webserver (as
+    `batch-video batch launch` does) and follow it to the end: the batch's figures (run_figures) and its rows."""
+    from batch_video.catalog import load_catalog
+    from batch_video.stages import STAGES
+    from dagster_project.automation.feed_sync import sync_feed_partitions
+    from dagster_project.console.batch import follow_backfill
+
+    catalog = load_catalog(str(feed))
+    sync_feed_partitions(instance, catalog)
+    keys = [product.key for product in catalog.products]
+    launched_at = time.time()
+    backfill_id = client.launch_backfill(keys, STAGES, title=f"bench-batch {len(keys)} products",
+                                         tags={"batch_video/launched_by": "bench-batch"})
+    print(f"backfill {backfill_id}: {len(keys)} products")
+    # Poll gently: the webserver shares the two cores with the renders being measured.
+    backfill, rows = follow_backfill(client, backfill_id, poll_s=5.0, timeout_s=timeout_s)
+    marked_done_s = time.time() - launched_at
+    figures = run_figures(instance, backfill_id, launched_at, slots=slots)
+    figures.update({
+        "products": len(keys), "run_worker_slots": slots, "backfill_id": backfill_id,
+        "backfill_status": backfill["status"], "launch_to_backfill_done_s": marked_done_s,
+    })
+    return figures, rows
+
+
+def print_batch(figures: dict, rows: list) -> None:
+    """What every batch benchmark prints first: its runs, its first failures, its wall time and stage times."""
+    print(f"runs: {figures['runs']} {figures['statuses']}; backfill {figures['backfill_status'].lower()}")
+    for row in [r for r in rows if r.status != "succeeded"][:5]:
+        print(f"  {row.partition_key}: {row.status} at {row.stage}: {row.error_line}")
+    print(f"batch wall time (first run start -> last run end): {figures['wall_s']:.1f} s "
+          f"on {figures['run_worker_slots']} run slot(s)")
+    print(f"  launch -> first run start: {figures['launch_to_first_start_s']:.1f} s (backfill daemon tick)")
+    print(f"  launch -> last run end: {figures['launch_to_last_end_s']:.1f} s; "
+          f"backfill marked done after {figures['launch_to_backfill_done_s']:.1f} s")
+    print(f"sum of stage (step) times: {figures['steps_s']:.1f} s  "
+          + ", ".join(f"{k} {v:.1f}" for k, v in figures["per_stage_s"].items()))
+
+
 def first_product_key(feed: Path) -> str:
     from batch_video.catalog import load_catalog
 
@@ -209,7 +249,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-only", action="store_true", help="measure launch -> first start only, no batch")
     args = parser.parse_args(argv)
 
-    from batch_video.stages import STAGES
     from scripts.local_dagster import LocalDagster
 
     out = args.out.resolve()
@@ -250,44 +289,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dagster dev up in {time.monotonic() - started:.1f} s at {client.url}")
         import dagster as dg
 
-        from batch_video.catalog import load_catalog
-        from dagster_project.automation.feed_sync import sync_feed_partitions
-
-        instance = dg.DagsterInstance.get()
-        catalog = load_catalog(str(feed))
-        sync_feed_partitions(instance, catalog)
-        keys = [product.key for product in catalog.products]
-        launched_at = time.time()
-        backfill_id = client.launch_backfill(keys, STAGES, title=f"bench-batch {len(keys)} products",
-                                             tags={"batch_video/launched_by": "bench-batch"})
-        print(f"backfill {backfill_id}: {len(keys)} products")
-        from dagster_project.console.batch import progress_printer
-
-        print_progress = progress_printer()
-
-        def show(backfill, rows):
-            print_progress(rows)
-
-        # Poll gently: the webserver shares the two cores with the renders being measured.
-        backfill, rows = client.wait_for_backfill(backfill_id, poll_s=5.0, timeout_s=args.timeout, on_poll=show)
-        marked_done_s = time.time() - launched_at
-        figures = run_figures(instance, backfill_id, launched_at)
+        figures, rows = run_batch(client, dg.DagsterInstance.get(), feed, args.timeout)
     figures.update({
-        "products": len(keys), "preset": args.preset, "provider": args.provider, "cores": os.cpu_count(),
-        "backfill_id": backfill_id, "backfill_status": backfill["status"], "launch_to_backfill_done_s": marked_done_s,
+        "preset": args.preset, "provider": args.provider, "cores": os.cpu_count(),
         "import_dagster_s": dagster_import_s, "import_definitions_s": definitions_import_s,
     })
     (out / "results.json").write_text(json.dumps(figures, indent=1))
 
     print()
-    print(f"runs: {figures['runs']} {figures['statuses']}; backfill {backfill['status'].lower()}")
-    failed = [r for r in rows if r.status != "succeeded"]
-    for row in failed[:5]:
-        print(f"  {row.partition_key}: {row.status} at {row.stage}: {row.error_line}")
-    print(f"batch wall time (first run start -> last run end): {figures['wall_s']:.1f} s")
-    print(f"  launch -> first run start: {figures['launch_to_first_start_s']:.1f} s (backfill daemon tick)")
-    print(f"  launch -> last run end: {figures['launch_to_last_end_s']:.1f} s; backfill marked done after {marked_done_s:.1f} s")
-    print(f"sum of stage (step) times: {figures['steps_s']:.1f} s  " + ", ".join(f"{k} {v:.1f}" for k, v in figures["per_stage_s"].items()))
+    print_batch(figures, rows)
     verdict = "target met" if figures["overhead_pct"] <= 15.0 else "target NOT met"
     print(f"orchestration overhead: {figures['overhead_s']:.1f} s = {figures['overhead_pct']:.1f}% of the batch wall time "
           f"(target <= 15%: {verdict})")

@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_batch import import_seconds, make_feed, run_figures  # noqa: E402
+from scripts.bench_batch import import_seconds, make_feed, print_batch, run_batch  # noqa: E402
 
 
 # Profiles measured side by side: the instance settings, and how many run worker slots they get.
@@ -68,7 +68,6 @@ def default_launcher_yaml(out: Path) -> Path:
 
 def bench_profile(name: str, instance_yaml: Path, out: Path, feed: Path, args, services) -> dict:
     """One batch over the feed on a fresh instance of this profile; its figures."""
-    from batch_video.stages import STAGES
     from scripts.local_dagster import LocalDagster, RunWorker
 
     root = out / name
@@ -97,39 +96,10 @@ def bench_profile(name: str, instance_yaml: Path, out: Path, feed: Path, args, s
         print(f"dagster dev up in {time.monotonic() - started:.1f} s at {client.url}")
         import dagster as dg
 
-        from batch_video.catalog import load_catalog
-        from dagster_project.automation.feed_sync import sync_feed_partitions
-
         with dg.DagsterInstance.get() as instance:
-            catalog = load_catalog(str(feed))
-            sync_feed_partitions(instance, catalog)
-            keys = [product.key for product in catalog.products]
-            launched_at = time.time()
-            backfill_id = client.launch_backfill(keys, STAGES, title=f"bench-batch {len(keys)} products",
-                                                 tags={"batch_video/launched_by": "bench-batch"})
-            print(f"backfill {backfill_id}: {len(keys)} products")
-            from dagster_project.console.batch import progress_printer
-
-            print_progress = progress_printer()
-
-            def show(backfill, rows):
-                print_progress(rows)
-
-            # Poll gently: the webserver shares the two cores with the renders being measured.
-            backfill, rows = client.wait_for_backfill(backfill_id, poll_s=5.0, timeout_s=args.timeout, on_poll=show)
-            marked_done_s = time.time() - launched_at
-            figures = run_figures(instance, backfill_id, launched_at, slots=slots)
-    figures.update({
-        "profile": name, "instance_yaml": str(instance_yaml), "run_worker_slots": slots,
-        "products": len(keys), "backfill_id": backfill_id, "backfill_status": backfill["status"],
-        "launch_to_backfill_done_s": marked_done_s,
-    })
-    print(f"runs: {figures['runs']} {figures['statuses']}; backfill {backfill['status'].lower()}")
-    for row in [r for r in rows if r.status != "succeeded"][:5]:
-        print(f"  {row.partition_key}: {row.status} at {row.stage}: {row.error_line}")
-    print(f"batch wall time (first run start -> last run end): {figures['wall_s']:.1f} s on {slots} run slot(s)")
-    print(f"  launch -> first run start: {figures['launch_to_first_start_s']:.1f} s (backfill daemon tick)")
-    print(f"sum of stage (step) times: {figures['steps_s']:.1f} s  " + ", ".join(f"{k} {v:.1f}" for k, v in figures["per_stage_s"].items()))
+            figures, rows = run_batch(client, instance, feed, args.timeout, slots=slots)
+    figures.update({"profile": name, "instance_yaml": str(instance_yaml)})
+    print_batch(figures, rows)
     worker, gaps = figures["per_run_worker_overhead_s"], figures["gap_between_runs_s"]
     print(f"orchestration overhead: {figures['overhead_pct']:.1f}% of the run slots' time; per run: worker overhead "
           f"{worker['mean']:.2f} s mean ({worker['min']:.2f}-{worker['max']:.2f}), gap between runs {gaps['mean']:.2f} s mean")

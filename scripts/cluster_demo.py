@@ -51,7 +51,7 @@ def main() -> int:
     from batch_video.catalog import load_catalog
     from batch_video.stages import STAGES
     from dagster_project.automation.feed_sync import sync_feed_partitions
-    from dagster_project.console.batch import format_table, progress_printer
+    from dagster_project.console.batch import follow_backfill, format_table
     from scripts.cluster_services import ClusterServices
     from scripts.local_dagster import CLUSTER_YAML, LocalDagster, RunWorker
 
@@ -87,12 +87,7 @@ def main() -> int:
                 backfill_id = client.launch_backfill(keys, STAGES, title="cluster demo batch",
                                                      tags={"batch_video/launched_by": "make-cluster-demo"})
                 print(f"backfill {backfill_id}: {len(keys)} products, two runs at a time -> {client.backfill_link(backfill_id)}")
-                print_progress = progress_printer()
-
-                def show(_backfill, rows) -> None:
-                    print_progress(rows)
-
-                _, rows = client.wait_for_backfill(backfill_id, poll_s=2.0, timeout_s=1800, on_poll=show)
+                _, rows = follow_backfill(client, backfill_id, poll_s=2.0, timeout_s=1800)
                 made_by = rendered_by(instance, keys)
     print()
     print(format_table(rows, workers=made_by))

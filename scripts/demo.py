@@ -123,7 +123,7 @@ def stale_products(instance, catalog, settings_hash: str) -> tuple[list[str], li
     return to_render, up_to_date, failed_before
 
 
-def run_batch(instance, keys: list[str], port: int, steps: Steps, *, previous_flow: bool = False) -> list:
+def run_batch(keys: list[str], port: int, steps: Steps, *, previous_flow: bool = False) -> list:
     """Start Dagster, render `keys` as one backfill, stop Dagster; one row per product.
 
     `previous_flow` is how the demo ran before (`make bench-demo` measures both): `dagster dev`
@@ -131,7 +131,7 @@ def run_batch(instance, keys: list[str], port: int, steps: Steps, *, previous_fl
     daemon marks the backfill finished (its pass after the last product).
     """
     from batch_video.stages import STAGES
-    from dagster_project.console.batch import progress_printer, wait_for_backfill
+    from dagster_project.console.batch import follow_backfill
     from dagster_project.batch_status import TERMINAL
     from dagster_project.run_tags import run_limit_tags
     from scripts.local_dagster import LocalDagster
@@ -144,20 +144,15 @@ def run_batch(instance, keys: list[str], port: int, steps: Steps, *, previous_fl
         server.start_daemon()
         print(f"backfill {backfill_id}: {len(keys)} products, one run each -> {client.backfill_link(backfill_id)}", flush=True)
         steps.done("launch backfill")
-        print_progress = progress_printer()
 
-        def show(current: list) -> None:
-            if "launch -> first product starts" not in steps.seconds and any(r.start_time for r in current):
+        def first_start(rows: list) -> None:
+            if "launch -> first product starts" not in steps.seconds and any(r.start_time for r in rows):
                 steps.done("launch -> first product starts")
-            print_progress(current)
 
-        if previous_flow:
-            rows = wait_for_backfill(instance, backfill_id, on_poll=show, timeout_s=1800)
-        else:
-            # Every product's run has finished: its row is final. The backfill itself is marked
-            # finished by the daemon's next pass (at the next `make dev` or demo if not before).
-            rows = wait_for_backfill(instance, backfill_id, on_poll=show, timeout_s=1800,
-                                     done=lambda rows: all(r.status in TERMINAL for r in rows))
+        # Without the previous flow, every product's run has finished: its row is final. The backfill itself is
+        # marked finished by the daemon's next pass (at the next `make dev` or demo if not before).
+        done = None if previous_flow else (lambda rows: all(r.status in TERMINAL for r in rows))
+        _, rows = follow_backfill(client, backfill_id, poll_s=1.0, timeout_s=1800, on_rows=first_start, done=done)
         steps.done("products run")
         print("stopping Dagster...", flush=True)
     steps.done("stop dagster")
@@ -201,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     if to_render:
         if DagsterClient(f"http://127.0.0.1:{port}").is_up():
             raise SystemExit(f"something already serves http://127.0.0.1:{port}; stop it (e.g. `make dev`) or set BATCH_VIDEO_DEMO_PORT")
-        rows = run_batch(instance, to_render, port, steps, previous_flow=args.previous_flow)
+        rows = run_batch(to_render, port, steps, previous_flow=args.previous_flow)
     else:
         print("nothing needed rendering: Dagster was not started")
     rows += [ProductStatus(key, "failed", stage, error=f"{reason} (earlier attempt, same data)")

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from dataclasses import fields
 from typing import Any, Callable, Mapping, Sequence
 
@@ -19,7 +18,7 @@ from batch_video.report import totals as report_totals, write_report
 from batch_video.settings import BatchSettings
 from batch_video.stages import STAGES
 from dagster_project.batch_report import build_report
-from dagster_project.batch_status import TERMINAL, ProductStatus, all_finished, product_statuses, totals
+from dagster_project.batch_status import TERMINAL, ProductStatus, all_finished, totals
 from dagster_project.console.client import DagsterClient
 from dagster_project.console.estimate import CATEGORIES, Estimate, classify, duration, estimate, throughput
 from dagster_project.run_tags import ESTIMATE_TAG, PLAN_TAG, run_limit_tags, settings_tags
@@ -85,6 +84,27 @@ def progress_printer(prefix: str = "  ") -> Callable[[list[ProductStatus]], None
             last[0] = counts
 
     return show
+
+
+def follow_backfill(
+    client: DagsterClient,
+    backfill_id: str,
+    *,
+    poll_s: float,
+    timeout_s: float | None,
+    on_rows: Callable[[list[ProductStatus]], None] | None = None,
+    done: Callable[[list[ProductStatus]], bool] | None = None,
+) -> tuple[dict[str, Any], list[ProductStatus]]:
+    """Wait for a backfill over the webserver, printing its progress line whenever a product moves (the demos and
+    the benchmarks follow their batch this way); the backfill and its rows at the end."""
+    print_progress = progress_printer()
+
+    def show(_backfill: dict[str, Any], rows: list[ProductStatus]) -> None:
+        if on_rows is not None:
+            on_rows(rows)
+        print_progress(rows)
+
+    return client.wait_for_backfill(backfill_id, poll_s=poll_s, timeout_s=timeout_s, on_poll=show, done=done)
 
 
 def watch_rows(rows: list[ProductStatus]) -> list[ProductStatus]:
@@ -348,37 +368,6 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     for key, reason in sorted(not_stopped.items()):
         print(f"  {key}: not stopped: {reason}")
     return 0
-
-
-# -- compatibility with a local instance (scripts/demo.py) ---------------------------
-
-
-def wait_for_backfill(
-    instance: Any,
-    backfill_id: str,
-    *,
-    poll_s: float = 1.0,
-    on_poll: Callable[[list[ProductStatus]], None] | None = None,
-    timeout_s: float | None = None,
-    done: Callable[[list[ProductStatus]], bool] | None = None,
-) -> list[ProductStatus]:
-    """Poll a local instance until every product of the backfill has finished (or `timeout_s` passes).
-
-    Finished means the backfill is marked finished too, unless `done` says otherwise.
-    """
-    started = time.monotonic()
-    while True:
-        rows = product_statuses(instance, backfill_id)
-        backfill = instance.get_backfill(backfill_id)
-        if on_poll:
-            on_poll(rows)
-        if done is not None and rows and done(rows):
-            return rows
-        if backfill is not None and all_finished(rows, backfill.status.value):
-            return rows
-        if timeout_s is not None and time.monotonic() - started > timeout_s:
-            return rows
-        time.sleep(poll_s)
 
 
 # -- argument parsing ------------------------------------------------------------------

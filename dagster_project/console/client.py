@@ -512,14 +512,16 @@ class DagsterClient:
         return out
 
     def wait_for_backfill(
-        self, backfill_id: str, *, poll_s: float = 1.0, timeout_s: float | None = None, on_poll=None
+        self, backfill_id: str, *, poll_s: float = 1.0, timeout_s: float | None = None, on_poll=None, done=None
     ) -> tuple[dict[str, Any], list[ProductStatus]]:
+        """Poll until every product of the backfill has finished and the backfill is marked finished (or, with
+        `done`, until `done(rows)` says so; or until `timeout_s` passes): the backfill and its rows then."""
         started = time.monotonic()
         while True:
             backfill, rows = self.product_statuses(backfill_id)
             if on_poll:
                 on_poll(backfill, rows)
-            if all_finished(rows, backfill["status"]):
+            if (done is not None and rows and done(rows)) or all_finished(rows, backfill["status"]):
                 return backfill, rows
             if timeout_s is not None and time.monotonic() - started > timeout_s:
                 return backfill, rows

@@ -338,3 +338,36 @@ def test_progress_printer_prints_when_a_product_moves_not_when_only_the_eta_chan
         "> [###############...............] 1/2 done, running: b",
         "> [##############################] 2/2 done",
     ]
+
+
+class ScriptedClient(DagsterClient):
+    """A client whose webserver answers each poll with the next (backfill status, runs) of a script."""
+
+    def __init__(self, polls):
+        super().__init__(URL)
+        self.polls = list(polls)
+        self.calls = 0
+
+    def product_statuses(self, backfill_id):
+        status, runs = self.polls[min(self.calls, len(self.polls) - 1)]
+        self.calls += 1
+        return {"id": backfill_id, "status": status}, build_statuses(["a", "b"], runs, backfill_status=status)
+
+
+@pytest.mark.parametrize("done, polls_read", [(None, 3), (lambda rows: all(r.status == "succeeded" for r in rows), 2)])
+def test_following_a_batch_prints_progress_and_stops_when_the_backfill_or_done_says_so(capsys, done, polls_read):
+    finished = [run("a", "SUCCESS", 1, start=0, end=4), run("b", "SUCCESS", 2, start=4, end=9)]
+    client = ScriptedClient([
+        ("REQUESTED", [finished[0], run("b", "STARTED", 2, start=4)]),
+        ("REQUESTED", finished),  # every product has finished; the daemon has not marked the backfill yet
+        ("COMPLETED_SUCCESS", finished),
+    ])
+    seen = []
+    backfill, rows = batch_cli.follow_backfill(client, "b1", poll_s=0.0, timeout_s=60, on_rows=seen.append, done=done)
+    assert client.calls == len(seen) == polls_read
+    assert [r.status for r in rows] == ["succeeded", "succeeded"]
+    assert backfill["status"] == ("COMPLETED_SUCCESS" if done is None else "REQUESTED")
+    assert [line.split(";")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "  [###############...............] 1/2 done, running: b",
+        "  [##############################] 2/2 done",
+    ]
