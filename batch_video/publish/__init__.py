@@ -7,7 +7,7 @@ switched (the product's entry in the local folder, the `product_videos` row for
 apps), and only then are the replaced files removed. A run older than the one
 whose video is live can neither replace nor delete it.
 
-Modules: `common` (checks, generations), `snapshot` (the bytes a publish sends),
+Modules: `common` (checks, generations, the publish both backends share), `snapshot` (the bytes a publish sends),
 `local` (folder), `supabase` (Storage), `flow` (`publish_video`).
 """
 

@@ -9,6 +9,7 @@ neither replace a newer video nor delete it. Equal generations are the same run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -17,10 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from batch_video.errors import ProductDataError
+from batch_video.errors import ProductDataError, TransientError
 from batch_video.feed.keys import check_safe_key
 from batch_video.hashing import file_sha256
 from batch_video.models import PublishedVideo
+from batch_video.publish.snapshot import Snapshot
 
 STAGE = "publish"
 VIDEO_CONTENT_TYPE = "video/mp4"
@@ -89,6 +91,39 @@ class Storage(Protocol):
     def discard(self, storage_path: str, *, keep: str = "") -> None:
         """Remove an older published object that the records no longer point at."""
         ...
+
+
+class StorageBackend:
+    """The publish every backend shares: the inputs checked, the video and poster read once (a `Snapshot`: the
+    bytes hashed are the bytes sent), then the backend's `publish_snapshot` makes them live and says where."""
+
+    name: str
+
+    def publish(
+        self,
+        key: str,
+        video_path: Path,
+        poster_path: Path,
+        *,
+        content_hash: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        generation: Generation = Generation(),
+    ) -> PublishedVideo:
+        key, video_path, poster_path, _, _, render_hash = checked_inputs(key, video_path, poster_path, content_hash)
+        with contextlib.ExitStack() as stack:
+            try:
+                snap = stack.enter_context(Snapshot.of(video_path, poster_path))
+            except OSError as exc:  # readable a moment ago: a vanished mount, say
+                raise TransientError(f"could not read the rendered video: {exc.strerror}", product_id=key, stage=STAGE) from exc
+            return self.publish_snapshot(key, snap, render_hash=render_hash, metadata=metadata or {}, generation=generation)
+
+    def publish_snapshot(
+        self, key: str, snap: Snapshot, *, render_hash: str, metadata: Mapping[str, Any], generation: Generation
+    ) -> PublishedVideo:
+        raise NotImplementedError
+
+    def discard(self, storage_path: str, *, keep: str = "") -> None:
+        raise NotImplementedError
 
 
 def check_partition_key(key: str) -> str:

@@ -33,9 +33,9 @@ from batch_video.models import PublishedVideo
 from batch_video.publish.common import (
     STAGE,
     Generation,
+    StorageBackend,
     check_poster_file,
     check_video_file,
-    checked_inputs,
     json_safe,
     superseded,
     utc_now,
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 _TEMP = re.compile(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$")
 
 
-class LocalStorage:
+class LocalStorage(StorageBackend):
     """Videos and posters in a folder the team reads, with `manifest.json` as the index."""
 
     name = "local"
@@ -74,55 +74,46 @@ class LocalStorage:
         entry = self.read_entry(key)
         return self.root / entry["video"] if entry else None
 
-    def publish(
-        self,
-        key: str,
-        video_path: Path,
-        poster_path: Path,
-        *,
-        content_hash: str = "",
-        metadata: Mapping[str, Any] | None = None,
-        generation: Generation = Generation(),
+    def publish_snapshot(
+        self, key: str, snap: Snapshot, *, render_hash: str, metadata: Mapping[str, Any], generation: Generation
     ) -> PublishedVideo:
-        key, video_path, poster_path, _, _, render_hash = checked_inputs(key, video_path, poster_path, content_hash)
         folder = self.videos_dir / key
+        video_rel = f"videos/{key}/{snap.content_hash}.mp4"
+        poster_rel = f"videos/{key}/{snap.content_hash}.jpg"
         try:
-            with Snapshot.of(video_path, poster_path) as snap:
-                video_rel = f"videos/{key}/{snap.content_hash}.mp4"
-                poster_rel = f"videos/{key}/{snap.content_hash}.jpg"
-                self._remove_stale_temp_files(folder)
-                with self._product_lock(key):
-                    current = self.read_entry(key)
-                    if current and generation.is_older_than(current.get("run_id"), current.get("run_started_at")):
-                        raise superseded(key, current.get("run_id"), current.get("run_started_at"))
-                    # Content files first (each complete or absent), then the entry that makes them live.
-                    for handle, size, relative, check in ((snap.video, snap.video_size, video_rel, check_video_file),
-                                                          (snap.poster, snap.poster_size, poster_rel, check_poster_file)):
-                        target = self.root / relative
+            self._remove_stale_temp_files(folder)
+            with self._product_lock(key):
+                current = self.read_entry(key)
+                if current and generation.is_older_than(current.get("run_id"), current.get("run_started_at")):
+                    raise superseded(key, current.get("run_id"), current.get("run_started_at"))
+                # Content files first (each complete or absent), then the entry that makes them live.
+                for handle, size, relative, check in ((snap.video, snap.video_size, video_rel, check_video_file),
+                                                      (snap.poster, snap.poster_size, poster_rel, check_poster_file)):
+                    target = self.root / relative
+                    if _size_or_none(target) != size:
+                        with files.atomic_open(target) as out:
+                            _copy_chunks(snap.rewound(handle), out)
+                            os.fchmod(out.fileno(), 0o644)
                         if _size_or_none(target) != size:
-                            with files.atomic_open(target) as out:
-                                _copy_chunks(snap.rewound(handle), out)
-                                os.fchmod(out.fileno(), 0o644)
-                            if _size_or_none(target) != size:
-                                raise TransientError(f"the copy of {relative} is incomplete", product_id=key, stage=STAGE)
-                            check(target, key)
-                    entry = {
-                        "partition_key": key,
-                        "content_hash": snap.content_hash,
-                        "render_hash": render_hash,
-                        "size_bytes": snap.video_size,
-                        "video": video_rel,
-                        "poster": poster_rel,
-                        "published_at": utc_now(),
-                        "run_id": generation.run_id or None,
-                        "run_started_at": generation.iso(),
-                        "metadata": json_safe(metadata or {}),
-                    }
-                    if not (current and _same_content(current, entry) and current.get("run_id") == entry["run_id"]):
-                        files.write_json(self.entry_path(key), entry, indent=2, sort_keys=True)
-                        self._update_manifest(key, entry)
-                    else:
-                        entry = current
+                            raise TransientError(f"the copy of {relative} is incomplete", product_id=key, stage=STAGE)
+                        check(target, key)
+                entry = {
+                    "partition_key": key,
+                    "content_hash": snap.content_hash,
+                    "render_hash": render_hash,
+                    "size_bytes": snap.video_size,
+                    "video": video_rel,
+                    "poster": poster_rel,
+                    "published_at": utc_now(),
+                    "run_id": generation.run_id or None,
+                    "run_started_at": generation.iso(),
+                    "metadata": json_safe(metadata),
+                }
+                if not (current and _same_content(current, entry) and current.get("run_id") == entry["run_id"]):
+                    files.write_json(self.entry_path(key), entry, indent=2, sort_keys=True)
+                    self._update_manifest(key, entry)
+                else:
+                    entry = current
         except OSError as exc:
             # A full disk or a vanished mount: the live entry and its files are intact.
             raise TransientError(f"could not write the published video: {exc.strerror}", product_id=key, stage=STAGE) from exc

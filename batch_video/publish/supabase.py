@@ -17,7 +17,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from batch_video.errors import BatchVideoError, ConfigError, TransientError
@@ -27,7 +26,7 @@ from batch_video.publish.common import (
     STAGE,
     VIDEO_CONTENT_TYPE,
     Generation,
-    checked_inputs,
+    StorageBackend,
     json_safe,
 )
 from batch_video.publish.snapshot import Snapshot
@@ -44,7 +43,7 @@ _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 T = TypeVar("T")
 
 
-class SupabaseStorage:
+class SupabaseStorage(StorageBackend):
     """Uploads to a Supabase Storage bucket at `[<prefix>/]<profile_id>/<key>/<sha256>.mp4`.
 
     Each content gets its own object, so a new render never overwrites the
@@ -151,48 +150,36 @@ class SupabaseStorage:
 
         return self._retry(sign, f"signing a URL for {path}", key)
 
-    def publish(
-        self,
-        key: str,
-        video_path: Path,
-        poster_path: Path,
-        *,
-        content_hash: str = "",
-        metadata: Mapping[str, Any] | None = None,
-        generation: Generation = Generation(),
+    def publish_snapshot(
+        self, key: str, snap: Snapshot, *, render_hash: str, metadata: Mapping[str, Any], generation: Generation
     ) -> PublishedVideo:
-        key, video_path, poster_path, _, _, render_hash = checked_inputs(key, video_path, poster_path, content_hash)
-        object_metadata = {k: str(v) for k, v in json_safe({**(metadata or {}), "render_hash": render_hash}).items()}
-        with Snapshot.of(video_path, poster_path) as snap:
-            video_object = self.object_path(key, snap.content_hash, "mp4")
-            poster_object = self.object_path(key, snap.content_hash, "jpg")
-            if not self._is_complete(poster_object, key, snap.poster_size, POSTER_CONTENT_TYPE):
-                self._upload(poster_object, snap.poster, POSTER_CONTENT_TYPE, key, "poster_path", object_metadata)
-            if self._is_complete(video_object, key, snap.video_size, VIDEO_CONTENT_TYPE):
-                logger.info("product %s: %s already in bucket %s, not uploading again", key, video_object, self.bucket)
-            else:
-                self._upload(video_object, snap.video, VIDEO_CONTENT_TYPE, key, "video_path", object_metadata)
-                # Trust but verify: a proxy or a half-finished upload must not become the live video.
-                uploaded = self.remote_info(video_object, key) or {}
-                uploaded_size = uploaded.get("size", (uploaded.get("metadata") or {}).get("size"))
-                uploaded_type = uploaded.get("content_type")
-                if uploaded_size is None or int(uploaded_size) != snap.video_size or uploaded_type not in (None, VIDEO_CONTENT_TYPE):
-                    raise TransientError(
-                        f"uploaded {video_object} is {uploaded_size} bytes of {uploaded_type or 'unknown type'},"
-                        f" expected {snap.video_size} bytes of {VIDEO_CONTENT_TYPE}",
-                        product_id=key, field="video_path", stage=STAGE,
-                    )
-                logger.info("product %s: uploaded %s (%d bytes) to bucket %s", key, video_object, snap.video_size, self.bucket)
-            size = snap.video_size
-            published_hash = snap.content_hash
-
+        object_metadata = {k: str(v) for k, v in json_safe({**metadata, "render_hash": render_hash}).items()}
+        video_object = self.object_path(key, snap.content_hash, "mp4")
+        poster_object = self.object_path(key, snap.content_hash, "jpg")
+        if not self._is_complete(poster_object, key, snap.poster_size, POSTER_CONTENT_TYPE):
+            self._upload(poster_object, snap.poster, POSTER_CONTENT_TYPE, key, "poster_path", object_metadata)
+        if self._is_complete(video_object, key, snap.video_size, VIDEO_CONTENT_TYPE):
+            logger.info("product %s: %s already in bucket %s, not uploading again", key, video_object, self.bucket)
+        else:
+            self._upload(video_object, snap.video, VIDEO_CONTENT_TYPE, key, "video_path", object_metadata)
+            # Trust but verify: a proxy or a half-finished upload must not become the live video.
+            uploaded = self.remote_info(video_object, key) or {}
+            uploaded_size = uploaded.get("size", (uploaded.get("metadata") or {}).get("size"))
+            uploaded_type = uploaded.get("content_type")
+            if uploaded_size is None or int(uploaded_size) != snap.video_size or uploaded_type not in (None, VIDEO_CONTENT_TYPE):
+                raise TransientError(
+                    f"uploaded {video_object} is {uploaded_size} bytes of {uploaded_type or 'unknown type'},"
+                    f" expected {snap.video_size} bytes of {VIDEO_CONTENT_TYPE}",
+                    product_id=key, field="video_path", stage=STAGE,
+                )
+            logger.info("product %s: uploaded %s (%d bytes) to bucket %s", key, video_object, snap.video_size, self.bucket)
         return PublishedVideo(
             partition_key=key,
             location=self.url_for(video_object, key),
             poster_location=self.url_for(poster_object, key),
             storage=self.name,
-            size_bytes=size,
-            content_hash=published_hash,
+            size_bytes=snap.video_size,
+            content_hash=snap.content_hash,
             storage_path=video_object,
         )
 
