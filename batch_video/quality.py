@@ -367,14 +367,8 @@ def _duration(streams: StreamInfo, decode: DecodeResult, expected: VideoExpectat
     if expected.expected_duration_s is None:
         return CheckOutcome("duration_matches_voiceover", True, f"{actual:.2f} s (no expected duration given)", meta)
     meta.update(expected_s=round(expected.expected_duration_s, 3), tolerance_s=round(expected.duration_tolerance_s, 3))
-    off = actual - expected.expected_duration_s
-    if abs(off) > expected.duration_tolerance_s:
-        return CheckOutcome(
-            "duration_matches_voiceover", False,
-            f"duration {actual:.2f} s is {off:+.2f} s off the expected {expected.expected_duration_s:.2f} s "
-            f"(tolerance {expected.duration_tolerance_s:.2f} s)", meta,
-        )
-    return CheckOutcome("duration_matches_voiceover", True, f"{actual:.2f} s (expected {expected.expected_duration_s:.2f} s)", meta)
+    return _near_target("duration_matches_voiceover", meta, "duration", "expected", actual, expected.expected_duration_s,
+                        expected.duration_tolerance_s, digits=2, unit="s")
 
 
 def _format(streams: StreamInfo, expected: VideoExpectations) -> CheckOutcome:
@@ -419,14 +413,19 @@ def _loudness(streams: StreamInfo, decode: DecodeResult, expected: VideoExpectat
         return CheckOutcome("loudness_on_target", True, f"{_lufs(loudness)} (no target given)", meta)
     if not streams.has_audio or loudness is None or loudness == float("-inf"):
         return CheckOutcome("loudness_on_target", False, "no measurable audio", meta)
-    off = loudness - expected.target_lufs
-    if abs(off) > expected.loudness_tolerance_lu:
-        return CheckOutcome(
-            "loudness_on_target", False,
-            f"loudness {_lufs(loudness)} is {off:+.1f} LU off the target {expected.target_lufs:g} LUFS "
-            f"(tolerance {expected.loudness_tolerance_lu:g} LU)", meta,
-        )
-    return CheckOutcome("loudness_on_target", True, f"{_lufs(loudness)} (target {expected.target_lufs:g})", meta)
+    return _near_target("loudness_on_target", meta, "loudness", "target", loudness, expected.target_lufs,
+                        expected.loudness_tolerance_lu, digits=1, unit="LUFS", off_unit="LU")
+
+
+def _near_target(name: str, meta: dict[str, Any], what: str, target_word: str, measured: float, target: float,
+                 tolerance: float, *, digits: int, unit: str, off_unit: str = "") -> CheckOutcome:
+    """A measure held against its target: it passes within `tolerance` either side; a failure says how far off."""
+    off, off_unit = measured - target, off_unit or unit
+    shown, target_shown = f"{measured:.{digits}f} {unit}", f"{target:.{digits}f} {unit}"
+    if abs(off) > tolerance:
+        return CheckOutcome(name, False, f"{what} {shown} is {off:+.{digits}f} {off_unit} off the {target_word} "
+                                         f"{target_shown} (tolerance {tolerance:.{digits}f} {off_unit})", meta)
+    return CheckOutcome(name, True, f"{shown} ({target_word} {target_shown})", meta)
 
 
 def _size(streams: StreamInfo, expected: VideoExpectations) -> CheckOutcome:
