@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import dagster as dg
 
@@ -304,17 +304,20 @@ def build_feed_sync_sensor(
     """The feed sensor; `options=None` reads the env knobs at each tick."""
     interval = minimum_interval_seconds or int(os.environ.get("BATCH_VIDEO_FEED_SYNC_INTERVAL_S", DEFAULT_INTERVAL_S))
 
-    @dg.sensor(
-        name=name,
-        job=product_video_job,
-        minimum_interval_seconds=interval,
-        default_status=default_status,
+    return dg.sensor(
+        name=name, job=product_video_job, minimum_interval_seconds=interval, default_status=default_status,
         description="Adds partitions for new feed products and renders new and changed ones (skips unchanged feeds).",
-    )
-    def _feed_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource, publishing: PublishingResource):
-        return evaluate_feed_sensor(context, catalog, publishing, options or SyncOptions.from_env())
+    )(_tick(evaluate_feed_sensor, options))
 
-    return _feed_sensor
+
+def _tick(evaluate: Callable[..., Any], options: SyncOptions | None) -> Callable[..., Any]:
+    """The sensor's or the schedule's evaluation: the resources Dagster hands in, and the options (`None`: the env
+    knobs read at each tick)."""
+
+    def tick(context, catalog: CatalogResource, publishing: PublishingResource):
+        return evaluate(context, catalog, publishing, options or SyncOptions.from_env())
+
+    return tick
 
 
 # --------------------------------------------------------------------------- schedule
@@ -359,18 +362,10 @@ def build_feed_sync_schedule(
     cron = cron_schedule or os.environ.get("BATCH_VIDEO_FEED_SYNC_CRON", DEFAULT_CRON)
     timezone = execution_timezone or os.environ.get("BATCH_VIDEO_FEED_SYNC_TIMEZONE", DEFAULT_TIMEZONE)
 
-    @dg.schedule(
-        name=name,
-        job=product_video_job,
-        cron_schedule=cron,
-        execution_timezone=timezone,
-        default_status=default_status,
+    return dg.schedule(
+        name=name, job=product_video_job, cron_schedule=cron, execution_timezone=timezone, default_status=default_status,
         description="Syncs the products partitions with the feed and renders new and changed products.",
-    )
-    def _feed_schedule(context: dg.ScheduleEvaluationContext, catalog: CatalogResource, publishing: PublishingResource):
-        return evaluate_feed_schedule(context, catalog, publishing, options or SyncOptions.from_env())
-
-    return _feed_schedule
+    )(_tick(evaluate_feed_schedule, options))
 
 
 product_feed_sensor = build_feed_sync_sensor()
