@@ -234,27 +234,19 @@ def test_upload_4xx_fails_at_once_with_a_clear_error(storage, media, sleeps, res
 
 
 @respx.mock
-def test_a_short_upload_is_never_published(storage, media, sleeps):
+@pytest.mark.parametrize("stored, said", [
+    (lambda video: object_info(VIDEO_PATH, 17), "17 bytes"),
+    (lambda video: object_info(VIDEO_PATH, video.stat().st_size, "text/plain;charset=UTF-8"), "text/plain"),
+], ids=["short", "wrong-type"])
+def test_an_upload_stored_short_or_with_the_wrong_type_is_never_published(storage, media, stored, said):
     video, poster = media
     respx.get(info_url(POSTER_PATH)).mock(return_value=object_info(POSTER_PATH, poster.stat().st_size, "image/jpeg"))
-    respx.get(info_url(VIDEO_PATH)).mock(side_effect=[NOT_FOUND, object_info(VIDEO_PATH, 17)])
+    respx.get(info_url(VIDEO_PATH)).mock(side_effect=[NOT_FOUND, stored(video)])
     respx.post(object_url(VIDEO_PATH)).mock(return_value=httpx.Response(200, json={"Key": f"{BUCKET}/{VIDEO_PATH}"}))
 
     with pytest.raises(TransientError) as info:
         storage.publish("mouse-m1", video, poster, content_hash="hash1", metadata={})
-    assert "17 bytes" in str(info.value)
-
-
-@respx.mock
-def test_an_upload_stored_with_the_wrong_type_is_never_published(storage, media):
-    video, poster = media
-    respx.get(info_url(POSTER_PATH)).mock(return_value=object_info(POSTER_PATH, poster.stat().st_size, "image/jpeg"))
-    respx.get(info_url(VIDEO_PATH)).mock(side_effect=[NOT_FOUND, object_info(VIDEO_PATH, video.stat().st_size, "text/plain;charset=UTF-8")])
-    respx.post(object_url(VIDEO_PATH)).mock(return_value=httpx.Response(200, json={"Key": f"{BUCKET}/{VIDEO_PATH}"}))
-
-    with pytest.raises(TransientError) as info:
-        storage.publish("mouse-m1", video, poster, content_hash="hash1", metadata={})
-    assert "text/plain" in str(info.value)
+    assert said in str(info.value)
 
 
 @respx.mock
