@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 _RO_UNITS = ["zero", "unu", "doi", "trei", "patru", "cinci", "șase", "șapte", "opt", "nouă"]
@@ -139,34 +140,39 @@ CURRENCY_ALIASES = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _MoneyWords:
+    """How a language says an amount: its currencies, its numbers, a number with its noun, and the joining words."""
+
+    currencies: dict[str, _CurrencyWords]
+    number_words: Callable[[int], str]
+    count: Callable[[int, tuple[str, str, str]], str]
+    point: str  # between the whole and the cents of a currency without words
+    joiner: str  # between the whole units and the cents
+
+
+_MONEY = {
+    "ro": _MoneyWords(_RO_CURRENCIES, ro_number_words, lambda n, noun: ro_count(n, noun[0], noun[1], gender=noun[2]),
+                      "virgulă", " și "),
+    "en": _MoneyWords(_EN_CURRENCIES, en_number_words, lambda n, noun: en_count(n, noun[0], noun[1]), "point", " and "),
+}
+
+
 def say_amount(amount: Decimal, currency: str, language: str = "ro") -> str:
     """Money in words: 1249.99 RON -> "o mie două sute patruzeci și nouă de lei și nouăzeci și nouă de bani"."""
     quantized = abs(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     whole = int(quantized)
     cents = int((quantized - whole) * 100)
     code = currency.upper()
-    if language == "ro":
-        words = _RO_CURRENCIES.get(code)
-        if words is None:
-            spoken = ro_number_words(whole) + (f" virgulă {ro_number_words(cents)}" if cents else "")
-            return f"{spoken} {' '.join(code)}"
-        parts = []
-        if whole or not cents:
-            singular, plural, gender = words.unit
-            parts.append(ro_count(whole, singular, plural, gender=gender) if whole else f"zero {plural}")
-        if cents:
-            parts.append(ro_count(cents, words.cents[0], words.cents[1], gender=words.cents[2]))
-        return " și ".join(parts)
-    words = _EN_CURRENCIES.get(code)
+    money = _MONEY["ro" if language == "ro" else "en"]
+    words = money.currencies.get(code)
     if words is None:
-        spoken = en_number_words(whole) + (f" point {en_number_words(cents)}" if cents else "")
+        spoken = money.number_words(whole) + (f" {money.point} {money.number_words(cents)}" if cents else "")
         return f"{spoken} {' '.join(code)}"
-    parts = []
-    if whole or not cents:
-        parts.append(en_count(whole, words.unit[0], words.unit[1]))
+    parts = [money.count(whole, words.unit)] if whole or not cents else []
     if cents:
-        parts.append(en_count(cents, words.cents[0], words.cents[1]))
-    return " and ".join(parts)
+        parts.append(money.count(cents, words.cents))
+    return money.joiner.join(parts)
 
 
 def parse_number(raw: str) -> Decimal:
