@@ -11,6 +11,7 @@ from typing import Iterator
 import dagster as dg
 
 from batch_video import pipeline
+from batch_video.models import RenderedVideo
 from batch_video.publish import Generation
 from batch_video.redact import redact_url
 from batch_video.thumbnails import thumbnail_markdown
@@ -179,28 +180,16 @@ def rendered_video(
         result = pipeline.render(workspace.for_key(context.partition_key), batch_settings.settings, progress=log_progress(context))
     # Blocking checks: a video that fails one is never materialized, so a retry re-renders and re-checks it.
     yield from checks.verdict_events(context, result)
-    video = result.video
     yield dg.MaterializeResult(
         metadata={
-            "duration_s": round(video.duration_s, 3),
-            "size_mb": round(video.size_bytes / 1e6, 3),
-            "resolution": f"{video.width}x{video.height}",
-            "fps": video.fps,
-            "preset": video.preset,
-            "render_seconds": round(video.render_seconds, 2),
+            **video_metadata(result.video),
             "stage_seconds": round(result.render_seconds, 2),
             "check_seconds": round(result.check_seconds, 2),
             "checks": result.verdict.summary,
             "reused": result.reused,
             "provider": result.voiceover.provider,
-            "template": video.extra.get("template", ""),
-            "music": (video.extra.get("music") or {}).get("track", ""),
-            **format_metadata(result),
-            "scenes": len(video.extra.get("scenes") or ()),
-            "transitions": ", ".join(video.extra.get("transitions") or ()),
-            "warnings": "; ".join(video.warnings),
-            "video_path": dg.MetadataValue.path(str(video.video_path)),
-            "preview": dg.MetadataValue.md(thumbnail_markdown(video.poster_path, result.product.title)),
+            **rendered_formats_metadata(result),
+            "preview": dg.MetadataValue.md(thumbnail_markdown(result.video.poster_path, result.product.title)),
             **provenance(batch_settings),
         },
         data_version=dg.DataVersion(result.inputs_hash),
@@ -224,18 +213,11 @@ def published_video(
         )
     return dg.MaterializeResult(
         metadata={
-            "location": result.published.location,
-            "poster": result.published.poster_location,
-            "storage": result.published.storage,
-            "size_mb": round(result.published.size_bytes / 1e6, 3),
+            **published_metadata(result),
             "duration_s": round(result.video.duration_s, 3),
             "preset": result.video.preset,
             "provider": result.voiceover.provider,
             "checks": result.checks,
-            **({"formats": _table(
-                ["format", "location", "poster", "size MB"],
-                [[fmt, p.location, p.poster_location, f"{p.size_bytes / 1e6:.3f}"] for fmt, p in result.formats])}
-               if len(result.formats) > 1 else {}),
             "content_hash": result.product.content_hash,
             "render_version": pipeline.RENDER_VERSION,
             "preview": dg.MetadataValue.md(thumbnail_markdown(result.video.poster_path, result.product.title)),
@@ -245,7 +227,40 @@ def published_video(
     )
 
 
-def format_metadata(result: pipeline.RenderResult) -> dict[str, object]:
+def video_metadata(video: RenderedVideo) -> dict[str, object]:
+    """A rendered video's figures: size, format, render time, what the template put in it."""
+    return {
+        "duration_s": round(video.duration_s, 3),
+        "size_mb": round(video.size_bytes / 1e6, 3),
+        "resolution": f"{video.width}x{video.height}",
+        "fps": video.fps,
+        "preset": video.preset,
+        "render_seconds": round(video.render_seconds, 2),
+        "template": video.extra.get("template", ""),
+        "music": (video.extra.get("music") or {}).get("track", ""),
+        "scenes": len(video.extra.get("scenes") or ()),
+        "transitions": ", ".join(video.extra.get("transitions") or ()),
+        "warnings": "; ".join(video.warnings),
+        "video_path": dg.MetadataValue.path(str(video.video_path)),
+    }
+
+
+def published_metadata(result: pipeline.PublishResult) -> dict[str, object]:
+    """Where the video and its poster went; with several formats, a table of each format's too."""
+    published = result.published
+    where = {
+        "location": published.location,
+        "poster": published.poster_location,
+        "storage": published.storage,
+        "size_mb": round(published.size_bytes / 1e6, 3),
+    }
+    if len(result.formats) <= 1:
+        return where
+    rows = [[fmt, p.location, p.poster_location, f"{p.size_bytes / 1e6:.3f}"] for fmt, p in result.formats]
+    return {**where, "formats": _table(["format", "location", "poster", "size MB"], rows)}
+
+
+def rendered_formats_metadata(result: pipeline.RenderResult) -> dict[str, object]:
     """With several formats: a table of each format's video and checks (the first format's figures stay above)."""
     if len(result.formats) <= 1:
         return {}
