@@ -1,6 +1,15 @@
 """Orchestration overhead of a real batch: `make bench-batch`.
 
-Generates a feed of N products (default 20), starts `dagster dev` (webserver +
+First, launch -> first run start of one-product batches (`--launches` each,
+medians), split into (a) the backfill daemon's pass (launch -> the run is
+queued: Dagster's 30 s loop) and (b) queued -> started (the run queue's
+dequeue, the launcher and the run's process: the project's part), in four
+setups side by side: with the daemon running, the local profile's settings,
+the same with a run worker that does not open the instance before forking
+(as before), and Dagster's defaults (a dequeue every 5 s, `DefaultRunLauncher`);
+and the daemon started right after the launch (as `make demo` does).
+
+Then generates a feed of N products (default 20), starts `dagster dev` (webserver +
 daemon) on a fresh instance under .bench/batch/, launches one partition
 backfill over the six-stage chain through the webserver's GraphQL API (as
 `batch-video batch launch` does), waits for it, then reads every run's times
@@ -18,7 +27,8 @@ from the instance and prints:
   every run worker).
 
 Options: --count N, --preset NAME (default tiktok, real size), --provider
-(default espeak, offline), --keep (leave .bench/batch for inspection).
+(default espeak, offline), --keep (leave .bench/batch for inspection),
+--launches N, --latency-setups A,B, --latency-only (no batch).
 Figures vary with machine load; compare runs made one after another.
 """
 
@@ -32,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,16 +166,46 @@ def first_product_key(feed: Path) -> str:
     return load_catalog(str(feed)).products[0].key
 
 
-def first_run_start(instance, backfill_id: str, timeout_s: float) -> float | None:
-    """Wall-clock start time of the backfill's first run, waiting for it (None after `timeout_s`)."""
+# What a launch waits for before its first product starts, in order. The backfill daemon's pass creates the
+# run and puts it in the run queue (Dagster's part: its loop runs every 30 s, no setting); then the queue hands
+# it to the run launcher, which starts it (the project's part: dequeue interval, launcher, run process start).
+RUN_EVENTS = {"RUN_ENQUEUED": "queued", "RUN_STARTING": "dequeued", "RUN_START": "started"}
+TARGET_PROJECT_PART_S = 5.0
+
+
+def run_event_times(instance, run_id: str) -> dict[str, float]:
+    """Wall-clock times a run was queued, dequeued (handed to the launcher) and started (its first event each)."""
+    import dagster as dg
+
+    kinds = {getattr(dg.DagsterEventType, name): label for name, label in RUN_EVENTS.items()}
+    times: dict[str, float] = {}
+    for entry in instance.all_logs(run_id, of_type=set(kinds)):
+        times.setdefault(kinds[entry.dagster_event.event_type], entry.timestamp)
+    return times
+
+
+def split_first_start(launched_at: float, events: dict[str, float]) -> dict[str, float]:
+    """Launch -> first start in its parts: (a) the daemon's pass (Dagster's), (b) queued -> started (the project's)."""
+    return {
+        "launch_to_first_start_s": events["started"] - launched_at,
+        "daemon_pass_s": events["queued"] - launched_at,
+        "queued_to_started_s": events["started"] - events["queued"],
+        "queued_to_dequeued_s": events["dequeued"] - events["queued"],
+        "dequeued_to_started_s": events["started"] - events["dequeued"],
+    }
+
+
+def first_run_split(instance, backfill_id: str, launched_at: float, timeout_s: float) -> dict[str, float] | None:
+    """The split of the backfill's first run's start, waiting for it to start (None after `timeout_s`)."""
     import dagster as dg
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        starts = [r.start_time for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-                  if r.start_time]
-        if starts:
-            return min(starts)
+        started = [r for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+                   if r.start_time]
+        if started:
+            first = min(started, key=lambda r: r.start_time)
+            return split_first_start(launched_at, run_event_times(instance, first.dagster_run.run_id))
         time.sleep(0.2)
     return None
 
@@ -180,16 +221,56 @@ def wait_runs_finished(instance, backfill_id: str, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-def first_start_latency(out: Path, key: str, launches: int, instance_yaml: Path, timeout_s: float) -> dict:
-    """Launch -> first run start of a one-product batch, `launches` times for each way Dagster can be running.
+@dataclass(frozen=True)
+class LatencySetup:
+    """One way of running Dagster whose launch -> first start is measured."""
 
-    - `daemon_running`: `dagster dev` is up (as with `make dev`, and for a launch from the UI): the
-      backfill daemon takes the batch at its next pass, every 30 s. Launches are spread over that loop
-      by a random pause between them (seeded, so runs compare).
-    - `daemon_after_launch`: the webserver and code server are up and the daemon starts right after
-      the launch (what `make demo` and this benchmark's batch do): its first pass takes the batch.
-    Each batch renders one product at the `preview` preset (the figure is the time before it starts).
+    name: str
+    description: str
+    instance_yaml: Path
+    daemon_after_launch: bool = False
+    worker_env: tuple[tuple[str, str], ...] = ()  # the run worker's environment, when the profile has one
+
+
+def dagster_defaults_yaml(profile: Path, out: Path) -> Path:
+    """The profile's instance settings with Dagster's own run queue and launcher defaults: a dequeue every 5 s
+    and `DefaultRunLauncher` (a new `dagster api execute_run` process per run): the setting before the project's."""
+    import yaml
+
+    settings = yaml.safe_load(profile.read_text())
+    settings.pop("run_launcher", None)
+    settings["run_queue"] = {k: v for k, v in settings.get("run_queue", {}).items() if k != "dequeue_interval_seconds"}
+    out.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return out
+
+
+def latency_setups(out: Path, profile: Path) -> list[LatencySetup]:
+    from dagster_project.run_worker import WARM_UP_ENV
+
+    defaults = dagster_defaults_yaml(profile, out / "dagster-defaults.yaml")
+    name = profile.relative_to(ROOT) if profile.is_relative_to(ROOT) else profile
+    return [
+        LatencySetup("current", f"daemon running, {name} (run queue every 1 s, Celery run worker, instance opened "
+                     "before the fork)", profile),
+        LatencySetup("no_warm_up", f"daemon running, {name}, each run opening the instance cold "
+                     f"({WARM_UP_ENV}=0: the worker before 2026-11-30)", profile, worker_env=((WARM_UP_ENV, "0"),)),
+        LatencySetup("dagster_defaults", "daemon running, Dagster's defaults (run queue every 5 s, "
+                     "DefaultRunLauncher: a new process per run)", defaults),
+        LatencySetup("daemon_after_launch", "daemon started right after the launch (make demo), current settings",
+                     profile, daemon_after_launch=True),
+    ]
+
+
+def first_start_latency(out: Path, key: str, launches: int, setups: list[LatencySetup], timeout_s: float) -> dict:
+    """Launch -> first run start of a one-product batch, `launches` times in each setup, split in its parts.
+
+    The setups whose daemon keeps running (as with `make dev`, and for a launch from the UI) are up at the same
+    time and take turns, so both see the same machine load; their daemon takes each batch at its next pass,
+    every 30 s: launches are spread over that loop by a random pause before each (seeded, so runs compare).
+    A `daemon_after_launch` setup (what `make demo` does) starts the daemon right after each launch: its first
+    pass takes the batch. Each batch renders one product at the `preview` preset and finishes before the next.
     """
+    import contextlib
     import random
 
     import dagster as dg
@@ -197,41 +278,86 @@ def first_start_latency(out: Path, key: str, launches: int, instance_yaml: Path,
     from batch_video.catalog import load_catalog
     from batch_video.stages import STAGES
     from dagster_project.automation.feed_sync import sync_feed_partitions
-    from scripts.local_dagster import LocalDagster
+    from scripts.local_dagster import LocalDagster, RunWorker
 
     rng = random.Random(18)
     tags = {"batch_video/launched_by": "bench-batch", "batch_video/setting/preset": "preview"}
-    figures: dict[str, dict] = {}
-    for mode in ("daemon_running", "daemon_after_launch"):
-        home = out / f"latency-{mode}"
-        os.environ["DAGSTER_HOME"] = str(home)
-        samples = []
+    catalog = load_catalog(os.environ["BATCH_VIDEO_FEED_URL"])
+    samples: dict[str, list] = {setup.name: [] for setup in setups}
+
+    def measure(setup: LatencySetup, server: LocalDagster, client, instance, index: int) -> None:
+        if not setup.daemon_after_launch:
+            time.sleep(rng.uniform(0, 30))
+        launched_at = time.time()
+        backfill_id = client.launch_backfill([key], STAGES, title=f"bench-batch latency {index + 1}", tags=tags)
+        if setup.daemon_after_launch:
+            server.start_daemon()
+        split = first_run_split(instance, backfill_id, launched_at, timeout_s)
+        samples[setup.name].append(split)
+        shown = (f"{split['launch_to_first_start_s']:.2f} s = daemon pass {split['daemon_pass_s']:.2f} "
+                 f"+ queued -> started {split['queued_to_started_s']:.2f}") if split else f"not within {timeout_s:.0f} s"
+        print(f"  [{setup.name}] launch {index + 1}/{launches}: first run started after {shown}", flush=True)
+        wait_runs_finished(instance, backfill_id, timeout_s)
+        if setup.daemon_after_launch:
+            server.stop_daemon()
+
+    def open_server(stack: contextlib.ExitStack, setup: LatencySetup):
+        home = out / f"latency-{setup.name}"
         # A generous start-up ceiling (not a figure): on a shared machine the three processes can take minutes.
-        server = LocalDagster(home, instance_yaml=instance_yaml, daemon_after_launch=mode == "daemon_after_launch",
-                              startup_timeout_s=900)
-        with server as client:
-            instance = dg.DagsterInstance.get()
-            sync_feed_partitions(instance, load_catalog(os.environ["BATCH_VIDEO_FEED_URL"]))
+        workers = [RunWorker("local", env=dict(setup.worker_env))] if setup.worker_env else None
+        server = LocalDagster(home, instance_yaml=setup.instance_yaml, daemon_after_launch=setup.daemon_after_launch,
+                              startup_timeout_s=900, workers=workers)
+        client = stack.enter_context(server)
+        instance = stack.enter_context(dg.DagsterInstance.from_config(str(home)))
+        sync_feed_partitions(instance, catalog)
+        return server, client, instance
+
+    running = [s for s in setups if not s.daemon_after_launch]
+    with contextlib.ExitStack() as stack:
+        opened = {setup.name: open_server(stack, setup) for setup in running}
+        for index in range(launches):
+            # Alternate which goes first, so neither always follows the other's render.
+            for setup in (running if index % 2 == 0 else running[::-1]):
+                measure(setup, *opened[setup.name], index)
+    for setup in (s for s in setups if s.daemon_after_launch):
+        with contextlib.ExitStack() as stack:
+            opened = open_server(stack, setup)
             for index in range(launches):
-                if mode == "daemon_running":
-                    time.sleep(rng.uniform(0, 30))
-                launched_at = time.time()
-                backfill_id = client.launch_backfill([key], STAGES, title=f"bench-batch latency {index + 1}", tags=tags)
-                if mode == "daemon_after_launch":
-                    server.start_daemon()
-                started = first_run_start(instance, backfill_id, timeout_s)
-                samples.append(round(started - launched_at, 2) if started else None)
-                print(f"  [{mode}] launch {index + 1}/{launches}: first run started after {samples[-1]} s", flush=True)
-                wait_runs_finished(instance, backfill_id, timeout_s)
-                if mode == "daemon_after_launch":
-                    server.stop_daemon()
-        measured = [s for s in samples if s is not None]
-        figures[mode] = {
-            "samples_s": samples,
-            "median_s": statistics.median(measured) if measured else None,
-            "max_s": max(measured) if measured else None,
+                measure(setup, *opened, index)
+
+    figures: dict[str, dict] = {}
+    for setup in setups:
+        measured = [s for s in samples[setup.name] if s]
+        figures[setup.name] = {
+            "description": setup.description,
+            "samples": samples[setup.name],
+            "median_s": {part: round(statistics.median(s[part] for s in measured), 2) for part in measured[0]}
+            if measured else None,
+            "max_s": max(s["launch_to_first_start_s"] for s in measured) if measured else None,
         }
     return figures
+
+
+def print_latency(latency: dict) -> None:
+    print("launch -> first run start, medians (s): (a) daemon's pass (Dagster) + (b) queued -> started (the project)")
+    print(f"  {'setup':<20} {'total':>7} {'(a) pass':>9} {'(b)':>6} {'(b) dequeue':>12} {'(b) launch+start':>17}")
+    for name, figures in latency.items():
+        median = figures["median_s"]
+        if not median:
+            print(f"  {name:<20} no run started")
+            continue
+        print(f"  {name:<20} {median['launch_to_first_start_s']:7.2f} {median['daemon_pass_s']:9.2f} "
+              f"{median['queued_to_started_s']:6.2f} {median['queued_to_dequeued_s']:12.2f} "
+              f"{median['dequeued_to_started_s']:17.2f}   {figures['description']}")
+    current = latency.get("current", {}).get("median_s")
+    for other in ("no_warm_up", "dagster_defaults"):
+        median = latency.get(other, {}).get("median_s")
+        if current and median:
+            print(f"  (b) {other} / current: {median['queued_to_started_s'] / current['queued_to_started_s']:.1f}x")
+    if current:
+        met = current["queued_to_started_s"] < TARGET_PROJECT_PART_S
+        print(f"  (b) current {current['queued_to_started_s']:.2f} s (target < {TARGET_PROJECT_PART_S:.0f} s: "
+              f"{'met' if met else 'NOT met'}); (a) is the backfill daemon's 30 s loop (0-30 s, 15 s on average)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,8 +371,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance-yaml", type=Path, default=ROOT / "deploy" / "local" / "dagster.yaml",
                         help="instance settings to measure (default: the local profile, deploy/local/dagster.yaml, as `make dev` uses)")
     parser.add_argument("--launches", type=int, default=5,
-                        help="one-product launches per way of running Dagster for launch_to_first_start_s (median)")
+                        help="one-product launches per setup for launch_to_first_start_s and its parts (medians)")
     parser.add_argument("--latency-only", action="store_true", help="measure launch -> first start only, no batch")
+    parser.add_argument("--latency-setups", type=lambda text: text.split(","),
+                        default=["current", "no_warm_up", "dagster_defaults", "daemon_after_launch"],
+                        help="comma-separated: current, no_warm_up, dagster_defaults, daemon_after_launch (default: all)")
     args = parser.parse_args(argv)
 
     from scripts.local_dagster import LocalDagster
@@ -264,15 +393,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     os.environ.update(env)
 
-    print(f"launch -> first run start, {args.launches} one-product launches each way:")
-    latency = first_start_latency(out, first_product_key(feed), args.launches, args.instance_yaml, timeout_s=300)
-    for mode, figures in latency.items():
-        print(f"  {mode}: median {figures['median_s']} s, max {figures['max_s']} s ({figures['samples_s']})")
-    running, after = latency["daemon_running"]["median_s"], latency["daemon_after_launch"]["median_s"]
-    if running and after:
-        print(f"  ratio daemon_running / daemon_after_launch: {running / after:.1f}")
+    print(f"launch -> first run start, {args.launches} one-product launches in each setup:")
+    setups = [s for s in latency_setups(out, args.instance_yaml.resolve()) if s.name in args.latency_setups]
+    latency = first_start_latency(out, first_product_key(feed), args.launches, setups, timeout_s=600)
+    print_latency(latency)
+    print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     if args.latency_only:
-        (out / "results.json").write_text(json.dumps({"launch_to_first_start": latency}, indent=1))
+        (out / "results.json").write_text(json.dumps({"launch_to_first_start": latency,
+                                                      "load_average": os.getloadavg()}, indent=1))
         return 0
 
     home = out / "dagster_home"
@@ -293,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.update({
         "preset": args.preset, "provider": args.provider, "cores": os.cpu_count(),
         "import_dagster_s": dagster_import_s, "import_definitions_s": definitions_import_s,
+        "launch_to_first_start": latency, "load_average": os.getloadavg(),
     })
     (out / "results.json").write_text(json.dumps(figures, indent=1))
 
