@@ -35,25 +35,20 @@ _ERROR_FIELDS = """
     ... on NoModeProvidedError { message }
 """
 
+# What launching and re-executing a backfill both answer (a LaunchBackfillResult): its id, or why not.
+_LAUNCH_RESULT = "{ __typename ... on LaunchBackfillSuccess { backfillId } %s }" % _ERROR_FIELDS
+
 LAUNCH_BACKFILL = """
 mutation LaunchBatch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    %s
-  }
+  launchPartitionBackfill(backfillParams: $params) %s
 }
-""" % _ERROR_FIELDS
+""" % _LAUNCH_RESULT
 
 REEXECUTE_BACKFILL = """
 mutation RetryBatch($params: ReexecutionParams!) {
-  reexecutePartitionBackfill(reexecutionParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    %s
-  }
+  reexecutePartitionBackfill(reexecutionParams: $params) %s
 }
-""" % _ERROR_FIELDS
+""" % _LAUNCH_RESULT
 
 CANCEL_BACKFILL = """
 mutation CancelBatch($backfillId: String!) {

@@ -1,0 +1,28 @@
+"""Every query and mutation the console sends is valid against the installed Dagster webserver's schema."""
+
+from __future__ import annotations
+
+import pytest
+from dagster_graphql.schema import create_schema
+from graphql import parse, validate
+
+from dagster_project.console import client
+
+DOCUMENTS = {
+    name: value for name, value in vars(client).items()
+    if name.isupper() and isinstance(value, str) and value.lstrip().startswith(("query", "mutation"))
+}
+
+
+def test_the_console_has_its_documents():
+    assert {"LAUNCH_BACKFILL", "REEXECUTE_BACKFILL", "CANCEL_BACKFILL"} <= set(DOCUMENTS)
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return create_schema().graphql_schema
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_the_document_is_valid_against_the_webserver_schema(schema, name):
+    assert validate(schema, parse(DOCUMENTS[name])) == []
