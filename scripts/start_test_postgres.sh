@@ -15,8 +15,8 @@ STATE_DIR="${BATCH_VIDEO_TEST_PG_DIR:-/tmp/batch-video-test-pg}"
 DB_NAME="${BATCH_VIDEO_TEST_PG_DB:-batch_video_test}"
 DATA_DIR="$STATE_DIR/data"
 PORT_FILE="$STATE_DIR/port"
-
-log() { echo "start_test_postgres: $*" >&2; }
+SERVICE=start_test_postgres
+source "$(dirname "${BASH_SOURCE[0]}")/test_service.sh"
 
 find_bin_dir() {
     local dir
@@ -41,9 +41,7 @@ as_owner() {
 BIN_DIR="$(find_bin_dir || true)"
 if [[ -z "$BIN_DIR" ]]; then
     log "no PostgreSQL server found; installing the Debian package"
-    if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >&2
+    apt_install postgresql
     BIN_DIR="$(find_bin_dir)"
 fi
 
@@ -55,15 +53,6 @@ if [[ "${1:-}" == "--stop" ]]; then
     log "stopped and removed $STATE_DIR"
     exit 0
 fi
-
-free_port() {
-    python3 - <<'PY'
-import socket
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
-PY
-}
 
 is_running() {
     [[ -f "$PORT_FILE" ]] && "$BIN_DIR/pg_isready" -q -h 127.0.0.1 -p "$(cat "$PORT_FILE")" 2>/dev/null

@@ -14,22 +14,17 @@ set -euo pipefail
 STATE_DIR="${BATCH_VIDEO_TEST_REDIS_DIR:-/tmp/batch-video-test-redis}"
 PID_FILE="$STATE_DIR/redis.pid"
 PORT_FILE="$STATE_DIR/port"
-
-log() { echo "start_test_redis: $*" >&2; }
+SERVICE=start_test_redis
+source "$(dirname "${BASH_SOURCE[0]}")/test_service.sh"
 
 if [[ "${1:-}" == "--stop" ]]; then
-    if [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
-        kill "$(cat "$PID_FILE")" && log "stopped pid $(cat "$PID_FILE")"
-    fi
-    rm -rf "$STATE_DIR"
+    stop_and_remove
     exit 0
 fi
 
 if ! command -v redis-server >/dev/null; then
     log "no redis-server found; installing the Debian package"
-    if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server >&2
+    apt_install --no-install-recommends redis-server
 fi
 
 is_running() {
@@ -38,16 +33,12 @@ is_running() {
 
 if ! is_running; then
     mkdir -p "$STATE_DIR"
-    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    port="$(free_port)"
     echo "$port" >"$PORT_FILE"
     log "starting on 127.0.0.1:$port"
     redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE_DIR" --daemonize yes \
         --pidfile "$PID_FILE" --logfile "$STATE_DIR/server.log" --save "" --appendonly no >&2
-    for _ in $(seq 1 60); do
-        is_running && break
-        sleep 0.5
-    done
-    is_running || { log "redis did not answer within 30 s; its log:"; cat "$STATE_DIR/server.log" >&2; exit 1; }
+    wait_until_running 30
 fi
 
 echo "export BATCH_VIDEO_TEST_REDIS_URL=redis://127.0.0.1:$(cat "$PORT_FILE")/0"

@@ -15,18 +15,11 @@ STATE_DIR="${BATCH_VIDEO_TEST_S3_DIR:-/tmp/batch-video-test-s3}"
 SERVER="${BATCH_VIDEO_MOTO_SERVER:-$ROOT/.venv/bin/moto_server}"
 PID_FILE="$STATE_DIR/pid"
 PORT_FILE="$STATE_DIR/port"
-
-log() { echo "start_test_s3: $*" >&2; }
-
-stop() {
-    if [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
-        kill "$(cat "$PID_FILE")" && log "stopped pid $(cat "$PID_FILE")"
-    fi
-    rm -rf "$STATE_DIR"
-}
+SERVICE=start_test_s3
+source "$(dirname "${BASH_SOURCE[0]}")/test_service.sh"
 
 if [[ "${1:-}" == "--stop" ]]; then
-    stop
+    stop_and_remove
     exit 0
 fi
 
@@ -41,17 +34,12 @@ if ! is_running; then
         exit 1
     fi
     rm -rf "$STATE_DIR" && mkdir -p "$STATE_DIR"
-    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    port="$(free_port)"
     echo "$port" >"$PORT_FILE"
     log "starting moto S3 on 127.0.0.1:$port"
     setsid "$SERVER" -H 127.0.0.1 -p "$port" >"$STATE_DIR/server.log" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
-    for _ in $(seq 1 120); do
-        is_running && break
-        kill -0 "$(cat "$PID_FILE")" 2>/dev/null || { log "the server exited; its log:"; cat "$STATE_DIR/server.log" >&2; exit 1; }
-        sleep 0.5
-    done
-    is_running || { log "the server did not answer within 60 s; its log:"; cat "$STATE_DIR/server.log" >&2; exit 1; }
+    wait_until_running 60 "$(cat "$PID_FILE")"
 fi
 
 echo "export BATCH_VIDEO_TEST_S3_ENDPOINT=http://127.0.0.1:$(cat "$PORT_FILE")"
