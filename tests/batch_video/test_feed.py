@@ -230,12 +230,17 @@ def test_xml_in_a_declared_legacy_encoding(tmp_path):
     assert read_feed(path).products[0].title == "Ţesătură şi încălţăminte"
 
 
-def test_malformed_xml_raises_a_feed_error(tmp_path):
-    path = tmp_path / "broken.xml"
-    path.write_text('<rss xmlns:g="http://base.google.com/ns/1.0"><channel><item><g:id>1</g:id></channel>')
-    with pytest.raises(ProductDataError) as info:
+@pytest.mark.parametrize("name, content, field, says", [
+    ("broken.xml", b'<rss xmlns:g="http://base.google.com/ns/1.0"><channel><item><g:id>1</g:id></channel>', "feed", ""),
+    ("feed.csv", b"id,title,image_link\n1,T,https://x/y.jpg\n", "price", ""),
+    ("feed.csv", "id;title;price;image_link\n1;Ţesătură;5;https://x/y.jpg\n".encode("cp1250"), "feed", "UTF-8"),
+], ids=["malformed-xml", "csv-without-a-required-column", "csv-not-utf8"])
+def test_a_feed_that_cannot_be_read_is_a_data_error_naming_the_field(tmp_path, name, content, field, says):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ProductDataError, match=says) as info:
         read_feed(path)
-    assert info.value.field == "feed"
+    assert info.value.field == field
 
 
 def test_gzipped_local_feed(tmp_path):
@@ -328,21 +333,6 @@ def test_csv_with_excel_separator_hint(tmp_path):
     path.write_text("sep=;\ncod;denumire;pret;imagine\nP1;Ceainic, fontă;19,90;https://x/p.jpg\n", encoding="utf-8-sig")
     (product,) = read_feed(path).products
     assert (product.id, product.title, product.price) == ("P1", "Ceainic, fontă", Decimal("19.90"))
-
-
-def test_csv_without_a_required_column_names_it(tmp_path):
-    path = tmp_path / "feed.csv"
-    path.write_text("id,title,image_link\n1,T,https://x/y.jpg\n")
-    with pytest.raises(ProductDataError) as info:
-        read_feed(path)
-    assert info.value.field == "price"
-
-
-def test_csv_that_is_not_utf8(tmp_path):
-    path = tmp_path / "feed.csv"
-    path.write_bytes("id;title;price;image_link\n1;Ţesătură;5;https://x/y.jpg\n".encode("cp1250"))
-    with pytest.raises(ProductDataError, match="UTF-8"):
-        read_feed(path)
 
 
 def test_content_hash_follows_what_changes_the_video(tmp_path):
