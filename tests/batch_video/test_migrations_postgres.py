@@ -13,12 +13,14 @@ service_role role, and returns PostgREST's error format and statuses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -353,11 +355,8 @@ def test_a_video_taken_down_and_put_back_keeps_both_events(db, bridge):
         ("unpublished", "out_of_stock", "P1"), ("republished", "back_in_stock", "P1")]
     # The shop's app sees the history; another shop does not.
     assert db.execute("SELECT count(*) FROM product_video_events WHERE profile_id = %s", (SHOP_A,)).fetchone()[0] == 2
-    _as_user(db, SHOP_B)
-    try:
+    with as_user(db, SHOP_B):
         assert db.execute("SELECT count(*) FROM product_video_events").fetchone()[0] == 0
-    finally:
-        db.execute("ROLLBACK")
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute("UPDATE product_videos SET status = 'hidden' WHERE partition_key = 'p2'")
 
@@ -416,11 +415,18 @@ def test_a_constraint_violation_comes_back_as_a_clear_product_error(db, bridge):
 # ---------------------------------------------------------------- row-level security
 
 
-def _as_user(db, profile_id: str | None, role: str = "authenticated"):
+@contextlib.contextmanager
+def as_user(db, profile_id: str | None, role: str = "authenticated") -> Iterator[None]:
+    """Requests as Supabase's PostgREST makes them for this user (`role`, the JWT claims), in a transaction rolled
+    back afterwards."""
     db.execute("BEGIN")
-    db.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-    claims = {"role": role} | ({"sub": profile_id} if profile_id else {})
-    db.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+    try:
+        db.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        claims = {"role": role} | ({"sub": profile_id} if profile_id else {})
+        db.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        yield
+    finally:
+        db.execute("ROLLBACK")
 
 
 def _seed_two_shops(db):
@@ -436,50 +442,35 @@ def _seed_two_shops(db):
 
 def test_signed_in_users_see_only_their_own_rows(db):
     _seed_two_shops(db)
-    _as_user(db, SHOP_A)
-    try:
+    with as_user(db, SHOP_A):
         for table in TABLES:
             owners = db.execute(sql.SQL("SELECT DISTINCT profile_id::text FROM public.{}").format(sql.Identifier(table))).fetchall()
             assert owners == [(SHOP_A,)], table
-    finally:
-        db.execute("ROLLBACK")
 
 
 def test_users_manage_their_feeds_but_not_others_nor_the_pipeline_tables(db):
     _seed_two_shops(db)
-    _as_user(db, SHOP_A)
-    try:
+    with as_user(db, SHOP_A):
         db.execute("INSERT INTO product_feeds (profile_id, url) VALUES (%s, 'https://shop.ro/new.xml')", (SHOP_A,))
         assert db.execute("UPDATE product_feeds SET name = 'x'").rowcount == 2  # own two feeds only
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # RLS: another profile's feed
             db.execute("INSERT INTO product_feeds (profile_id, url) VALUES (%s, 'https://evil/x.xml')", (SHOP_B,))
-    finally:
-        db.execute("ROLLBACK")
-    _as_user(db, SHOP_A)
-    try:
+    with as_user(db, SHOP_A):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # only the pipeline writes videos
             db.execute("UPDATE product_videos SET status = 'failed', error_message = 'x'")
-    finally:
-        db.execute("ROLLBACK")
 
 
 def test_anonymous_requests_read_nothing(db):
     _seed_two_shops(db)
-    _as_user(db, None, role="anon")
-    try:
+    with as_user(db, None, role="anon"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             db.execute("SELECT * FROM product_videos")
-    finally:
-        db.execute("ROLLBACK")
 
 
 def test_service_role_sees_everything(db):
     _seed_two_shops(db)
-    _as_user(db, None, role="service_role")
-    try:
+    with as_user(db, None, role="service_role"):
         assert db.execute("SELECT count(*) FROM product_videos").fetchone()[0] == 2
-    finally:
-        db.execute("ROLLBACK")
 
 
 # ---------------------------------------------------------------- two runs of one product; the private bucket
@@ -510,8 +501,5 @@ def test_the_videos_bucket_is_private_and_owners_read_only_their_own_objects(db)
     for shop in (SHOP_A, SHOP_B):
         db.execute("INSERT INTO storage.objects (bucket_id, name) VALUES ('product-videos', %s)", (f"{shop}/p/abc.mp4",))
     for profile, role, expected in ((SHOP_A, "authenticated", [f"{SHOP_A}/p/abc.mp4"]), (None, "anon", [])):
-        _as_user(db, profile, role)
-        try:
+        with as_user(db, profile, role):
             assert [r[0] for r in db.execute("SELECT name FROM storage.objects")] == expected
-        finally:
-            db.execute("ROLLBACK")
