@@ -90,6 +90,15 @@ def record_hashes(instance, hashes: dict[str, str]) -> None:
         )
 
 
+def rendered_once(instance, feed_path: Path, tmp_path: Path) -> tuple[CatalogResource, dg.SensorResult]:
+    """The feed's first tick, applied, and every product it requested rendered (stood in by record_hashes)."""
+    catalog = catalog_for(feed_path, tmp_path)
+    first = tick(product_feed_sensor, instance, catalog)
+    apply(instance, first)
+    record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests})
+    return catalog, first
+
+
 def edit_feed(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
@@ -130,10 +139,7 @@ def test_unchanged_feed_requests_nothing(instance, feed_path, tmp_path):
 
 
 def test_one_changed_price_requests_exactly_that_product(instance, feed_path, tmp_path):
-    catalog = catalog_for(feed_path, tmp_path)
-    first = tick(product_feed_sensor, instance, catalog)
-    apply(instance, first)
-    record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests})
+    catalog, first = rendered_once(instance, feed_path, tmp_path)
 
     edit_feed(feed_path, "<g:price>49.99 RON</g:price>", "<g:price>44.99 RON</g:price>")
     second = tick(product_feed_sensor, instance, catalog, first.cursor)
@@ -162,10 +168,7 @@ def test_hashes_recorded_by_real_product_record_runs(instance, feed_path, tmp_pa
 
 
 def test_changed_product_with_a_run_in_flight_waits_for_it(instance, feed_path, tmp_path):
-    catalog = catalog_for(feed_path, tmp_path)
-    first = tick(product_feed_sensor, instance, catalog)
-    apply(instance, first)
-    record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests})
+    catalog, first = rendered_once(instance, feed_path, tmp_path)
     running = dg.DagsterRun(job_name="product_video_job", run_id="running-2", status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": "sku-002"})
     instance.add_run(running)
 
@@ -181,10 +184,7 @@ def test_changed_product_with_a_run_in_flight_waits_for_it(instance, feed_path, 
 
 
 def test_removed_product_is_reported_and_kept_by_default(instance, feed_path, tmp_path):
-    catalog = catalog_for(feed_path, tmp_path)
-    first = tick(product_feed_sensor, instance, catalog)
-    apply(instance, first)
-    record_hashes(instance, {r.partition_key: r.tags[CONTENT_HASH_TAG] for r in first.run_requests})
+    catalog, first = rendered_once(instance, feed_path, tmp_path)
 
     edit_feed(feed_path, "<g:id>SKU-001</g:id>", "<g:id>SKU-101</g:id>")  # 001 leaves, 101 arrives
     second = tick(product_feed_sensor, instance, catalog, first.cursor)
