@@ -160,6 +160,29 @@ def print_batch(figures: dict, rows: list) -> None:
           + ", ".join(f"{k} {v:.1f}" for k, v in figures["per_stage_s"].items()))
 
 
+def bench_parser(description: str, *, count: int, out: Path) -> argparse.ArgumentParser:
+    """The options every batch benchmark takes: how many products, at which preset and voice, where, how long."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=count)
+    parser.add_argument("--preset", default="tiktok")
+    parser.add_argument("--provider", default="espeak")
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--keep", action="store_true", help="keep the instances, data and videos")
+    parser.add_argument("--timeout", type=float, default=3600)
+    return parser
+
+
+def bench_env(root: Path, feed: Path, args: argparse.Namespace) -> dict[str, str]:
+    """The settings a benchmark's batch runs with: its own data and output folders, its feed, preset and voice."""
+    return {
+        "BATCH_VIDEO_DATA_DIR": str(root / "data"),
+        "BATCH_VIDEO_OUTPUT_DIR": str(root / "output"),
+        "BATCH_VIDEO_FEED_URL": str(feed),
+        "BATCH_VIDEO_PRESET": args.preset,
+        "BATCH_VIDEO_TTS_PROVIDER": args.provider,
+    }
+
+
 def first_product_key(feed: Path) -> str:
     from batch_video.catalog import load_catalog
 
@@ -361,13 +384,7 @@ def print_latency(latency: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=20)
-    parser.add_argument("--preset", default="tiktok")
-    parser.add_argument("--provider", default="espeak")
-    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "batch")
-    parser.add_argument("--keep", action="store_true", help="keep the instance, data and videos")
-    parser.add_argument("--timeout", type=float, default=3600)
+    parser = bench_parser(__doc__, count=20, out=ROOT / ".bench" / "batch")
     parser.add_argument("--instance-yaml", type=Path, default=ROOT / "deploy" / "local" / "dagster.yaml",
                         help="instance settings to measure (default: the local profile, deploy/local/dagster.yaml, as `make dev` uses)")
     parser.add_argument("--launches", type=int, default=5,
@@ -384,14 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     feed = make_feed(out / "feed", args.count)
-    env = {
-        "BATCH_VIDEO_DATA_DIR": str(out / "data"),
-        "BATCH_VIDEO_OUTPUT_DIR": str(out / "output"),
-        "BATCH_VIDEO_FEED_URL": str(feed),
-        "BATCH_VIDEO_PRESET": args.preset,
-        "BATCH_VIDEO_TTS_PROVIDER": args.provider,
-    }
-    os.environ.update(env)
+    os.environ.update(bench_env(out, feed, args))
 
     print(f"launch -> first run start, {args.launches} one-product launches in each setup:")
     setups = [s for s in latency_setups(out, args.instance_yaml.resolve()) if s.name in args.latency_setups]

@@ -2,23 +2,12 @@
 
 Generates a feed of N products (default 10); then for each profile (default
 `local`, `default` and `cluster`, see deploy/) starts `dagster dev` (webserver + daemon)
-and the profile's Celery run workers on a fresh instance under .bench/batch/
+and the profile's Celery run workers on a fresh instance under .bench/profiles/
 (the cluster profile on its own PostgreSQL, Redis and S3 server, started by the
-project's scripts, with two worker "hosts" with separate data folders), launches one partition
-backfill over the six-stage chain through the webserver's GraphQL API (as
-`batch-video batch launch` does), waits for it, then reads every run's times
-from the instance and prints:
-
-- batch wall time: first run start -> last run end (what the run queue and run
-  workers cost), and launch -> last run end (adds the backfill daemon's first
-  tick, up to 30 s, a fixed cost per batch);
-- the sum of the products' own stage (step) times;
-- orchestration overhead = run slots x batch wall time - sum of stage times, as
-  a share of the slots' time (one slot: the batch wall time), split into per-run worker overhead (run start -> end
-  minus its steps: process start, imports, loading the code location, event
-  writes) and gaps between runs (queue dequeue + launch);
-- `dagster_project.definitions` import time in a fresh interpreter (paid by
-  every run worker).
+project's scripts, with two worker "hosts" with separate data folders), runs one
+batch over the six-stage chain and prints the figures `scripts/bench_batch.py`
+prints (see there), with orchestration overhead = run slots x batch wall time -
+sum of stage times, as a share of the slots' time (one slot: the batch wall time).
 
 Profiles: `local` (deploy/local: one Celery run worker, embedded broker), `default`
 (the same instance with Dagster's DefaultRunLauncher, a cold process per run: the
@@ -33,7 +22,6 @@ Figures vary with machine load; compare runs made one after another.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -45,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_batch import import_seconds, make_feed, print_batch, run_batch  # noqa: E402
+from scripts.bench_batch import bench_env, bench_parser, import_seconds, make_feed, print_batch, run_batch  # noqa: E402
 
 
 # Profiles measured side by side: the instance settings, and how many run worker slots they get.
@@ -71,13 +59,7 @@ def bench_profile(name: str, instance_yaml: Path, out: Path, feed: Path, args, s
     from scripts.local_dagster import LocalDagster, RunWorker
 
     root = out / name
-    env = {
-        "BATCH_VIDEO_DATA_DIR": str(root / "data"),
-        "BATCH_VIDEO_OUTPUT_DIR": str(root / "output"),
-        "BATCH_VIDEO_FEED_URL": str(feed),
-        "BATCH_VIDEO_PRESET": args.preset,
-        "BATCH_VIDEO_TTS_PROVIDER": args.provider,
-    }
+    env = bench_env(root, feed, args)
     workers = None
     if name == "cluster":
         env.update(services.profile_env(f"bench_{os.getpid()}"))
@@ -111,13 +93,7 @@ def bench_profile(name: str, instance_yaml: Path, out: Path, feed: Path, args, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=10)
-    parser.add_argument("--preset", default="tiktok")
-    parser.add_argument("--provider", default="espeak")
-    parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "profiles")
-    parser.add_argument("--keep", action="store_true", help="keep the instances, data and videos")
-    parser.add_argument("--timeout", type=float, default=3600)
+    parser = bench_parser(__doc__, count=10, out=ROOT / ".bench" / "profiles")
     parser.add_argument("--profiles", default="local,default,cluster",
                         help="comma-separated: local, cluster, default (the local profile with Dagster's default "
                              "launcher), or NAME=PATH for any instance yaml")
