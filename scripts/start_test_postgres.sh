@@ -14,7 +14,6 @@ set -euo pipefail
 STATE_DIR="${BATCH_VIDEO_TEST_PG_DIR:-/tmp/batch-video-test-pg}"
 DB_NAME="${BATCH_VIDEO_TEST_PG_DB:-batch_video_test}"
 DATA_DIR="$STATE_DIR/data"
-PORT_FILE="$STATE_DIR/port"
 SERVICE=start_test_postgres
 source "$(dirname "${BASH_SOURCE[0]}")/test_service.sh"
 

@@ -13,14 +13,10 @@ set -euo pipefail
 
 STATE_DIR="${BATCH_VIDEO_TEST_REDIS_DIR:-/tmp/batch-video-test-redis}"
 PID_FILE="$STATE_DIR/redis.pid"
-PORT_FILE="$STATE_DIR/port"
 SERVICE=start_test_redis
 source "$(dirname "${BASH_SOURCE[0]}")/test_service.sh"
 
-if [[ "${1:-}" == "--stop" ]]; then
-    stop_and_remove
-    exit 0
-fi
+stop_when_asked "$@"
 
 if ! command -v redis-server >/dev/null; then
     log "no redis-server found; installing the Debian package"

@@ -14,14 +14,10 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE_DIR="${BATCH_VIDEO_TEST_S3_DIR:-/tmp/batch-video-test-s3}"
 SERVER="${BATCH_VIDEO_MOTO_SERVER:-$ROOT/.venv/bin/moto_server}"
 PID_FILE="$STATE_DIR/pid"
-PORT_FILE="$STATE_DIR/port"
 SERVICE=start_test_s3
 source "$(dirname "${BASH_SOURCE[0]}")/test_service.sh"
 
-if [[ "${1:-}" == "--stop" ]]; then
-    stop_and_remove
-    exit 0
-fi
+stop_when_asked "$@"
 
 is_running() {
     [[ -f "$PID_FILE" && -f "$PORT_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null \

@@ -1,6 +1,9 @@
-# What scripts/start_test_{postgres,redis,s3}.sh share (sourced, not run): log lines, a free port, Debian packages,
-# stopping a server by its pid file and waiting for one to answer. The sourcing script sets SERVICE (the name its
-# log lines start with) and STATE_DIR, PID_FILE where it keeps a pid, and defines `is_running`.
+# What scripts/start_test_{postgres,redis,s3}.sh share (sourced, not run): the state folder's port file, log lines,
+# a free port, Debian packages, stopping a server by its pid file and waiting for one to answer. The sourcing script
+# sets SERVICE (the name its log lines start with), STATE_DIR, and PID_FILE where it keeps a pid, and defines
+# `is_running`.
+
+PORT_FILE="$STATE_DIR/port"
 
 log() { echo "$SERVICE: $*" >&2; }
 
@@ -16,12 +19,17 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
 }
 
-# The server of $PID_FILE stopped, and its state folder removed.
-stop_and_remove() {
-    if [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
-        kill "$(cat "$PID_FILE")" && log "stopped pid $(cat "$PID_FILE")"
+# stop_when_asked "$@": on `--stop`, the server of $PID_FILE stopped, its state folder removed, and the script ends.
+stop_when_asked() {
+    if [[ "${1:-}" == "--stop" ]]; then
+        local pid
+        pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" && log "stopped pid $pid"  # read first: a server may remove its pid file as it stops
+        fi
+        rm -rf "$STATE_DIR"
+        exit 0
     fi
-    rm -rf "$STATE_DIR"
 }
 
 # wait_until_running SECONDS [PID]: poll `is_running` every 0.5 s; give up, showing the server's log, after SECONDS
