@@ -1,4 +1,4 @@
-"""What every storage backend shares: the Storage protocol, input checks, and who may replace what.
+"""What every storage backend shares: the Storage base (its publish), input checks, and who may replace what.
 
 Ordering between runs of one product: every publish carries the start time of
 the run that made the video (`Generation`). A publish whose generation is older
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from batch_video.errors import ProductDataError, TransientError
 from batch_video.feed.keys import check_safe_key
@@ -72,30 +72,11 @@ def superseded(key: str, live_run_id: str | None, live_started_at: Any) -> Super
     )
 
 
-class Storage(Protocol):
-    """Where finished videos go. `publish` returns only once the video is live."""
-
-    name: str
-
-    def publish(
-        self,
-        key: str,
-        video_path: Path,
-        poster_path: Path,
-        *,
-        content_hash: str,
-        metadata: Mapping[str, Any],
-        generation: Generation = ...,
-    ) -> PublishedVideo: ...
-
-    def discard(self, storage_path: str, *, keep: str = "") -> None:
-        """Remove an older published object that the records no longer point at."""
-        ...
-
-
-class StorageBackend:
-    """The publish every backend shares: the inputs checked, the video and poster read once (a `Snapshot`: the
-    bytes hashed are the bytes sent), then the backend's `publish_snapshot` makes them live and says where."""
+class Storage:
+    """Where finished videos go. `publish` returns only once the video is live; every backend shares it (the inputs
+    checked, the video and poster read once, a `Snapshot`: the bytes hashed are the bytes sent), then its own
+    `publish_snapshot` makes them live and says where. `discard` removes an older published object that the records
+    no longer point at."""
 
     name: str
 

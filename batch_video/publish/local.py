@@ -33,7 +33,7 @@ from batch_video.models import PublishedVideo
 from batch_video.publish.common import (
     STAGE,
     Generation,
-    StorageBackend,
+    Storage,
     check_poster_file,
     check_video_file,
     json_safe,
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 _TEMP = re.compile(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$")
 
 
-class LocalStorage(StorageBackend):
+class LocalStorage(Storage):
     """Videos and posters in a folder the team reads, with `manifest.json` as the index."""
 
     name = "local"

@@ -26,7 +26,7 @@ from batch_video.publish.common import (
     STAGE,
     VIDEO_CONTENT_TYPE,
     Generation,
-    StorageBackend,
+    Storage,
     json_safe,
 )
 from batch_video.publish.snapshot import Snapshot
@@ -43,7 +43,7 @@ _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 T = TypeVar("T")
 
 
-class SupabaseStorage(StorageBackend):
+class SupabaseStorage(Storage):
     """Uploads to a Supabase Storage bucket at `[<prefix>/]<profile_id>/<key>/<sha256>.mp4`.
 
     Each content gets its own object, so a new render never overwrites the
