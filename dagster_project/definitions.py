@@ -23,10 +23,11 @@ from dagster_project.partitions import product_video_job
 from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,
-    PublishingResource,
     ReportsResource,
+    SupabaseResource,
     TTSResource,
     WorkspaceResource,
+    publishing_from_env,
 )
 
 
@@ -37,11 +38,12 @@ def build_resources() -> dict[str, object]:
     clear error (file, field, allowed values) instead of failing every run.
     """
     data_dir = os.environ.get("BATCH_VIDEO_DATA_DIR", "data")
-    publishing = PublishingResource.from_env()
+    supabase = SupabaseResource.from_env()  # the project a `supabase:products` catalog and Supabase publishing share
+    publishing = publishing_from_env(supabase=supabase)
     batch_settings = BatchSettingsResource.from_env()
     batch_settings.defaults.validate()
     return {
-        "catalog": CatalogResource.from_env(data_dir, currency=feed_currency(), publishing=publishing),
+        "catalog": CatalogResource.from_env(data_dir, currency=feed_currency(), supabase=supabase),
         "workspace": WorkspaceResource.from_env(data_dir),
         "batch_settings": batch_settings,
         "tts": TTSResource(cache_dir=os.path.join(data_dir, "cache", "tts")),

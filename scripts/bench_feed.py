@@ -206,7 +206,7 @@ def phase_parse_only(args) -> dict:
 def phase_sensor_tick(args) -> dict:
     import dagster as dg
 
-    from dagster_project.resources import CatalogResource, PublishingResource
+    from dagster_project.resources import CatalogResource, LocalPublishingResource
     from dagster_project.automation.feed_sync import SyncOptions, build_feed_sync_sensor
 
     instance = open_instance(Path(args.home))
@@ -214,7 +214,7 @@ def phase_sensor_tick(args) -> dict:
     catalog = CatalogResource(feed_url=args.feed, cache_dir=str(Path(args.home) / "feed-cache"))
     baseline = peak_rss_mb()
     started = time.perf_counter()
-    publishing = PublishingResource(local_root=str(Path(args.home) / "output"))  # the tick reads the published videos' records
+    publishing = LocalPublishingResource(local_root=str(Path(args.home) / "output"))  # the tick reads the published videos' records
     with dg.build_sensor_context(instance=instance, resources={"catalog": catalog, "publishing": publishing}) as context:
         result = sensor(context)
     seconds = time.perf_counter() - started

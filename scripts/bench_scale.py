@@ -356,14 +356,14 @@ def phase_sensor_tick(feed: Path, home: Path) -> dict:
     import dagster as dg
 
     from dagster_project.automation.feed_sync import SyncOptions, build_feed_sync_sensor
-    from dagster_project.resources import CatalogResource, PublishingResource
+    from dagster_project.resources import CatalogResource, LocalPublishingResource
 
     os.environ["DAGSTER_HOME"] = str(home)
     with dg.DagsterInstance.get() as instance:
         sensor = build_feed_sync_sensor(name="bench_scale_sensor", options=SyncOptions())
         catalog = CatalogResource(feed_url=str(feed), cache_dir=str(home / "feed-cache"))
         started = time.perf_counter()
-        publishing = PublishingResource(local_root=str(home / "output"))  # the tick reads the records of published videos
+        publishing = LocalPublishingResource(local_root=str(home / "output"))  # the tick reads the records of published videos
         with dg.build_sensor_context(instance=instance, resources={"catalog": catalog, "publishing": publishing}) as context:
             result = sensor(context)
         seconds = time.perf_counter() - started

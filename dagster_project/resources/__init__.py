@@ -1,4 +1,4 @@
-"""Every external system the assets touch, as configurable resources."""
+"""Every external system the assets touch, as configurable resources (one class per backend)."""
 
 from dagster_project.resources.core import (
     BatchSettingsResource,
@@ -6,14 +6,24 @@ from dagster_project.resources.core import (
     TTSResource,
     WorkspaceResource,
 )
-from dagster_project.resources.publishing import PublishingResource
+from dagster_project.resources.publishing import (
+    LocalPublishingResource,
+    PublishingResource,
+    SupabasePublishingResource,
+    SupabaseResource,
+    publishing_from_env,
+)
 from dagster_project.resources.reports import ReportsResource
 
 __all__ = [
     "BatchSettingsResource",
     "CatalogResource",
+    "LocalPublishingResource",
     "PublishingResource",
     "ReportsResource",
+    "SupabasePublishingResource",
+    "SupabaseResource",
     "TTSResource",
     "WorkspaceResource",
+    "publishing_from_env",
 ]

@@ -19,7 +19,7 @@ from batch_video.objectstore import ObjectStore, S3ObjectStore, StoreLocation
 from batch_video.sample import FEED_PATH
 from batch_video.settings import BatchSettings, as_strings, env_overrides
 from batch_video.workspace import ProductWorkspace
-from dagster_project.resources.publishing import PublishingResource, _plain
+from dagster_project.resources.publishing import SupabaseResource, _plain
 from dagster_project.run_tags import overrides_from_tags, settings_for_run
 
 SAMPLE_FEED = str(FEED_PATH)
@@ -102,8 +102,8 @@ class WorkspaceResource(dg.ConfigurableResource):
 class CatalogResource(dg.ConfigurableResource):
     """The catalog the `products` partitions come from: a feed path or URL (a `#sheet` of a workbook), or `supabase:products`.
 
-    The Supabase table is read with the settings of the nested `publishing` resource (the same project the
-    videos are published to).
+    The Supabase table is read through the nested `supabase` project resource (the one the videos are published
+    to, when they go to Supabase).
     """
 
     feed_url: str = SAMPLE_FEED
@@ -115,11 +115,11 @@ class CatalogResource(dg.ConfigurableResource):
     # inside its folder or these roots; private hosts only when allow-listed (hosts or CIDRs).
     image_roots: list[str] = []
     fetch_allow: list[str] = []
-    publishing: Optional[PublishingResource] = None
+    supabase: Optional[SupabaseResource] = None
 
     @classmethod
     def from_env(
-        cls, data_dir: str, *, currency: str = "RON", publishing: Optional[PublishingResource] = None
+        cls, data_dir: str, *, currency: str = "RON", supabase: Optional[SupabaseResource] = None
     ) -> "CatalogResource":
         env = os.environ
         return cls(
@@ -128,7 +128,7 @@ class CatalogResource(dg.ConfigurableResource):
             currency=currency,
             image_roots=[p for p in env.get(IMAGE_ROOTS_ENV, "").split(os.pathsep) if p.strip()],
             fetch_allow=list(AddressPolicy.parse(env.get(FETCH_ALLOW_ENV, "")).allow),
-            publishing=publishing,
+            supabase=supabase,
         )
 
     def link_policy(self) -> LinkPolicy:
@@ -148,13 +148,13 @@ class CatalogResource(dg.ConfigurableResource):
         )
 
     def _supabase_rows(self):
-        if self.publishing is None:
+        if self.supabase is None:
             raise ConfigError(
-                f"feed {self.feed_url} is a Supabase table: the catalog resource needs the publishing resource "
-                "(CatalogResource(publishing=...)) for the project's settings",
+                f"feed {self.feed_url} is a Supabase table: the catalog resource needs the Supabase project resource "
+                "(CatalogResource(supabase=...))",
                 field="feed_url",
             )
-        return self.publishing.supabase_records().iter_product_rows()
+        return self.supabase.records().iter_product_rows()
 
 
 class BatchSettingsResource(dg.ConfigurableResource):

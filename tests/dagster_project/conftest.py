@@ -13,7 +13,7 @@ from PIL import Image
 from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,
-    PublishingResource,
+    LocalPublishingResource,
     TTSResource,
     WorkspaceResource,
 )
@@ -89,7 +89,7 @@ QUICK_RENDER = dict(preset="preview", tts_provider="espeak", script_template="Pr
                     tail_s=0.5)
 
 
-def chain_resources(feed: Path, root: Path, *, publishing: PublishingResource | None = None, **settings) -> dict:
+def chain_resources(feed: Path, root: Path, *, publishing: LocalPublishingResource | None = None, **settings) -> dict:
     """The six assets' resources over `feed`, every folder under `root`; a quick render unless `settings` say otherwise.
 
     The `preview` preset, espeak-ng (offline), a one-sentence script (about 3 s of speech) and a video as long as
@@ -100,5 +100,5 @@ def chain_resources(feed: Path, root: Path, *, publishing: PublishingResource | 
         "workspace": WorkspaceResource(data_dir=str(root / "data")),
         "batch_settings": BatchSettingsResource.of(**{**QUICK_RENDER, **settings}),
         "tts": TTSResource(cache_dir=str(root / "tts")),
-        "publishing": publishing or PublishingResource(local_root=str(root / "output")),
+        "publishing": publishing or LocalPublishingResource(local_root=str(root / "output")),
     }

@@ -22,7 +22,7 @@ from dagster_project.automation.feed_sync import product_feed_schedule, product_
 from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,
-    PublishingResource,
+    LocalPublishingResource,
     TTSResource,
     WorkspaceResource,
 )
@@ -66,7 +66,7 @@ def test_batch_launch_refuses_before_launching(broken_template):
 def test_feed_sensor_and_schedule_request_no_runs(broken_template, tiny_feed, tmp_path, monkeypatch):
     monkeypatch.setenv("BATCH_VIDEO_TEMPLATE", str(broken_template))
     catalog = CatalogResource(feed_url=str(tiny_feed), cache_dir=str(tmp_path / "cache"))
-    resources = {"catalog": catalog, "publishing": PublishingResource(local_root=str(tmp_path / "output"))}
+    resources = {"catalog": catalog, "publishing": LocalPublishingResource(local_root=str(tmp_path / "output"))}
     with dg.DagsterInstance.ephemeral() as instance:
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             sensor_result = product_feed_sensor(context)
@@ -86,7 +86,7 @@ def test_a_run_fails_at_its_settings_stage_with_one_line(broken_template, tiny_f
         "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")),
         "batch_settings": BatchSettingsResource(preset="preview", tts_provider="espeak"),
         "tts": TTSResource(cache_dir=str(tmp_path / "tts")),
-        "publishing": PublishingResource(local_root=str(tmp_path / "out"),
+        "publishing": LocalPublishingResource(local_root=str(tmp_path / "out"),
                                          records_path=str(tmp_path / "out" / "records.sqlite")),
     }
     key = slugify_key("CANA 1")

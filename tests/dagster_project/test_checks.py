@@ -26,7 +26,7 @@ from dagster_project.console import cli
 from dagster_project.resources import (
     BatchSettingsResource,
     CatalogResource,
-    PublishingResource,
+    LocalPublishingResource,
     TTSResource,
     WorkspaceResource,
 )
@@ -81,7 +81,7 @@ def run_render_and_publish(tmp_path: Path, corruption: str | None):
     resources = {
         "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")),
         "batch_settings": SETTINGS,
-        "publishing": PublishingResource(local_root=str(tmp_path / "output")),
+        "publishing": LocalPublishingResource(local_root=str(tmp_path / "output")),
     }
     result = dg.materialize([rendered_video, published_video], partition_key=KEY, resources=resources,
                             instance=instance, raise_on_error=False)
@@ -149,7 +149,7 @@ def test_the_cli_refuses_what_a_batch_refuses_for_the_same_reasons(tiny_feed, tm
         "workspace": WorkspaceResource(data_dir=str(out / "work")),
         "batch_settings": BatchSettingsResource.of(preset="preview", tts_provider="espeak"),
         "tts": TTSResource(cache_dir=str(out / "work" / "tts-cache")),
-        "publishing": PublishingResource(local_root=str(tmp_path / "output")),
+        "publishing": LocalPublishingResource(local_root=str(tmp_path / "output")),
     }
     result = dg.materialize(product_video_assets, partition_key=KEY, resources=resources, instance=instance,
                             raise_on_error=False)

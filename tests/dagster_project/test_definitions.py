@@ -10,7 +10,13 @@ from batch_video.settings import BatchSettings
 from batch_video.stages import STAGES
 from dagster_project import definitions
 from dagster_project.assets import product_video_assets
-from dagster_project.resources import BatchSettingsResource
+from dagster_project.resources import (
+    BatchSettingsResource,
+    CatalogResource,
+    LocalPublishingResource,
+    SupabasePublishingResource,
+    SupabaseResource,
+)
 
 
 def test_definitions_load_with_the_six_stage_chain():
@@ -38,9 +44,29 @@ def test_definitions_load_with_the_six_stage_chain():
     assert graph.get(dg.AssetKey("batch_report")).partitions_def is None
 
 
-def test_the_catalog_reads_supabase_through_the_configured_publishing_resource():
+def test_publishing_is_one_resource_per_backend_sharing_the_catalogs_supabase_project(monkeypatch):
+    monkeypatch.delenv("BATCH_VIDEO_PUBLISH_BACKEND", raising=False)
     resources = definitions.build_resources()
-    assert resources["catalog"].publishing is resources["publishing"]
+    assert isinstance(resources["publishing"], LocalPublishingResource)
+    assert isinstance(resources["catalog"].supabase, SupabaseResource)  # a `supabase:products` catalog reads through it
+    monkeypatch.setenv("BATCH_VIDEO_PUBLISH_BACKEND", "supabase")
+    resources = definitions.build_resources()
+    assert isinstance(resources["publishing"], SupabasePublishingResource)
+    assert resources["catalog"].supabase is resources["publishing"].supabase  # one project, one client
+
+
+def test_an_unknown_publishing_backend_stops_the_code_location_from_loading(monkeypatch):
+    monkeypatch.setenv("BATCH_VIDEO_PUBLISH_BACKEND", "s3")
+    with pytest.raises(ConfigError) as info:
+        definitions.build_resources()
+    assert info.value.field == "BATCH_VIDEO_PUBLISH_BACKEND" and "local, supabase" in str(info.value)
+
+
+def test_a_supabase_catalog_without_a_supabase_project_is_a_clear_error(tmp_path):
+    catalog = CatalogResource(feed_url="supabase:products", cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ConfigError) as info:
+        catalog.read()
+    assert info.value.field == "feed_url" and "CatalogResource(supabase=...)" in str(info.value)
 
 
 def test_settings_resource_defaults_and_env(monkeypatch):

@@ -1,4 +1,4 @@
-"""PublishingResource: env-only configuration, clear startup errors, keys never shown."""
+"""The publishing resources (one per backend): env-only configuration, clear startup errors, keys never shown."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import pytest
 from batch_video.errors import ConfigError
 from batch_video.publish import LocalStorage, SupabaseStorage
 from batch_video.records import SQLiteRecords, SupabaseRecords
-from dagster_project.resources.publishing import PublishingResource
+from dagster_project.resources.publishing import (
+    LocalPublishingResource,
+    PublishingResource,
+    SupabasePublishingResource,
+    SupabaseResource,
+    publishing_from_env,
+)
 
 SECRET = "eyJhbGciOiJIUzI1NiJ9.very-secret-service-role.sig"
 PROFILE = "6f1c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
@@ -34,7 +40,8 @@ def supabase_env(monkeypatch):
 
 def test_default_is_the_local_folder_and_sqlite(tmp_path, monkeypatch):
     monkeypatch.setenv("BATCH_VIDEO_OUTPUT_DIR", str(tmp_path / "out"))
-    resource = PublishingResource.from_env()
+    resource = publishing_from_env()
+    assert isinstance(resource, LocalPublishingResource)
     resource.check_config()
     storage, records = resource.storage(), resource.records()
     assert isinstance(storage, LocalStorage) and storage.root == tmp_path / "out"
@@ -45,8 +52,9 @@ def test_default_is_the_local_folder_and_sqlite(tmp_path, monkeypatch):
 def test_supabase_from_env_builds_the_supabase_implementations(supabase_env, monkeypatch):
     monkeypatch.setenv("SUPABASE_STORAGE_PREFIX", "shop-a")
     monkeypatch.setenv("SUPABASE_SIGNED_URL_EXPIRY_S", "3600")
-    resource = PublishingResource.from_env()
-    assert isinstance(resource.supabase_key, dg.EnvVar)  # resolved by Dagster at run time, never stored
+    resource = publishing_from_env()
+    assert isinstance(resource, SupabasePublishingResource)
+    assert isinstance(resource.supabase.key, dg.EnvVar)  # resolved by Dagster at run time, never stored
     storage, records = resource.storage(), resource.records()
     assert isinstance(storage, SupabaseStorage) and isinstance(records, SupabaseRecords)
     assert (storage.bucket, storage.prefix, storage.profile_id, storage.signed_url_expiry_s) == ("product-videos", "shop-a", PROFILE, 3600)
@@ -57,15 +65,15 @@ def test_supabase_from_env_builds_the_supabase_implementations(supabase_env, mon
 def test_supabase_key_falls_back_to_SUPABASE_KEY(supabase_env, monkeypatch):
     monkeypatch.delenv("SUPABASE_SERVICE_ROLE_KEY")
     monkeypatch.setenv("SUPABASE_KEY", SECRET)
-    resource = PublishingResource.from_env()
-    assert resource.supabase_key.env_var_name == "SUPABASE_KEY"
+    resource = publishing_from_env()
+    assert resource.supabase.key.env_var_name == "SUPABASE_KEY"
     resource.check_config()
 
 
 @pytest.mark.parametrize("missing", ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_BUCKET", "BATCH_VIDEO_PROFILE_ID"])
 def test_missing_supabase_setting_is_named_at_startup(supabase_env, monkeypatch, missing):
     monkeypatch.delenv(missing)
-    resource = PublishingResource.from_env()
+    resource = publishing_from_env()
     with dg.build_init_resource_context() as context, pytest.raises(ConfigError) as info:
         resource.setup_for_execution(context)
     assert info.value.field == missing
@@ -77,7 +85,7 @@ def test_missing_supabase_setting_is_named_at_startup(supabase_env, monkeypatch,
 def test_every_missing_setting_is_listed_at_once(monkeypatch):
     monkeypatch.setenv("BATCH_VIDEO_PUBLISH_BACKEND", "supabase")
     with pytest.raises(ConfigError) as info:
-        PublishingResource.from_env().check_config()
+        publishing_from_env().check_config()
     for var in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_KEY)", "SUPABASE_BUCKET", "BATCH_VIDEO_PROFILE_ID"):
         assert var in str(info.value)
 
@@ -98,19 +106,19 @@ def test_invalid_settings_are_explained(supabase_env, monkeypatch, env, words):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as info:
-        PublishingResource.from_env().check_config()
+        publishing_from_env().check_config()
     for word in words:
         assert word in str(info.value)
 
 
 def test_the_key_is_never_in_repr_describe_or_errors(supabase_env, monkeypatch):
-    literal = PublishingResource(backend="supabase", supabase_url="https://x.supabase.co", supabase_key=SECRET)
+    literal = SupabasePublishingResource(supabase=SupabaseResource(url="https://x.supabase.co", key=SECRET))
     assert SECRET not in repr(literal) and SECRET not in str(literal)
     assert SECRET not in repr(literal.describe())
     with pytest.raises(ConfigError) as info:
         literal.check_config()
     assert SECRET not in str(info.value)
-    resource = PublishingResource.from_env()
+    resource = publishing_from_env()
     assert SECRET not in repr(resource) + repr(resource.storage()) + repr(resource.records()) + repr(resource.describe())
 
 
@@ -125,7 +133,7 @@ def test_dagster_run_resolves_the_key_and_never_records_it(supabase_env, tmp_pat
         return dg.MaterializeResult(metadata=publishing.describe())
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([probe], resources={"publishing": PublishingResource.from_env()}, instance=instance)
+        result = dg.materialize([probe], resources={"publishing": publishing_from_env()}, instance=instance)
         assert result.success
         text = "\n".join(repr(record) for record in instance.all_logs(result.run_id))
         run_config = repr(instance.get_run_by_id(result.run_id).run_config)
@@ -142,7 +150,7 @@ def test_dagster_run_fails_at_startup_when_supabase_is_incomplete(monkeypatch):
         raise AssertionError("must not run")
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([needs_publishing], resources={"publishing": PublishingResource.from_env()}, instance=instance,
+        result = dg.materialize([needs_publishing], resources={"publishing": publishing_from_env()}, instance=instance,
                                 raise_on_error=False)
         assert not result.success
         messages = "\n".join(str(record.dagster_event.event_specific_data) for record in instance.all_logs(result.run_id)
@@ -154,16 +162,16 @@ def test_dagster_run_fails_at_startup_when_supabase_is_incomplete(monkeypatch):
 @pytest.mark.parametrize("url", ["http://127.0.0.1:54321", "http://localhost:54321", "http://[::1]:54321"])
 def test_plain_http_is_accepted_only_for_a_local_stack_on_loopback(supabase_env, monkeypatch, url):
     monkeypatch.setenv("SUPABASE_URL", url)
-    PublishingResource.from_env().check_config()
+    publishing_from_env().check_config()
 
 
 def test_the_bucket_is_private_with_signed_urls_unless_public_is_chosen(supabase_env, monkeypatch):
-    private = PublishingResource.from_env()
+    private = publishing_from_env()
     assert (private.public_urls, private.signed_url_expiry_s) == (False, 7 * 24 * 3600)
     assert private.describe()["urls"] == "signed, 604800s"
     assert private.storage().public_urls is False
     monkeypatch.setenv("SUPABASE_PUBLIC_URLS", "true")
     monkeypatch.setenv("SUPABASE_SIGNED_URL_EXPIRY_S", "0")
-    public = PublishingResource.from_env()
+    public = publishing_from_env()
     public.check_config()
     assert public.describe()["urls"] == "public" and public.storage().public_urls is True

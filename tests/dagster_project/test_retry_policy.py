@@ -17,7 +17,7 @@ from batch_video.errors import TransientError
 from batch_video.feed import slugify_key
 from batch_video.publish import LocalStorage
 from dagster_project.assets import TRANSIENT_RETRY, product_video_assets
-from dagster_project.resources import PublishingResource
+from dagster_project.resources import LocalPublishingResource
 from tests.dagster_project.conftest import chain_resources
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ class BusyStorage:
         return getattr(self.inner, name)  # everything else (its folder, its entries) is the real storage's
 
 
-class BusyPublishing(PublishingResource):
+class BusyPublishing(LocalPublishingResource):
     """Publishing whose first `failures` uploads fail; `uploads` counts attempts across retries."""
 
     failures: int = 0

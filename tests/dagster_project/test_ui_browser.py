@@ -20,7 +20,7 @@ import pytest
 
 from dagster_project.assets import published_video, rendered_video
 from dagster_project.console.client import DagsterClient
-from dagster_project.resources import PublishingResource, WorkspaceResource
+from dagster_project.resources import LocalPublishingResource, WorkspaceResource
 from scripts.local_dagster import code_location_loaded, free_port
 from tests.dagster_project.browser import ARTIFACTS, REPO, launch_chromium, needs_chromium
 from tests.dagster_project.test_checks import SETTINGS, prepare_workspace
@@ -41,7 +41,7 @@ def instance_home(tmp_path, monkeypatch) -> Path:
     resources = {
         "workspace": WorkspaceResource(data_dir=str(tmp_path / "data")),
         "batch_settings": SETTINGS,
-        "publishing": PublishingResource(local_root=str(tmp_path / "output")),
+        "publishing": LocalPublishingResource(local_root=str(tmp_path / "output")),
     }
     for key, corruption in ((GOOD, None), (BAD, "truncated")):
         prepare_workspace(tmp_path / "data", corruption, key)

@@ -20,7 +20,7 @@ from batch_video.publish import LocalStorage
 from batch_video.records import SQLiteRecords
 from batch_video.workspace import ProductWorkspace
 from dagster_project.assets import product_video_assets
-from dagster_project.resources import BatchSettingsResource, CatalogResource, PublishingResource, TTSResource, WorkspaceResource
+from dagster_project.resources import BatchSettingsResource, CatalogResource, LocalPublishingResource, TTSResource, WorkspaceResource
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ def test_a_partition_key_dagster_accepts_cannot_leave_the_data_folder(tiny_feed,
         "workspace": WorkspaceResource(data_dir=str(data)),
         "batch_settings": BatchSettingsResource(tts_provider="espeak", preset="preview"),
         "tts": TTSResource(cache_dir=str(tmp_path / "tts")),
-        "publishing": PublishingResource(local_root=str(tmp_path / "output")),
+        "publishing": LocalPublishingResource(local_root=str(tmp_path / "output")),
     }
     result = dg.materialize(product_video_assets, partition_key=hostile, resources=resources, instance=instance,
                             raise_on_error=False)

@@ -6,7 +6,7 @@ import dagster as dg
 
 from dagster_project.assets import product_image, product_record
 from dagster_project.automation.failure_records import failure_details, record_product_failures
-from dagster_project.resources import BatchSettingsResource, CatalogResource, PublishingResource, WorkspaceResource
+from dagster_project.resources import BatchSettingsResource, CatalogResource, LocalPublishingResource, WorkspaceResource
 
 
 def test_failure_details_prefer_our_failure_metadata():
@@ -28,7 +28,7 @@ def test_failure_sensor_records_the_failed_product(tiny_feed, tmp_path):
 
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("products", ["lipsa-1"])
-    publishing = PublishingResource(local_root=str(tmp_path / "output"))
+    publishing = LocalPublishingResource(local_root=str(tmp_path / "output"))
     result = dg.materialize(
         [product_record, product_image], partition_key="lipsa-1", instance=instance, raise_on_error=False,
         resources={"catalog": CatalogResource(feed_url=str(tiny_feed), cache_dir=str(tmp_path / "cache")),

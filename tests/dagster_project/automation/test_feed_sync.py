@@ -14,7 +14,7 @@ from dagster_project.dagster_internals import DATA_VERSION_TAG
 from batch_video.feed import read_feed
 from dagster_project.assets import product_record
 from dagster_project.partitions import products_partitions
-from dagster_project.resources import BatchSettingsResource, CatalogResource, PublishingResource, WorkspaceResource
+from dagster_project.resources import BatchSettingsResource, CatalogResource, LocalPublishingResource, WorkspaceResource
 from dagster_project.automation.feed_sync import (
     FEED_SCHEDULE_NAME,
     FEED_SENSOR_NAME,
@@ -54,9 +54,9 @@ def catalog_for(feed: str | Path, tmp_path: Path) -> CatalogResource:
     return CatalogResource(feed_url=str(feed), cache_dir=str(tmp_path / "cache" / "feeds"))
 
 
-def publishing_for(catalog: CatalogResource) -> PublishingResource:
+def publishing_for(catalog: CatalogResource) -> LocalPublishingResource:
     """Local publishing in the folder beside the catalog's cache (each test's own tmp_path)."""
-    return PublishingResource(local_root=str(Path(catalog.cache_dir).parents[1] / "output"))
+    return LocalPublishingResource(local_root=str(Path(catalog.cache_dir).parents[1] / "output"))
 
 
 def tick(sensor, instance, catalog, cursor=None):

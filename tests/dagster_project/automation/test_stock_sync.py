@@ -23,7 +23,7 @@ from batch_video.shelf import drop_withdrawn
 from batch_video.stock import StockPolicy
 from dagster_project.automation.feed_sync import SyncOptions, build_feed_sync_schedule, build_feed_sync_sensor
 from dagster_project.partitions import PRODUCT_RECORD_KEY, PUBLISHED_VIDEO_KEY, products_partitions
-from dagster_project.resources import CatalogResource, PublishingResource
+from dagster_project.resources import CatalogResource, LocalPublishingResource
 
 FEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
 IN_STOCK = "<g:availability>in stock</g:availability>"
@@ -52,7 +52,7 @@ class Shop:
         self.edit(OUT_OF_STOCK, IN_STOCK)  # SKU-002 comes in stock: every product sells at first
         self.output = root / "output"
         self.catalog = CatalogResource(feed_url=str(self.feed), cache_dir=str(root / "cache" / "feeds"))
-        self.publishing = PublishingResource(local_root=str(self.output))
+        self.publishing = LocalPublishingResource(local_root=str(self.output))
         self.storage = LocalStorage(self.output)
         self.records = SQLiteRecords(self.output / "records.sqlite")
         self.media = media
