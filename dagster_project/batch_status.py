@@ -11,7 +11,7 @@ module without loading Dagster.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from batch_video.stages import STAGES
@@ -82,7 +82,7 @@ class ProductStatus:
     end_time: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # every field is a plain value: no deep copy
 
     @property
     def error_line(self) -> str:
@@ -100,7 +100,8 @@ def build_statuses(
     now = time.time() if now is None else now
     latest = latest_runs(runs)
     finished = backfill_status in FINISHED_BACKFILL
-    keys = list(dict.fromkeys(list(partition_keys) + [k for k in latest if k not in partition_keys]))
+    targeted = set(partition_keys)
+    keys = list(dict.fromkeys(list(partition_keys) + [k for k in latest if k not in targeted]))
     rows = []
     for key in keys:
         run = latest.get(key)

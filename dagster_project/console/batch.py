@@ -29,6 +29,8 @@ SELECTIONS = ("products", "all", "failed", "new", "stale")
 FEED_ENV = "BATCH_VIDEO_FEED_URL"
 # Above this many products, --watch shows the running products and the latest failures, not every row.
 FULL_TABLE_ROWS = 40
+# `batch cancel` cancels this many queued runs itself (the next the queue would start); Dagster cancels the rest.
+CANCEL_QUEUED_AT_ONCE = 100
 
 
 # -- output (pure) --------------------------------------------------------------
@@ -299,7 +301,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _print_status(args: argparse.Namespace, backfill: dict[str, Any], rows: list[ProductStatus]) -> None:
     if args.json:
-        print(json.dumps(status_document(backfill, rows), ensure_ascii=False, indent=1))
+        # Indented for a person reading a small batch; one line for a big one (indenting 10,000 rows takes seconds).
+        print(json.dumps(status_document(backfill, rows), ensure_ascii=False, indent=1 if len(rows) <= FULL_TABLE_ROWS else None))
         return
     print(f"backfill {backfill['id']} ({backfill['status'].lower()}): {backfill.get('title') or ''}")
     print(format_table(rows))
@@ -346,25 +349,32 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     client = _client(args)
     client.cancel_backfill(args.backfill_id)
     # The daemon acts on a canceled backfill on its next pass (every 30 s), and meanwhile the queue keeps
-    # starting products: cancel the queued runs and stop the running one now.
-    # A STARTING run (launched, not yet picked up by a run worker) is one Dagster's terminate refuses; the
-    # stop_canceled_batches sensor cancels it within seconds.
-    runs = [r for r in client.backfill_runs(args.backfill_id, with_failures=False) if r.status in ("QUEUED", "STARTED")]
+    # starting products: stop the running runs and cancel the queued ones next in line now. The queue starts
+    # the oldest first, a few a minute, so the rest of a big batch's queued runs wait safely for the
+    # stop_canceled_batches sensor (every 5 s) or the daemon, which cancel them on the instance itself.
+    # A STARTING run (launched, not yet picked up by a run worker) is one Dagster's terminate refuses; that
+    # sensor cancels it within seconds.
+    ids = client.run_ids_by_status(args.backfill_id)
+    next_in_line = ids["waiting"][-CANCEL_QUEUED_AT_ONCE:]  # newest first
+    runs = [r for r in client.runs_by_ids(ids["running"] + next_in_line) if r.status in ("QUEUED", "STARTED")]
     refused = client.terminate_runs([r.run_id for r in runs])
     if refused:
         # The backfill daemon or the stop_canceled_batches sensor may have got to a run between the listing and
         # the terminate call ("could not be terminated due to having status CANCELING"): it stops all the same.
-        now = {r.run_id: r.status for r in client.backfill_runs(args.backfill_id, with_failures=False)}
+        now = {r.run_id: r.status for r in client.runs_by_ids(list(refused))}
         refused = {run_id: why for run_id, why in refused.items() if now.get(run_id) not in ("CANCELING", "CANCELED")}
     queued = sorted(r.partition_key for r in runs if r.status == "QUEUED" and r.run_id not in refused)
     stopping = sorted(r.partition_key for r in runs if r.status == "STARTED" and r.run_id not in refused)
     not_stopped = {r.partition_key: refused[r.run_id] for r in runs if r.run_id in refused}
+    left = len(ids["waiting"]) - len(next_in_line)
     if args.json:
         print(json.dumps({"backfill_id": args.backfill_id, "canceled_queued": queued, "stopping": stopping,
-                          "not_stopped": not_stopped}))
+                          "not_stopped": not_stopped, "queued_left_to_dagster": left}))
         return 0
-    print(f"backfill {args.backfill_id}: canceled; {len(queued)} queued products will not start"
+    print(f"backfill {args.backfill_id}: canceled; {len(queued) + left} queued products will not start"
           + (f", stopping {', '.join(stopping)}" if stopping else ""))
+    if left:
+        print(f"  {left} of them are canceled by Dagster within seconds (the stop_canceled_batches sensor)")
     for key, reason in sorted(not_stopped.items()):
         print(f"  {key}: not stopped: {reason}")
     return 0

@@ -16,11 +16,21 @@ import httpx
 
 from batch_video.errors import BatchVideoError, TransientError
 from batch_video.stages import STAGES
-from dagster_project.batch_status import ProductStatus, RunInfo, StepInfo, all_finished, build_statuses, with_details
+from dagster_project.batch_status import (
+    FINISHED_BACKFILL,
+    ProductStatus,
+    RunInfo,
+    StepInfo,
+    all_finished,
+    build_statuses,
+    with_details,
+)
 from dagster_project.console.estimate import RecentRun
 from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
 DEFAULT_URL = "http://127.0.0.1:3000"
+# Above this many products, a batch's status is read without listing every run (see DagsterClient.bulk_backfill_runs).
+BULK_ABOVE = 1000
 
 _ERROR_FIELDS = """
     ... on PythonError { message }
@@ -93,11 +103,23 @@ query Batch($backfillId: String!) {
     ... on PartitionBackfill {
       id status title timestamp endTimestamp numPartitions partitionNames
       tags { key value }
-      assetBackfillData { rootTargetedPartitions { partitionKeys } }
-%s
     }
     ... on BackfillNotFoundError { message }
     ... on PythonError { message }
+  }
+}
+"""
+
+# Asked only when `partitionNames` is null (its stages target different products): each field below
+# reads the backfill's whole state again, a second or more at 10,000 products.
+BACKFILL_TARGETS = """
+query BatchTargets($backfillId: String!) {
+  partitionBackfillOrError(backfillId: $backfillId) {
+    __typename
+    ... on PartitionBackfill {
+      assetBackfillData { rootTargetedPartitions { partitionKeys } }
+%s
+    }
   }
 }
 """ % _TARGETED
@@ -108,6 +130,30 @@ query BatchRuns($tags: [ExecutionTag!], $cursor: String, $limit: Int) {
     __typename
     ... on Runs { results { runId status creationTime startTime endTime tags { key value } } }
     ... on InvalidPipelineRunsFilterError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+# The ids of a batch's runs by status: ids only, so Dagster reads no run from its storage (listing
+# 10,000 runs takes 10-20 s, their ids under a second).
+_RUN_ID_GROUPS = {
+    "succeeded": "SUCCESS",
+    "ended": "FAILURE, CANCELED",
+    "running": "STARTING, STARTED, CANCELING, SUSPENDED",
+    "waiting": "QUEUED, NOT_STARTED, MANAGED",
+}
+RUN_IDS = "query BatchRunIds($tags: [ExecutionTag!]) {\n%s\n}" % "\n".join(
+    f"  {name}: runIdsOrError(filter: {{tags: $tags, statuses: [{statuses}]}}) "
+    "{ __typename ... on RunIds { results } ... on PythonError { message } }"
+    for name, statuses in _RUN_ID_GROUPS.items()
+)
+
+RUNS_BY_ID = """
+query BatchRunsById($runIds: [String!], $limit: Int) {
+  runsOrError(filter: {runIds: $runIds}, limit: $limit) {
+    __typename
+    ... on Runs { results { runId status creationTime startTime endTime tags { key value } } }
     ... on PythonError { message }
   }
 }
@@ -124,6 +170,15 @@ query BatchSteps($runIds: [String!]) {
 """
 
 _TEXT_ENTRIES = "metadataEntries { label ... on TextMetadataEntry { text } ... on UrlMetadataEntry { url } ... on PathMetadataEntry { path } }"
+# Partition key -> run and time of its latest published video, for every product of a batch in one request.
+PUBLISHED = """
+query BatchPublished($keys: [String!]) {
+  assetNodeOrError(assetKey: {path: ["%s"]}) {
+    ... on AssetNode { latestMaterializationByPartition(partitions: $keys) { partition runId timestamp %s } }
+  }
+}
+""" % (STAGES[-1], _TEXT_ENTRIES)
+
 # One request for every stage: the failures our stages recorded (observations with a `failure` entry).
 FAILURE_OBSERVATIONS = "query BatchFailures($keys: [String!], $limit: Int) {\n%s\n}" % "\n".join(
     f'  {name}: assetNodeOrError(assetKey: {{path: ["{name}"]}}) {{ ... on AssetNode {{ '
@@ -374,6 +429,9 @@ class DagsterClient:
         result = self.query(BACKFILL, {"backfillId": backfill_id})["partitionBackfillOrError"]
         if result["__typename"] != "PartitionBackfill":
             raise DagsterApiError(f"no backfill {backfill_id} ({result['__typename']}): {result.get('message', '')}")
+        if result.get("partitionNames") is None:  # a retry that starts products at different stages
+            targets = self.query(BACKFILL_TARGETS, {"backfillId": backfill_id})["partitionBackfillOrError"]
+            result = {**result, **{k: v for k, v in targets.items() if k != "__typename"}}
         return result
 
     def backfill_runs(self, backfill_id: str, *, with_failures: bool = True, page: int = 1000) -> list[RunInfo]:
@@ -458,10 +516,66 @@ class DagsterClient:
     def product_statuses(self, backfill_id: str) -> tuple[dict[str, Any], list[ProductStatus]]:
         """(the backfill, one row per product) as the webserver sees them now."""
         backfill = self.backfill(backfill_id)
-        rows = build_statuses(
-            backfill_partition_keys(backfill), self.backfill_runs(backfill_id), backfill_status=backfill["status"]
-        )
-        return backfill, rows
+        keys = backfill_partition_keys(backfill)
+        if len(keys) > BULK_ABOVE:
+            runs = self.bulk_backfill_runs(backfill_id, keys, finished=backfill["status"] in FINISHED_BACKFILL)
+        else:
+            runs = self.backfill_runs(backfill_id)
+        return backfill, build_statuses(keys, runs, backfill_status=backfill["status"])
+
+    def run_ids_by_status(self, backfill_id: str) -> dict[str, list[str]]:
+        """The ids of the backfill's runs (newest first) by group: succeeded, ended, running, waiting."""
+        data = self.query(RUN_IDS, {"tags": [{"key": BACKFILL_TAG, "value": backfill_id}]})
+        found = {}
+        for name in _RUN_ID_GROUPS:
+            result = data.get(name) or {}
+            if result.get("__typename") != "RunIds":
+                raise DagsterApiError(f"cannot list the runs of backfill {backfill_id}: {result.get('message')}")
+            found[name] = list(result["results"])
+        return found
+
+    def runs_by_ids(self, run_ids: Sequence[str], *, page: int = 1000) -> list[RunInfo]:
+        runs: list[RunInfo] = []
+        for start in range(0, len(run_ids), page):
+            chunk = list(run_ids[start:start + page])
+            result = self.query(RUNS_BY_ID, {"runIds": chunk, "limit": len(chunk)})["runsOrError"]
+            if result["__typename"] != "Runs":
+                raise DagsterApiError(f"cannot read runs {chunk[:3]}...: {result.get('message')}")
+            runs += [run_info_from_graphql(run) for run in result["results"]]
+        return runs
+
+    def published(self, keys: Sequence[str]) -> dict[str, tuple[str, float, str]]:
+        """Partition key -> (run id, time, location) of its latest published video, where it has one."""
+        node = self.query(PUBLISHED, {"keys": list(keys)})["assetNodeOrError"] or {}
+        return {
+            event["partition"]: (event.get("runId") or "", float(event.get("timestamp") or 0) / 1000.0,
+                                 _entry(event.get("metadataEntries"), "location"))
+            for event in node.get("latestMaterializationByPartition") or ()
+            if event and event.get("partition")
+        }
+
+    def bulk_backfill_runs(self, backfill_id: str, keys: Sequence[str], *, finished: bool) -> list[RunInfo]:
+        """What a big batch's status needs, in a few requests whatever its size, without listing every run.
+
+        Reading 10,000 runs takes Dagster 10-20 s; their ids by status, under a second. A product whose
+        latest published video was made by one of the batch's successful runs has succeeded (its time is
+        the video's); failed, canceled and running runs, few even in a big batch, are read in full with
+        their details (with_details); so are successful runs whose product was published again since, and,
+        once the batch has finished, runs still waiting. A product with only a waiting run, or none yet,
+        shows as queued.
+        """
+        ids = self.run_ids_by_status(backfill_id)
+        succeeded = set(ids["succeeded"])
+        runs = [
+            RunInfo(run_id=run_id, partition_key=key, status="SUCCESS", created=at, end_time=at, video=location)
+            for key, (run_id, at, location) in self.published(keys).items()
+            if run_id in succeeded
+        ]
+        matched = {run.run_id for run in runs}
+        listed = ids["ended"] + ids["running"] + [run_id for run_id in ids["succeeded"] if run_id not in matched]
+        if finished:
+            listed += ids["waiting"]
+        return runs + with_details(self.runs_by_ids(listed), self)
 
     # -- what a launch would do (console.estimate) ------------------------------------
 

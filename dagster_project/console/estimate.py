@@ -132,7 +132,9 @@ class Throughput:
 def throughput(rows: Sequence[Any], *, now: float | None = None) -> Throughput:
     """Products per minute since the batch's first product started, and the time the rest will take."""
     now = time.time() if now is None else now
-    starts = [r.start_time for r in rows if r.start_time is not None]
+    # A big batch's status knows when a published product finished, not when it started (client.bulk_backfill_runs).
+    starts = [r.start_time if r.start_time is not None else r.end_time for r in rows
+              if r.start_time is not None or r.end_time is not None]
     done = sum(r.status in ("succeeded", "failed", "canceled", "skipped") for r in rows)
     remaining = len(rows) - done
     if not starts or not done:

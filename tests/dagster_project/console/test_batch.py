@@ -144,6 +144,11 @@ def test_graphql_run_and_failure_parsing():
     assert backfill_partition_keys(backfill) == ["b", "a"]
 
 
+def run_ids(**groups: list[str]) -> dict:
+    """A `BatchRunIds` answer: the run ids of each group the client asks for (none where not given)."""
+    return {name: {"__typename": "RunIds", "results": groups.get(name, [])} for name in ("succeeded", "ended", "running", "waiting")}
+
+
 @respx.mock
 def test_client_status_reads_in_bulk_retry_and_cancel_over_graphql():
     requests = []
@@ -230,9 +235,12 @@ def test_cancel_stops_the_queued_and_running_runs_at_once(capsys):
         if "cancelPartitionBackfill" in query:
             assert body["variables"] == {"backfillId": "b1"}
             data = {"cancelPartitionBackfill": {"__typename": "CancelBackfillSuccess", "backfillId": "b1"}}
+        elif "runIdsOrError" in query:
+            data = run_ids(succeeded=["r1"], running=["r2"], waiting=["r4", "r3"])
         elif "runsOrError" in query:
+            assert set(body["variables"]["runIds"]) <= {"r2", "r3", "r4"}  # only runs cancel stops are read, not r1
             data = {"runsOrError": {"__typename": "Runs", "results": [
-                run("r1", "a", "SUCCESS"), run("r2", "b", "STARTED"), run("r3", "c", "QUEUED"), run("r4", "d", "QUEUED")]}}
+                run("r2", "b", "STARTED"), run("r3", "c", "QUEUED"), run("r4", "d", "QUEUED")]}}
         elif "terminateRuns" in query:
             terminated.extend(body["variables"]["runIds"])
             data = {"terminateRuns": {"__typename": "TerminateRunsResult", "terminateRunResults": [
@@ -250,7 +258,7 @@ def test_cancel_stops_the_queued_and_running_runs_at_once(capsys):
     assert terminated == ["r2", "r3", "r4"]  # the finished run is left alone
     assert json.loads(capsys.readouterr().out) == {
         "backfill_id": "b1", "canceled_queued": ["c"], "stopping": ["b"],
-        "not_stopped": {"d": "Run r4 could not be terminated due to having status SUCCESS."}}
+        "not_stopped": {"d": "Run r4 could not be terminated due to having status SUCCESS."}, "queued_left_to_dagster": 0}
     assert cli.main(["batch", "cancel", "b1", "--url", URL]) == 0
     out = capsys.readouterr().out
     assert "b1: canceled; 1 queued products will not start, stopping b" in out and "d: not stopped" in out
@@ -269,6 +277,8 @@ def test_cancel_counts_runs_someone_else_canceled_first_as_stopped(capsys):
         query = json.loads(request.content)["query"]
         if "cancelPartitionBackfill" in query:
             data = {"cancelPartitionBackfill": {"__typename": "CancelBackfillSuccess", "backfillId": "b1"}}
+        elif "runIdsOrError" in query:
+            data = run_ids(running=["r2"], waiting=["r3"])
         elif "runsOrError" in query:
             statuses = next(listings)
             data = {"runsOrError": {"__typename": "Runs", "results": [run("r2", "b", statuses["r2"]),
@@ -284,7 +294,7 @@ def test_cancel_counts_runs_someone_else_canceled_first_as_stopped(capsys):
     respx.post(f"{URL}/graphql").mock(side_effect=answer)
     assert cli.main(["batch", "cancel", "b1", "--json", "--url", URL]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "backfill_id": "b1", "canceled_queued": ["c"], "stopping": ["b"], "not_stopped": {}}
+        "backfill_id": "b1", "canceled_queued": ["c"], "stopping": ["b"], "not_stopped": {}, "queued_left_to_dagster": 0}
 
 
 @respx.mock
@@ -371,3 +381,61 @@ def test_following_a_batch_prints_progress_and_stops_when_the_backfill_or_done_s
         "  [###############...............] 1/2 done, running: b",
         "  [##############################] 2/2 done",
     ]
+
+
+@respx.mock
+def test_a_big_batch_status_reads_run_ids_and_published_videos_not_every_run(monkeypatch):
+    monkeypatch.setattr("dagster_project.console.client.BULK_ABOVE", 3)
+    requests = []
+
+    def graphql_run(run_id, key, status, at):
+        return {"runId": run_id, "status": status, "creationTime": at, "startTime": at, "endTime": at + 1 if status != "STARTED" else None,
+                "tags": [{"key": "dagster/partition", "value": key}]}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        query = body["query"]
+        requests.append(query.split("(")[0].split()[-1])
+        if "partitionBackfillOrError" in query:
+            data = {"partitionBackfillOrError": {"__typename": "PartitionBackfill", "id": "b1", "status": "REQUESTED",
+                                                 "title": "t", "partitionNames": ["a", "b", "c", "d", "e", "f"], "tags": []}}
+        elif "BatchRunIds" in query:
+            data = run_ids(succeeded=["r5", "r1"], ended=["r2"], running=["r3"], waiting=["r4"])
+        elif "BatchPublished" in query:
+            assert body["variables"]["keys"] == ["a", "b", "c", "d", "e", "f"]
+            data = {"assetNodeOrError": {"latestMaterializationByPartition": [
+                {"partition": "a", "runId": "r1", "timestamp": "5000", "metadataEntries": [{"label": "location", "text": "v/a.mp4"}]},
+                # e was published again by a run of another batch since: its run in this one is read in full
+                {"partition": "e", "runId": "a-later-run", "timestamp": "9000", "metadataEntries": [{"label": "location", "text": "v/e2.mp4"}]},
+                None]}}
+        elif "BatchRunsById" in query:
+            assert sorted(body["variables"]["runIds"]) == ["r2", "r3", "r5"]  # never the queued ones nor the matched success
+            data = {"runsOrError": {"__typename": "Runs", "results": [
+                graphql_run("r2", "b", "FAILURE", 2.0), graphql_run("r3", "c", "STARTED", 3.0), graphql_run("r5", "e", "SUCCESS", 1.0)]}}
+        elif "BatchFailures" in query:
+            data = {name: {"assetObservations": []} for name in STAGES}
+            data["product_image"]["assetObservations"] = [
+                {"partition": "b", "runId": "r2", "metadataEntries": [{"label": "failure", "text": "product b: photo gone"}]}]
+        elif "BatchSteps" in query:
+            data = {"runsOrError": {"__typename": "Runs", "results": [
+                {"runId": "r3", "stepStats": [{"stepKey": "voiceover_audio", "status": "IN_PROGRESS", "startTime": 3.1, "endTime": None}]}]}}
+        elif "LatestByPartition" in query:
+            assert body["variables"]["keys"] == ["e"]
+            data = {"assetNodeOrError": {"latestMaterializationByPartition": [
+                {"partition": "e", "metadataEntries": [{"label": "location", "text": "v/e2.mp4"}]}]}}
+        else:
+            raise AssertionError(query)
+        return httpx.Response(200, json={"data": data})
+
+    respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    backfill, rows = DagsterClient(URL).product_statuses("b1")
+    assert [(r.partition_key, r.status, r.stage, r.video or r.error, r.run_id) for r in rows] == [
+        ("a", "succeeded", "published_video", "v/a.mp4", "r1"),
+        ("b", "failed", "product_image", "product b: photo gone", "r2"),
+        ("c", "running", "voiceover_audio", "", "r3"),
+        ("d", "queued", "", "", ""),
+        ("e", "succeeded", "published_video", "v/e2.mp4", "r5"),
+        ("f", "queued", "", "", ""),
+    ]
+    assert rows[0].end_time == 5.0  # when its video was published
+    assert "BatchRuns" not in requests  # the batch's runs are never listed whole

@@ -55,6 +55,14 @@ def test_throughput_and_eta():
     assert (duration(59), duration(61), duration(7322)) == ("59 s", "1 min 01 s", "2 h 02 min")
 
 
+def test_throughput_of_a_big_batch_counts_from_the_first_published_product_when_start_times_are_not_read():
+    # A big batch's status knows when each published product finished, not when its run started.
+    rows = [ProductStatus("a", "succeeded", end_time=30), ProductStatus("b", "succeeded", end_time=60),
+            ProductStatus("c", "running", start_time=60), *(ProductStatus(k, "queued") for k in "defgh")]
+    speed = throughput(rows, now=150.0)
+    assert (speed.done, speed.remaining, speed.per_minute, speed.eta_s) == (2, 6, 1.0, 360.0)
+
+
 def grid_answer(published: dict[str, str], failed: tuple[str, ...] = ()):
     keys = list(published)
 
