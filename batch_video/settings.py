@@ -82,21 +82,6 @@ class BatchSettings:
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
-    def validate(self) -> "BatchSettings":
-        """Check everything that would otherwise fail every product the same way (template, preset, ...).
-
-        Raises one ConfigError naming the setting (and for a template, the file,
-        the field and the allowed values); returns self for chaining.
-        """
-        from batch_video.render.spec import check_settings
-
-        try:
-            check_settings(self)
-        except ConfigError as err:
-            err.with_context(stage="settings")
-            raise
-        return self
-
     def format_names(self) -> tuple[str, ...]:
         """The presets each product is rendered in, the first one published under the plain names."""
         names = tuple(name.strip() for name in self.formats.split(",") if name.strip())

@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from batch_video.catalog import feed_currency
+from batch_video.render.spec import validate_settings
 from dagster_project.assets import product_video_assets
 from dagster_project.automation import (
     batch_report,
@@ -41,7 +42,7 @@ def build_resources() -> dict[str, object]:
     supabase = SupabaseResource.from_env()  # the project a `supabase:products` catalog and Supabase publishing share
     publishing = publishing_from_env(supabase=supabase)
     batch_settings = BatchSettingsResource.from_env()
-    batch_settings.defaults.validate()
+    validate_settings(batch_settings.defaults)
     return {
         "catalog": CatalogResource.from_env(data_dir, currency=feed_currency(), supabase=supabase),
         "workspace": WorkspaceResource.from_env(data_dir),

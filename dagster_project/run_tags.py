@@ -48,7 +48,9 @@ def run_limit_tags() -> dict[str, str]:
 def settings_tags(overrides: Mapping[str, Any]) -> dict[str, str]:
     """Backfill tags carrying batch-setting overrides, checked first: each value by BatchSettings, a template
     file parsed and validated (ConfigError names the problem, before anything is launched)."""
-    BatchSettings().merged(overrides).validate()
+    from batch_video.render.spec import validate_settings  # the renderer's modules, only when a launch checks
+
+    validate_settings(BatchSettings().merged(overrides))
     return {SETTING_TAG_PREFIX + name: value for name, value in as_strings(overrides).items()}
 
 

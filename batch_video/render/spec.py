@@ -317,6 +317,18 @@ def fit_box(region: Rect, image_w: int, image_h: int) -> Rect:
     return Rect(int(round(x)), int(round(y)), int(bw), int(bh)).even()
 
 
+def validate_settings(settings: BatchSettings) -> BatchSettings:
+    """Everything that would otherwise fail every product the same way (template, preset, formats, transition,
+    music) checked now: one ConfigError naming the setting (for a template: the file, the field and the allowed
+    values), at the `settings` stage. Returns the settings, for chaining."""
+    try:
+        check_settings(settings)
+    except ConfigError as err:
+        err.with_context(stage="settings")
+        raise
+    return settings
+
+
 def check_settings(settings: BatchSettings) -> tpl.Template:
     """The renderer's settings (template, preset, transition, motion, colours) are usable; -> the template."""
     template = tpl.load_template(settings.template)

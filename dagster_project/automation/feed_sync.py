@@ -41,6 +41,7 @@ from batch_video.catalog import catalog_digest, is_remote, is_supabase
 from batch_video.errors import BatchVideoError, ConfigError
 from batch_video.models import FeedReadResult
 from batch_video.redact import redact_url, redact_urls, source_id
+from batch_video.render.spec import validate_settings
 from batch_video.settings import BatchSettings
 from batch_video.shelf import restore_video, withdraw_video
 from dagster_project.dagster_internals import latest_data_versions
@@ -226,7 +227,7 @@ def settings_problem() -> str | None:
     The runs use the code location's settings, which come from the environment.
     """
     try:
-        BatchSettings.from_env().validate()
+        validate_settings(BatchSettings.from_env())
     except ConfigError as err:
         return str(err)
     return None

@@ -19,6 +19,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     """Each product through the batch's stages, its video checked as a batch checks it: a refused video is not written to --out."""
     from batch_video import feed, files, pipeline, render
     from batch_video.catalog import load_catalog
+    from batch_video.render.spec import validate_settings
     from batch_video.workspace import ProductWorkspace
 
     settings = BatchSettings.from_env()
@@ -27,7 +28,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.formats is not None:
         settings = settings.merged({"formats": args.formats})
     try:
-        settings.validate()
+        validate_settings(settings)
     except BatchVideoError as err:
         print(f"render: {err}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ from batch_video.links import FETCH_ALLOW_ENV, IMAGE_ROOTS_ENV, LinkPolicy
 from batch_video.net import AddressPolicy
 from batch_video.models import FeedReadResult
 from batch_video.objectstore import ObjectStore, S3ObjectStore, StoreLocation
+from batch_video.render.spec import validate_settings
 from batch_video.sample import FEED_PATH
 from batch_video.settings import BatchSettings, as_strings, env_overrides
 from batch_video.workspace import ProductWorkspace
@@ -191,7 +192,7 @@ class BatchSettingsResource(dg.ConfigurableResource):
         """This run's settings (computed on first use, so a bad tag fails the first stage, naming the tag)."""
         if self._settings is None:
             # Checked whole (a template file parsed and validated): a broken one fails the first stage.
-            self._settings = settings_for_run(self.defaults, self._run_tags).validate()
+            self._settings = validate_settings(settings_for_run(self.defaults, self._run_tags))
         return self._settings
 
     @property

@@ -14,6 +14,7 @@ from batch_video import media, music
 from batch_video.errors import ConfigError
 from batch_video.models import PreparedImage, Product, WordTiming
 from batch_video.render import render_video
+from batch_video.render.spec import validate_settings
 from batch_video.sample import MUSIC_DIR
 from batch_video.settings import BatchSettings
 from batch_video.tts import synthesize_voiceover
@@ -54,14 +55,14 @@ def test_pick_track_is_stable_per_product_and_spreads_over_a_folder(tmp_path):
 
 def test_music_settings_are_checked_and_the_track_is_part_of_the_settings_hash(tmp_path):
     with pytest.raises(ConfigError, match="music file or folder not found"):
-        BatchSettings(music_path=str(tmp_path / "none.mp3")).validate()
+        validate_settings(BatchSettings(music_path=str(tmp_path / "none.mp3")))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="holds no audio files"):
-        BatchSettings(music_path=str(tmp_path / "empty")).validate()
+        validate_settings(BatchSettings(music_path=str(tmp_path / "empty")))
     track = tmp_path / "bed.m4a"
     shutil.copy(MUSIC_DIR / "bed-calm.m4a", track)
     with pytest.raises(ConfigError, match="at least 12 LU under the voice") as info:
-        BatchSettings(music_path=str(track), music_duck_lu=-6).validate()
+        validate_settings(BatchSettings(music_path=str(track), music_duck_lu=-6))
     assert info.value.field == "music_duck_lu"
     with_music = BatchSettings(music_path=str(track))
     before = with_music.settings_hash()

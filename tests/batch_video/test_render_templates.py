@@ -19,6 +19,7 @@ from batch_video.render.presets import PRESETS
 from batch_video.render.spec import check_settings
 from batch_video.render.templates import BUILTIN, BUILTIN_DIR, load_template, parse_template
 from batch_video.sample import BROKEN_PRODUCT_ID, FEED_PATH
+from batch_video.render.spec import validate_settings
 from batch_video.settings import BatchSettings
 
 MINIMAL = {
@@ -125,17 +126,17 @@ def test_a_layout_missing_for_the_preset_is_reported_when_settings_are_checked(t
     path = write(tmp_path, MINIMAL)
     check_settings(BatchSettings(template=str(path), preset="tiktok"))
     with pytest.raises(ConfigError, match=r"template 'mine' .* has no square layout \(it has: portrait\)"):
-        BatchSettings(template=str(path), preset="square").validate()
+        validate_settings(BatchSettings(template=str(path), preset="square"))
 
 
 def test_settings_validate_reports_once_at_the_settings_stage(tmp_path):
     path = write(tmp_path, broken(enter="spin"))
     with pytest.raises(ConfigError) as info:
-        BatchSettings(template=str(path)).validate()
+        validate_settings(BatchSettings(template=str(path)))
     assert info.value.stage == "settings" and "'spin' is not one of" in str(info.value)
     with pytest.raises(ConfigError, match="unknown transition 'wipe'"):
-        BatchSettings(transition="wipe").validate()
-    assert BatchSettings(template="sale").validate().template == "sale"
+        validate_settings(BatchSettings(transition="wipe"))
+    assert validate_settings(BatchSettings(template="sale")).template == "sale"
 
 
 def test_editing_a_template_file_changes_the_settings_hash(tmp_path):
