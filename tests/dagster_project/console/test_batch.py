@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 import httpx
 import pytest
@@ -24,6 +25,19 @@ from dagster_project.batch_status import RunInfo, StepInfo, build_statuses
 from dagster_project.run_tags import overrides_from_tags, settings_for_run, settings_tags
 
 URL = "http://127.0.0.1:39999"
+
+
+def fake_webserver(answer: Callable[[str, dict], dict]) -> list[str]:
+    """The webserver's GraphQL endpoint, answered by `answer(query, variables) -> data`; the operations asked, in order."""
+    asked = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        asked.append(body["query"].split("(")[0].split()[-1])
+        return httpx.Response(200, json={"data": answer(body["query"], body.get("variables") or {})})
+
+    respx.post(f"{URL}/graphql").mock(side_effect=respond)
+    return asked
 
 
 def run(key, status, created, steps=(), failure="", video="", start=None, end=None):
@@ -151,17 +165,12 @@ def run_ids(**groups: list[str]) -> dict:
 
 @respx.mock
 def test_client_status_reads_in_bulk_retry_and_cancel_over_graphql():
-    requests = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        query = body["query"]
-        requests.append(query.split("(")[0].split()[-1])
+    def answer(query: str, variables: dict) -> dict:
         if "partitionBackfillOrError" in query:
             data = {"partitionBackfillOrError": {"__typename": "PartitionBackfill", "id": "b1", "status": "COMPLETED_FAILED",
                                                  "title": "t", "partitionNames": ["a", "b", "c", "d"], "tags": []}}
         elif "BatchRuns" in query:
-            assert body["variables"]["tags"] == [{"key": "dagster/backfill", "value": "b1"}]
+            assert variables["tags"] == [{"key": "dagster/backfill", "value": "b1"}]
             assert "stepStats" not in query and "assetMaterializations" not in query  # nothing read per run
             data = {"runsOrError": {"__typename": "Runs", "results": [
                 {"runId": "r1", "status": "FAILURE", "creationTime": 1.0, "startTime": 1.0, "endTime": 2.0,
@@ -174,7 +183,7 @@ def test_client_status_reads_in_bulk_retry_and_cancel_over_graphql():
                  "tags": [{"key": "dagster/partition", "value": "d"}]},
             ]}}
         elif "BatchFailures" in query:
-            assert sorted(body["variables"]["keys"]) == ["b", "c"]
+            assert sorted(variables["keys"]) == ["b", "c"]
             entries = [{"label": "failure", "text": "product B, field image_link: gone"}, {"label": "stage", "text": "product_image"}]
             data = {name: {"assetObservations": []} for name in STAGES}
             data["product_image"]["assetObservations"] = [
@@ -182,30 +191,30 @@ def test_client_status_reads_in_bulk_retry_and_cancel_over_graphql():
                 {"partition": "c", "runId": "an-older-run", "metadataEntries": entries},
             ]
         elif "BatchSteps" in query:  # the running product, and the failure no stage explained
-            assert sorted(body["variables"]["runIds"]) == ["r3", "r4"]
+            assert sorted(variables["runIds"]) == ["r3", "r4"]
             data = {"runsOrError": {"__typename": "Runs", "results": [
                 {"runId": "r3", "stepStats": [{"stepKey": "product_record", "status": "FAILURE", "startTime": 2.1, "endTime": 2.2}]},
                 {"runId": "r4", "stepStats": [{"stepKey": "product_record", "status": "SUCCESS", "startTime": 3.1, "endTime": 3.2},
                                               {"stepKey": "product_image", "status": "IN_PROGRESS", "startTime": 3.2, "endTime": None}]},
             ]}}
         elif "logsForRun" in query:
-            assert body["variables"]["runId"] == "r3"
+            assert variables["runId"] == "r3"
             data = {"logsForRun": {"__typename": "EventConnection", "events": [
                 {"__typename": "RunFailureEvent", "message": "worker gone", "error": None}]}}
         elif "LatestByPartition" in query:
-            assert body["variables"] == {"path": ["published_video"], "keys": ["a"]}
+            assert variables == {"path": ["published_video"], "keys": ["a"]}
             data = {"assetNodeOrError": {"latestMaterializationByPartition": [
                 {"partition": "a", "metadataEntries": [{"label": "location", "text": "v/a.mp4"}]}]}}
         elif "reexecutePartitionBackfill" in query:
-            assert body["variables"]["params"] == {"parentRunId": "b1", "strategy": "FROM_FAILURE"}
+            assert variables["params"] == {"parentRunId": "b1", "strategy": "FROM_FAILURE"}
             data = {"reexecutePartitionBackfill": {"__typename": "LaunchBackfillSuccess", "backfillId": "b2"}}
         elif "cancelPartitionBackfill" in query:
             data = {"cancelPartitionBackfill": {"__typename": "PythonError", "message": "already done"}}
         else:
             raise AssertionError(query)
-        return httpx.Response(200, json={"data": data})
+        return data
 
-    respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    requests = fake_webserver(answer)
     client = DagsterClient(URL)
     backfill, rows = client.product_statuses("b1")
     assert [(r.partition_key, r.status, r.stage, r.video or r.error) for r in rows] == [
@@ -229,20 +238,18 @@ def test_cancel_stops_the_queued_and_running_runs_at_once(capsys):
 
     terminated = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        query = body["query"]
+    def answer(query: str, variables: dict) -> dict:
         if "cancelPartitionBackfill" in query:
-            assert body["variables"] == {"backfillId": "b1"}
+            assert variables == {"backfillId": "b1"}
             data = {"cancelPartitionBackfill": {"__typename": "CancelBackfillSuccess", "backfillId": "b1"}}
         elif "runIdsOrError" in query:
             data = run_ids(succeeded=["r1"], running=["r2"], waiting=["r4", "r3"])
         elif "runsOrError" in query:
-            assert set(body["variables"]["runIds"]) <= {"r2", "r3", "r4"}  # only runs cancel stops are read, not r1
+            assert set(variables["runIds"]) <= {"r2", "r3", "r4"}  # only runs cancel stops are read, not r1
             data = {"runsOrError": {"__typename": "Runs", "results": [
                 run("r2", "b", "STARTED"), run("r3", "c", "QUEUED"), run("r4", "d", "QUEUED")]}}
         elif "terminateRuns" in query:
-            terminated.extend(body["variables"]["runIds"])
+            terminated.extend(variables["runIds"])
             data = {"terminateRuns": {"__typename": "TerminateRunsResult", "terminateRunResults": [
                 {"__typename": "TerminateRunSuccess", "run": {"runId": "r2"}},
                 {"__typename": "TerminateRunSuccess", "run": {"runId": "r3"}},
@@ -251,9 +258,9 @@ def test_cancel_stops_the_queued_and_running_runs_at_once(capsys):
             ]}}
         else:
             raise AssertionError(query)
-        return httpx.Response(200, json={"data": data})
+        return data
 
-    respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    fake_webserver(answer)
     assert cli.main(["batch", "cancel", "b1", "--json", "--url", URL]) == 0
     assert terminated == ["r2", "r3", "r4"]  # the finished run is left alone
     assert json.loads(capsys.readouterr().out) == {
@@ -273,8 +280,7 @@ def test_cancel_counts_runs_someone_else_canceled_first_as_stopped(capsys):
         return {"runId": run_id, "status": status, "creationTime": 1.0, "startTime": None, "endTime": None,
                 "tags": [{"key": "dagster/partition", "value": key}], "stepStats": [], "assetMaterializations": []}
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        query = json.loads(request.content)["query"]
+    def answer(query: str, variables: dict) -> dict:
         if "cancelPartitionBackfill" in query:
             data = {"cancelPartitionBackfill": {"__typename": "CancelBackfillSuccess", "backfillId": "b1"}}
         elif "runIdsOrError" in query:
@@ -289,9 +295,9 @@ def test_cancel_counts_runs_someone_else_canceled_first_as_stopped(capsys):
                  "run": {"runId": run_id}} for run_id, status in (("r2", "CANCELING"), ("r3", "CANCELED"))]}}
         else:
             raise AssertionError(query)
-        return httpx.Response(200, json={"data": data})
+        return data
 
-    respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    fake_webserver(answer)
     assert cli.main(["batch", "cancel", "b1", "--json", "--url", URL]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "backfill_id": "b1", "canceled_queued": ["c"], "stopping": ["b"], "not_stopped": {}, "queued_left_to_dagster": 0}
@@ -386,30 +392,26 @@ def test_following_a_batch_prints_progress_and_stops_when_the_backfill_or_done_s
 @respx.mock
 def test_a_big_batch_status_reads_run_ids_and_published_videos_not_every_run(monkeypatch):
     monkeypatch.setattr("dagster_project.console.client.BULK_ABOVE", 3)
-    requests = []
 
     def graphql_run(run_id, key, status, at):
         return {"runId": run_id, "status": status, "creationTime": at, "startTime": at, "endTime": at + 1 if status != "STARTED" else None,
                 "tags": [{"key": "dagster/partition", "value": key}]}
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        query = body["query"]
-        requests.append(query.split("(")[0].split()[-1])
+    def answer(query: str, variables: dict) -> dict:
         if "partitionBackfillOrError" in query:
             data = {"partitionBackfillOrError": {"__typename": "PartitionBackfill", "id": "b1", "status": "REQUESTED",
                                                  "title": "t", "partitionNames": ["a", "b", "c", "d", "e", "f"], "tags": []}}
         elif "BatchRunIds" in query:
             data = run_ids(succeeded=["r5", "r1"], ended=["r2"], running=["r3"], waiting=["r4"])
         elif "BatchPublished" in query:
-            assert body["variables"]["keys"] == ["a", "b", "c", "d", "e", "f"]
+            assert variables["keys"] == ["a", "b", "c", "d", "e", "f"]
             data = {"assetNodeOrError": {"latestMaterializationByPartition": [
                 {"partition": "a", "runId": "r1", "timestamp": "5000", "metadataEntries": [{"label": "location", "text": "v/a.mp4"}]},
                 # e was published again by a run of another batch since: its run in this one is read in full
                 {"partition": "e", "runId": "a-later-run", "timestamp": "9000", "metadataEntries": [{"label": "location", "text": "v/e2.mp4"}]},
                 None]}}
         elif "BatchRunsById" in query:
-            assert sorted(body["variables"]["runIds"]) == ["r2", "r3", "r5"]  # never the queued ones nor the matched success
+            assert sorted(variables["runIds"]) == ["r2", "r3", "r5"]  # never the queued ones nor the matched success
             data = {"runsOrError": {"__typename": "Runs", "results": [
                 graphql_run("r2", "b", "FAILURE", 2.0), graphql_run("r3", "c", "STARTED", 3.0), graphql_run("r5", "e", "SUCCESS", 1.0)]}}
         elif "BatchFailures" in query:
@@ -420,14 +422,14 @@ def test_a_big_batch_status_reads_run_ids_and_published_videos_not_every_run(mon
             data = {"runsOrError": {"__typename": "Runs", "results": [
                 {"runId": "r3", "stepStats": [{"stepKey": "voiceover_audio", "status": "IN_PROGRESS", "startTime": 3.1, "endTime": None}]}]}}
         elif "LatestByPartition" in query:
-            assert body["variables"]["keys"] == ["e"]
+            assert variables["keys"] == ["e"]
             data = {"assetNodeOrError": {"latestMaterializationByPartition": [
                 {"partition": "e", "metadataEntries": [{"label": "location", "text": "v/e2.mp4"}]}]}}
         else:
             raise AssertionError(query)
-        return httpx.Response(200, json={"data": data})
+        return data
 
-    respx.post(f"{URL}/graphql").mock(side_effect=answer)
+    requests = fake_webserver(answer)
     backfill, rows = DagsterClient(URL).product_statuses("b1")
     assert [(r.partition_key, r.status, r.stage, r.video or r.error, r.run_id) for r in rows] == [
         ("a", "succeeded", "published_video", "v/a.mp4", "r1"),
