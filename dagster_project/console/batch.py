@@ -27,6 +27,8 @@ DEFAULT_CAP = 500
 CAP_ENV = "BATCH_VIDEO_BATCH_CAP"
 SELECTIONS = ("products", "all", "failed", "new", "stale")
 FEED_ENV = "BATCH_VIDEO_FEED_URL"
+# What --stale leaves out: rendered from the feed as it is, held back by the stock policy, or gone from the feed.
+STALE_SKIPS = ("unchanged", "held_back", "not_in_feed")
 # Above this many products, --watch shows the running products and the latest failures, not every row.
 FULL_TABLE_ROWS = 40
 # `batch cancel` cancels this many queued runs itself (the next the queue would start); Dagster cancels the rest.
@@ -190,11 +192,15 @@ def _client(args: argparse.Namespace) -> DagsterClient:
     return DagsterClient(args.url)
 
 
-def feed_hashes(feed: str) -> dict[str, str]:
-    """Partition key -> content hash of each valid product in the feed as it is now."""
+def read_feed(feed: str) -> tuple[dict[str, str], set[str]]:
+    """Partition key -> content hash of each valid product in the feed as it is now, and the keys whose availability
+    the stock policy does not render (out of stock; preorder and backorder unless allowed), as the feed sync holds them."""
     from batch_video.catalog import load_catalog
+    from batch_video.stock import StockPolicy
 
-    return {product.key: product.content_hash for product in load_catalog(feed).products}
+    products = load_catalog(feed).products
+    policy = StockPolicy.from_env()
+    return {p.key: p.content_hash for p in products}, {p.key for p in products if not policy.renders(p.availability)}
 
 
 def plan_summary(categories: dict[str, list[str]], selection: str) -> str:
@@ -203,7 +209,7 @@ def plan_summary(categories: dict[str, list[str]], selection: str) -> str:
     for name in CATEGORIES:
         count = len(categories.get(name) or ())
         if count:
-            skipped = name in ("unchanged", "not_in_feed") and selection == "stale"
+            skipped = name in STALE_SKIPS and selection == "stale"
             parts.append(f"{count} {name}" + (" skipped" if skipped else ""))
     return ", ".join(parts) or "no products"
 
@@ -219,10 +225,13 @@ def cmd_launch(args: argparse.Namespace) -> int:
     feed = args.feed or os.environ.get(FEED_ENV, "")
     if selection == "stale" and not feed:
         raise ConfigError(f"--stale compares the feed with what was rendered: give --feed or set ${FEED_ENV}", field="feed")
-    hashes = feed_hashes(feed) if feed and keys else None
-    categories = classify(keys, grid, client.recorded_content_hashes(keys) if hashes else {}, hashes)
+    hashes, held_back = read_feed(feed) if feed and keys else (None, set())
+    # Only the feed-driven selection holds back what the stock policy does not render, like the sensor; a launch
+    # that names its products (--all, --products, --failed, --new) renders what it names.
+    categories = classify(keys, grid, client.recorded_content_hashes(keys) if hashes else {}, hashes,
+                          held_back if selection == "stale" else ())
     if selection == "stale":
-        skipped = set(categories["unchanged"]) | set(categories["not_in_feed"])
+        skipped = {k for name in STALE_SKIPS for k in categories[name]}
         keys = [k for k in keys if k not in skipped]
     plan = plan_summary(categories, selection)
     guess = estimate(len(keys), client.recent_product_runs(), client.max_concurrent_runs()) if keys else None

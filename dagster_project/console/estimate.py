@@ -14,11 +14,11 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from batch_video.stages import PUBLISHED_VIDEO, STAGES
 
-CATEGORIES = ("new", "changed", "failed", "unchanged", "published", "not_in_feed")
+CATEGORIES = ("new", "changed", "failed", "unchanged", "published", "held_back", "not_in_feed")
 # Runs further apart than this were not queued one after the other: not a gap between runs.
 MAX_GAP_S = 120.0
 
@@ -28,10 +28,13 @@ def classify(
     grid: Mapping[str, Mapping[str, str]],
     recorded: Mapping[str, str],
     feed_hashes: Mapping[str, str] | None,
+    held_back: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """Each key in one category, in order of precedence.
 
     not_in_feed: the feed was read and the product is not (or no longer validly) in it;
+    held_back: in the feed, but its availability is not rendered (out of stock; preorder and backorder unless
+    the stock policy allows them: `batch_video.stock`);
     failed: the latest attempt failed at some stage; new: never published; changed / unchanged:
     published, and the feed's content hash differs from / equals the one it was rendered from;
     published: published, the feed not read (no `--feed`), so changes cannot be told.
@@ -42,6 +45,8 @@ def classify(
     for key in keys:
         if feed_hashes is not None and key not in feed_hashes:
             out["not_in_feed"].append(key)
+        elif key in held_back:
+            out["held_back"].append(key)
         elif key in failed:
             out["failed"].append(key)
         elif published.get(key) != "materialized":

@@ -25,7 +25,11 @@ def test_each_product_falls_in_one_category():
     recorded = {"a": "h-a", "d": "old-d", "e": "h-e"}
     feed = {"a": "h-a", "b": "h-b", "c": "h-c", "d": "new-d"}  # e left the feed
     assert classify(list("abcde"), grid, recorded, feed) == {
-        "new": ["c"], "changed": ["d"], "failed": ["b"], "unchanged": ["a"], "published": [], "not_in_feed": ["e"]}
+        "new": ["c"], "changed": ["d"], "failed": ["b"], "unchanged": ["a"], "published": [], "held_back": [],
+        "not_in_feed": ["e"]}
+    # A product the stock policy holds back is that first, whatever else it is (here a failed and a changed one).
+    held = classify(list("abcde"), grid, recorded, feed, held_back={"b", "d"})
+    assert (held["held_back"], held["failed"], held["changed"]) == (["b", "d"], [], [])
     # Without the feed, published products cannot be told apart.
     assert classify(list("abcde"), grid, recorded, None)["published"] == ["a", "d", "e"]
 
@@ -79,10 +83,12 @@ def grid_answer(published: dict[str, str], failed: tuple[str, ...] = ()):
 def test_dry_run_counts_what_would_render_and_estimates_from_the_instance(tmp_path, monkeypatch, capsys):
     text = open(FIXTURE, encoding="utf-8").read()
     FEED = str(tmp_path / "feed.csv")
-    open(FEED, "w", encoding="utf-8").write(text.rstrip("\n") + "\nEN-4,Chair,,Lumo,99 RON,,https://cdn.example.com/c.jpg,,in stock,\n")
+    open(FEED, "w", encoding="utf-8").write(text.rstrip("\n") + "\nEN-4,Chair,,Lumo,99 RON,,https://cdn.example.com/c.jpg,,in stock,\n"
+                                            "EN-5,Stool,,Lumo,49 RON,,https://cdn.example.com/s.jpg,,out of stock,\n")
     feed = {p.key: p.content_hash for p in load_catalog(FEED).products}
-    assert sorted(feed) == ["en-1", "en-2", "en-4"]
-    node = grid_answer({"en-1": "materialized", "en-2": "materialized", "en-4": "missing", "gone": "materialized"})
+    assert sorted(feed) == ["en-1", "en-2", "en-4", "en-5"]
+    # en-5 is new but out of stock: --stale holds it back as the feed sensor does.
+    node = grid_answer({"en-1": "materialized", "en-2": "materialized", "en-4": "missing", "en-5": "missing", "gone": "materialized"})
     launched = []
 
     def answer(request):
@@ -117,7 +123,12 @@ def test_dry_run_counts_what_would_render_and_estimates_from_the_instance(tmp_pa
     assert cli.main(["batch", "launch", "--stale", "--feed", FEED, "--dry-run", "--json", "--url", URL]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["would_launch"] == 2 and plan["categories"]["new"] == 1 and plan["categories"]["changed"] == 1
-    assert plan["plan"] == "1 new, 1 changed, 1 unchanged skipped, 1 not_in_feed skipped"
+    assert plan["categories"]["held_back"] == 1
+    # A launch that names its products renders what it names, in stock or not.
+    assert cli.main(["batch", "launch", "--all", "--feed", FEED, "--dry-run", "--json", "--url", URL]) == 0
+    everything = json.loads(capsys.readouterr().out)
+    assert everything["would_launch"] == 5 and everything["categories"]["held_back"] == 0
+    assert plan["plan"] == "1 new, 1 changed, 1 unchanged skipped, 1 held_back skipped, 1 not_in_feed skipped"
     assert plan["estimate"]["per_product_s"] == 10.0 and plan["estimate"]["wall_s"] == 20.0
     assert not launched
 
@@ -127,5 +138,5 @@ def test_dry_run_counts_what_would_render_and_estimates_from_the_instance(tmp_pa
     assert "backfill b9: 2 products" in out and "estimate: ~20 s for 2 products" in out
     tags = {t["key"]: t["value"] for t in launched[0]["tags"]}
     assert launched[0]["partitionNames"] == ["en-2", "en-4"]
-    assert tags["batch_video/plan"] == "1 new, 1 changed, 1 unchanged skipped, 1 not_in_feed skipped"
+    assert tags["batch_video/plan"] == "1 new, 1 changed, 1 unchanged skipped, 1 held_back skipped, 1 not_in_feed skipped"
     assert tags["batch_video/estimate"] == "~20 s (10.0 s per product, 1 at a time)"
