@@ -22,15 +22,9 @@ def cluster_env(pg_dsn: str, redis_url: str, s3_endpoint: str, name: str) -> dic
     `pg_dsn`: postgresql://user@host:port/any-db; `redis_url`: redis://host:port/N; `s3_endpoint`: http://host:port.
     """
     import boto3
-    import psycopg
     import redis
 
-    parts = urlsplit(pg_dsn)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    # SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql:// URL; dagster-postgres 0.29.27 needs psycopg2.
-    dagster_pg = urlunsplit(parts._replace(scheme="postgresql+psycopg2", path=f"/{name}"))
+    dagster_pg = fresh_database(pg_dsn, name)
     broker, backend = redis_url.rsplit("/", 1)[0] + "/0", redis_url.rsplit("/", 1)[0] + "/1"
     for url in (broker, backend):
         redis.Redis.from_url(url).flushdb()  # no task or result left over from an earlier cluster
@@ -50,6 +44,18 @@ def cluster_env(pg_dsn: str, redis_url: str, s3_endpoint: str, name: str) -> dic
     }
 
 
+def fresh_database(pg_dsn: str, name: str) -> str:
+    """An empty database `name` on the server of `pg_dsn` (postgresql://user@host:port/any-db): its URL for Dagster."""
+    import psycopg
+
+    parts = urlsplit(pg_dsn)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    # SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql:// URL; dagster-postgres 0.29.27 needs psycopg2.
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg2", path=f"/{name}"))
+
+
 class ClusterServices:
     """PostgreSQL, Redis and an S3 server started by the project's scripts, stopped on exit (demo, benchmarks).
 
@@ -62,9 +68,10 @@ class ClusterServices:
         "start_test_s3.sh": ("BATCH_VIDEO_TEST_S3_DIR", "BATCH_VIDEO_TEST_S3_ENDPOINT"),
     }
 
-    def __init__(self, state_dir: "os.PathLike[str] | str") -> None:
+    def __init__(self, state_dir: "os.PathLike[str] | str", scripts: "tuple[str, ...] | None" = None) -> None:
         self.root = ROOT
         self.state_dir = Path(state_dir)
+        self.scripts = scripts or tuple(self.SCRIPTS)  # e.g. ("start_test_postgres.sh",) for PostgreSQL alone
         self.urls: dict[str, str] = {}
         self.started: list[str] = []
 
@@ -74,7 +81,8 @@ class ClusterServices:
 
     def __enter__(self) -> "ClusterServices":
         try:
-            for script, (_, var) in self.SCRIPTS.items():
+            for script in self.scripts:
+                var = self.SCRIPTS[script][1]
                 out = subprocess.run([str(self.root / "scripts" / script)], env=self._env(script), check=True,
                                      capture_output=True, text=True)
                 self.started.append(script)
