@@ -33,6 +33,7 @@ each; sensor tick <= 30 s; overhead <= 5 % of a full-size batch's wall time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -179,12 +180,13 @@ storage:
 """
 
 
-def phase_backends(out: Path, env: dict[str, str], count: int, window_s: float) -> dict:
+def phase_backends(out: Path, env: dict[str, str], count: int, window_s: float, pg_dsn: str = "") -> dict:
     """CONTROL PLANE ONLY: the backfill daemon submitting one `count`-product batch on SQLite, then on PostgreSQL.
 
     Side by side in one run, each on a fresh instance holding the same `count` products: the local
     profile's instance (SQLite), and the same with the cluster profile's storage (dagster-postgres)
-    on a PostgreSQL started by scripts/start_test_postgres.sh (fsync off: test settings). Runs are
+    on a PostgreSQL started by scripts/start_test_postgres.sh (fsync off: test settings), or on the
+    server of `pg_dsn` (postgresql://user@host:port/db, a fresh database of its own). Runs are
     held queued as in the other phases, so the figure is the daemon's submission rate alone.
     """
     from scripts.cluster_services import ClusterServices, fresh_database
@@ -192,15 +194,16 @@ def phase_backends(out: Path, env: dict[str, str], count: int, window_s: float) 
 
     feed = make_feed(out / "backends-feed", count, with_broken=False)
     figures: dict = {"control_plane_only": True, "products": count}
-    with ClusterServices(out / "services", scripts=("start_test_postgres.sh",)) as services:
+    own_server = contextlib.nullcontext() if pg_dsn else ClusterServices(out / "services", scripts=("start_test_postgres.sh",))
+    with own_server as services:
+        pg_dsn = pg_dsn or services.urls["BATCH_VIDEO_TEST_PG_DSN"]
         for backend in ("sqlite", "postgres"):
             home = out / f"{backend}-home"
             home.mkdir()
             yaml = out / f"dagster-{backend}.yaml"
             yaml.write_text(instance_yaml(out).read_text() + (POSTGRES_STORAGE if backend == "postgres" else ""))
             if backend == "postgres":  # read by every Dagster process, this one's instance included
-                os.environ["BATCH_VIDEO_DAGSTER_PG_URL"] = fresh_database(services.urls["BATCH_VIDEO_TEST_PG_DSN"],
-                                                                          f"bench_scale_{os.getpid()}")
+                os.environ["BATCH_VIDEO_DAGSTER_PG_URL"] = fresh_database(pg_dsn, f"bench_scale_{os.getpid()}")
             (home / "dagster.yaml").write_text(yaml.read_text())
             pg = {"BATCH_VIDEO_DAGSTER_PG_URL": os.environ["BATCH_VIDEO_DAGSTER_PG_URL"]} if backend == "postgres" else {}
             run_env = {**env, **pg, "BATCH_VIDEO_FEED_URL": str(feed)}
@@ -667,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="20 products, 5-product slices, 20 s windows: every phase works end to end (tests/scripts)")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "scale")
+    parser.add_argument("--postgres-dsn", default="",
+                        help="PostgreSQL server for the backends phase (default: one started by scripts/start_test_postgres.sh)")
     parser.add_argument("--skip", nargs="*", default=(), choices=("control-plane", "submission", "backends", "sensor"))
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--feed", type=Path, help=argparse.SUPPRESS)
@@ -710,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
                                                        submission="submission" not in args.skip)
         partial.write_text(json.dumps(figures, indent=1))
     if "backends" not in args.skip:
-        figures["backends"] = phase_backends(out, env, args.slice, args.window)
+        figures["backends"] = phase_backends(out, env, args.slice, args.window, args.postgres_dsn)
         partial.write_text(json.dumps(figures, indent=1))
     if "sensor" not in args.skip:
         figures["sensor"] = phase_sensor(feed, out)

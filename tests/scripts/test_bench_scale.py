@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import service_url
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
@@ -21,8 +23,10 @@ pytestmark = pytest.mark.slow
 
 def test_bench_scale_smoke_runs_every_phase_and_prints_its_figures(tmp_path):
     out = tmp_path / "scale"
+    # The test PostgreSQL make test started (its server cannot read pytest's private tmp folders).
+    postgres = service_url("BATCH_VIDEO_TEST_PG_DSN", "scripts/start_test_postgres.sh")
     # A generous ceiling for a loaded 2-core machine, not a target: the smoke run takes a few minutes.
-    done = subprocess.run([sys.executable, "scripts/bench_scale.py", "--smoke", "--out", str(out)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "scripts/bench_scale.py", "--smoke", "--out", str(out), "--postgres-dsn", postgres], cwd=ROOT,
                           capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
