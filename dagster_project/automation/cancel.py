@@ -26,7 +26,10 @@ def stop_canceled_batch_runs(instance: dg.DagsterInstance) -> dict[str, list[str
                 tags={BACKFILL_TAG: backfill_id},
                 # STARTING: launched, not yet picked up by a run worker (a Celery task waiting in the broker).
                 statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
-            )
+            ),
+            # Oldest first: the running runs and the queued ones the queue starts next. A big batch's thousands of
+            # queued runs take several ticks on SQLite (canceling one creates its event-log file).
+            ascending=True,
         )
         for record in records:
             run = record.dagster_run

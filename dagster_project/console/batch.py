@@ -31,8 +31,10 @@ FEED_ENV = "BATCH_VIDEO_FEED_URL"
 STALE_SKIPS = ("unchanged", "held_back", "not_in_feed")
 # Above this many products, --watch shows the running products and the latest failures, not every row.
 FULL_TABLE_ROWS = 40
-# `batch cancel` cancels this many queued runs itself (the next the queue would start); Dagster cancels the rest.
-CANCEL_QUEUED_AT_ONCE = 100
+# `batch cancel` cancels this many queued runs itself (the next the queue would start before the stop_canceled_batches
+# sensor's next tick); Dagster cancels the rest. On SQLite canceling a queued run creates its event-log file: 100 at
+# once took longer than the client's 30 s timeout on a loaded machine.
+CANCEL_QUEUED_AT_ONCE = 10
 
 
 # -- output (pure) --------------------------------------------------------------
