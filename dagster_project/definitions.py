@@ -9,17 +9,12 @@ import dagster as dg
 from batch_video.catalog import feed_currency
 from batch_video.render.spec import validate_settings
 from dagster_project.assets import product_video_assets
-from dagster_project.automation import (
-    batch_report,
-    batch_reports,
-    fail_runs_of_lost_workers,
-    product_feed_schedule,
-    product_feed_sensor,
-    prune_data_job,
-    prune_data_schedule,
-    record_product_failures,
-    stop_canceled_batches,
-)
+from dagster_project.automation.cancel import stop_canceled_batches
+from dagster_project.automation.failure_records import record_product_failures
+from dagster_project.automation.feed_sync import product_feed_schedule, product_feed_sensor
+from dagster_project.automation.lost_workers import fail_runs_of_lost_workers
+from dagster_project.automation.prune import prune_data_job, prune_data_schedule
+from dagster_project.automation.reports import batch_report, batch_reports
 from dagster_project.partitions import product_video_job
 from dagster_project.resources import (
     BatchSettingsResource,
