@@ -3,10 +3,12 @@
 Not part of the code location nor of the console. By default it is `dagster dev`,
 as `make dev` runs it. With `daemon_after_launch=True` the same three parts start
 as the separate public commands `dagster dev` combines (`dagster api grpc`,
-`dagster-webserver`, `dagster-daemon run`) and the daemon only when
+`dagster-webserver`, `dagster-daemon run`) and the daemon runs only when
 `start_daemon()` is called: a batch launched before that is taken by the backfill
 daemon's first pass at once, instead of at its next pass, up to 30 s later
 (Dagster's backfill loop interval, which no setting changes: dagster-io/dagster#11649).
+That daemon's process starts with the others and imports Dagster while they load
+(scripts/cued_daemon.py); `start_daemon()` tells it to run.
 """
 
 from __future__ import annotations
@@ -118,6 +120,9 @@ class LocalDagster:
         self.log_path = self.home / "dagster-dev.log"
         self.process: Any = None  # `dagster dev`, or the code server
         self.processes: list[subprocess.Popen] = []
+        # A `daemon_after_launch` start's daemon: waiting for its cue, or running once `daemon_cued`.
+        self.daemon: subprocess.Popen | None = None
+        self.daemon_cued = False
         self.workspace = self.root / "workspace.yaml"
         self.workers = list(workers) if workers is not None else (
             [RunWorker("local")] if uses_run_workers(self.instance_yaml.read_text()) else [])
@@ -141,11 +146,11 @@ class LocalDagster:
             kill_tree(process.pid)
         process.wait()
 
-    def _spawn(self, argv: Sequence[str]) -> subprocess.Popen:
+    def _spawn(self, argv: Sequence[str], stdin: int | None = None) -> subprocess.Popen:
         env = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
         with open(self.log_path, "ab") as log:
             process = subprocess.Popen(
-                list(argv), cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                list(argv), cwd=self.root, env=env, stdin=stdin, stdout=log, stderr=subprocess.STDOUT,
                 # A process group each: stopping it stops its children (code servers, run workers) too.
                 start_new_session=True,
             )
@@ -195,6 +200,7 @@ class LocalDagster:
         self._spawn([self._bin("dagster"), "api", "grpc", "-m", LOCATION_NAME, "-d", str(self.root), *host,
                      "-p", str(grpc_port), "--location-name", LOCATION_NAME])
         self._spawn([self._bin("dagster-webserver"), "-w", str(self.workspace), *host, "-p", str(self.port)])
+        self._spawn_daemon()
         self._wait_until(lambda: listening(grpc_port) and self.client.is_up(), "the code server and webserver")
         self._wait_until(self._location_loaded_or_reloaded, "the code location")
         return self.client
@@ -206,15 +212,31 @@ class LocalDagster:
             self.client.query(RELOAD_LOCATION, {"name": LOCATION_NAME})
             return False
 
+    def _spawn_daemon(self) -> None:
+        """Start the daemon's process, which imports Dagster and waits for `start_daemon()` to run the daemon."""
+        self.daemon = self._spawn([sys.executable, str(self.root / "scripts" / "cued_daemon.py"), "run",
+                                   "-w", str(self.workspace)], stdin=subprocess.PIPE)
+        self.daemon_cued = False
+
     def start_daemon(self) -> None:
-        """Start the daemon (backfills, run queue, sensors) after a `daemon_after_launch` start."""
-        if self.daemon_after_launch and len(self.processes) == 2:
-            self._spawn([self._bin("dagster-daemon"), "run", "-w", str(self.workspace)])
+        """Run the daemon (backfills, run queue, sensors) after a `daemon_after_launch` start."""
+        if not self.daemon_after_launch or self.daemon_cued:
+            return
+        if self.daemon is None:
+            self._spawn_daemon()
+        assert self.daemon is not None and self.daemon.stdin is not None
+        self.daemon.stdin.write(b"run\n")
+        self.daemon.stdin.flush()
+        self.daemon_cued = True
 
     def stop_daemon(self, timeout_s: float = 30.0) -> None:
-        """Stop the daemon alone (a `daemon_after_launch` start), leaving the webserver and code server up."""
-        if self.daemon_after_launch and len(self.processes) == 3:
-            stop_groups([self.processes.pop()], timeout_s)
+        """Stop the daemon alone (a `daemon_after_launch` start), leaving the webserver and code server up; the
+        next daemon's process starts at once, so the next `start_daemon()` finds it ready as the first did."""
+        if not self.daemon_after_launch or not self.daemon_cued or self.daemon is None:
+            return
+        self.processes.remove(self.daemon)
+        stop_groups([self.daemon], timeout_s)
+        self._spawn_daemon()
 
     def _wait_until(self, ready: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
@@ -234,6 +256,8 @@ class LocalDagster:
         stop_groups(self.processes, timeout_s)
         self.process = None
         self.processes = []
+        self.daemon = None
+        self.daemon_cued = False
 
     def __enter__(self) -> DagsterClient:
         return self.start()
@@ -261,3 +285,5 @@ def stop_groups(processes: Sequence[subprocess.Popen], timeout_s: float) -> None
         except ProcessLookupError:
             pass
         process.wait()
+        if process.stdin:
+            process.stdin.close()

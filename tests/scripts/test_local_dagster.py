@@ -36,3 +36,33 @@ def test_a_code_location_that_fails_to_load_leaves_no_process_behind(tmp_path):
         assert process.poll() is not None
         # its whole group goes, code servers included (killed members linger until they are reaped)
         wait_until(lambda: group_gone(process.pid), what=f"process group {process.pid} to end", ceiling_s=120)
+
+
+DAEMON_STATUSES = "query { instance { daemonHealth { allDaemonStatuses { daemonType lastHeartbeatTime } } } }"
+
+
+def daemons_heard(client) -> list[str]:
+    statuses = client.query(DAEMON_STATUSES)["instance"]["daemonHealth"]["allDaemonStatuses"]
+    return sorted(s["daemonType"] for s in statuses if s["lastHeartbeatTime"])
+
+
+def test_the_daemon_after_a_launch_starts_with_the_others_but_runs_only_when_told(tmp_path):
+    server = LocalDagster(tmp_path / "dagster_home", workers=[], daemon_after_launch=True, startup_timeout_s=600)
+    with server as client:
+        waiting = server.daemon
+        # Its process imports Dagster while the others load, then waits for its cue: no daemon has run.
+        assert waiting is not None and waiting.poll() is None
+        assert daemons_heard(client) == []
+
+        server.start_daemon()
+        wait_until(lambda: "BACKFILL" in daemons_heard(client), what="the backfill daemon's heartbeat", ceiling_s=600)
+
+        # Stopped alone, it leaves the next daemon's process waiting, the webserver still answering.
+        server.stop_daemon()
+        assert waiting.poll() is not None
+        assert server.daemon is not None and server.daemon is not waiting and server.daemon.poll() is None
+        assert client.is_up()
+        last = server.daemon
+    assert last.poll() is not None
+    for process in (waiting, last):
+        wait_until(lambda: group_gone(process.pid), what=f"process group {process.pid} to end", ceiling_s=120)
