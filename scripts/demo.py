@@ -6,7 +6,8 @@ when none does, Dagster is not started at all. Otherwise it starts the webserver
 and code server, launches a backfill of those products, then starts the daemon,
 whose first pass takes the batch at once (a daemon already running would take it
 at its next pass, up to 30 s later). It follows the products until each has
-finished, prints one row per product, then stops Dagster.
+finished, tells Dagster's processes to stop, prints one row per product while
+they shut down, then waits for them.
 Exit 0 when every product succeeded except the sample's deliberately broken one.
 
 `BATCH_VIDEO_DEMO_TIMINGS=PATH` writes the seconds of each step as JSON (make bench-demo).
@@ -123,8 +124,10 @@ def stale_products(instance, catalog, settings_hash: str) -> tuple[list[str], li
     return to_render, up_to_date, failed_before
 
 
-def run_batch(keys: list[str], port: int, steps: Steps, *, previous_flow: bool = False) -> list:
-    """Start Dagster, render `keys` as one backfill, stop Dagster; one row per product.
+def run_batch(keys: list[str], port: int, steps: Steps, *, previous_flow: bool = False) -> tuple[list, "LocalDagster | None"]:
+    """Start Dagster, render `keys` as one backfill and tell Dagster to stop; one row per product, and the
+    LocalDagster whose `stop()` waits for its processes to end (None when stopped already; all are stopped if
+    this raises).
 
     `previous_flow` is how the demo ran before (`make bench-demo` measures both): `dagster dev`
     started whole, the backfill taken at the daemon's next pass, and the demo waiting until the
@@ -138,7 +141,8 @@ def run_batch(keys: list[str], port: int, steps: Steps, *, previous_flow: bool =
 
     print("starting Dagster (webserver + code server)...", flush=True)
     server = LocalDagster(os.environ["DAGSTER_HOME"], port=port, daemon_after_launch=not previous_flow)
-    with server as client:
+    client = server.start()
+    try:
         steps.done("start dagster (webserver + code location loaded)")
         backfill_id = client.launch_backfill(keys, STAGES, title="demo batch", tags={"batch_video/launched_by": "make-demo", **run_limit_tags()})
         server.start_daemon()
@@ -154,9 +158,17 @@ def run_batch(keys: list[str], port: int, steps: Steps, *, previous_flow: bool =
         done = None if previous_flow else (lambda rows: all(r.status in TERMINAL for r in rows))
         _, rows = follow_backfill(client, backfill_id, poll_s=1.0, timeout_s=1800, on_rows=first_start, done=done)
         steps.done("products run")
+    except BaseException:
+        server.stop()
+        raise
+    if previous_flow:  # it waited for Dagster to stop before printing anything
         print("stopping Dagster...", flush=True)
-    steps.done("stop dagster")
-    return rows
+        server.stop()
+        steps.done("stop dagster")
+        return rows, None
+    print("stopping Dagster (the table below is printed while it shuts down)...", flush=True)
+    server.begin_stop()
+    return rows, server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,9 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     from batch_video.catalog import load_catalog
     from batch_video.settings import BatchSettings
     from dagster_project.automation.feed_sync import sync_feed_partitions
-    from dagster_project.console.batch import format_table
     from dagster_project.console.client import DagsterClient
-    from dagster_project.batch_status import ProductStatus, published_location
+    from dagster_project.batch_status import ProductStatus
 
     steps.done("python start + imports")
     port = int(os.environ.get("BATCH_VIDEO_DEMO_PORT", "3000"))
@@ -193,12 +204,33 @@ def main(argv: list[str] | None = None) -> int:
     steps.done("decide what to render")
 
     rows: list[ProductStatus] = []
+    server = None
     if to_render:
         if DagsterClient(f"http://127.0.0.1:{port}").is_up():
             raise SystemExit(f"something already serves http://127.0.0.1:{port}; stop it (e.g. `make dev`) or set BATCH_VIDEO_DEMO_PORT")
-        rows = run_batch(to_render, port, steps, previous_flow=args.previous_flow)
+        rows, server = run_batch(to_render, port, steps, previous_flow=args.previous_flow)
     else:
         print("nothing needed rendering: Dagster was not started")
+    try:
+        report(instance, catalog, rows, failed_before, up_to_date, steps)
+    finally:
+        if server is not None:
+            server.stop()
+            steps.done("stop dagster")
+    if os.environ.get("BATCH_VIDEO_DEMO_TIMINGS"):
+        steps.write(os.environ["BATCH_VIDEO_DEMO_TIMINGS"])
+
+    print()
+    print("Open the UI with `make dev` (http://127.0.0.1:3000): Assets -> published_video shows the same grid.")
+    return verdict(rows, catalog, "demo", Path(os.environ["BATCH_VIDEO_OUTPUT_DIR"]) / "videos")
+
+
+def report(instance, catalog, rows: list, failed_before: dict, up_to_date: list[str], steps: Steps) -> None:
+    """Print one row per product (this run's, then those not re-run) and the asset grid's statuses."""
+    from dagster_project.batch_status import ProductStatus, published_location
+    from dagster_project.console.batch import format_table
+    import dagster as dg
+
     rows += [ProductStatus(key, "failed", stage, error=f"{reason} (earlier attempt, same data)")
              for key, (stage, reason) in failed_before.items()]
     rows += [
@@ -213,12 +245,6 @@ def main(argv: list[str] | None = None) -> int:
     ) or {}
     print("asset grid (published_video): " + ", ".join(f"{k}={v.value if v else 'missing'}" for k, v in grid.items()))
     steps.done("table + grid")
-    if os.environ.get("BATCH_VIDEO_DEMO_TIMINGS"):
-        steps.write(os.environ["BATCH_VIDEO_DEMO_TIMINGS"])
-
-    print()
-    print("Open the UI with `make dev` (http://127.0.0.1:3000): Assets -> published_video shows the same grid.")
-    return verdict(rows, catalog, "demo", Path(os.environ["BATCH_VIDEO_OUTPUT_DIR"]) / "videos")
 
 
 def verdict(rows, catalog, name: str, videos: Path) -> int:

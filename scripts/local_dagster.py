@@ -123,6 +123,7 @@ class LocalDagster:
         # A `daemon_after_launch` start's daemon: waiting for its cue, or running once `daemon_cued`.
         self.daemon: subprocess.Popen | None = None
         self.daemon_cued = False
+        self.stopping = False  # every process has been told to stop (begin_stop)
         self.workspace = self.root / "workspace.yaml"
         self.workers = list(workers) if workers is not None else (
             [RunWorker("local")] if uses_run_workers(self.instance_yaml.read_text()) else [])
@@ -249,15 +250,24 @@ class LocalDagster:
             time.sleep(0.5)
         raise DagsterApiError(f"{what} did not come up within {self.startup_timeout_s:.0f} s; see {self.log_path}")
 
-    def stop(self, timeout_s: float = 30.0) -> None:
+    def begin_stop(self) -> None:
+        """Kill the run workers and tell every other process to stop, without waiting for them (Dagster's take
+        seconds to shut down, which a caller may spend on its own work); `stop()` waits."""
         # The workers first, runs included (each run's process leads its own group): nothing left rendering.
         for name in list(self.worker_processes):
             self.kill_worker(name)
-        stop_groups(self.processes, timeout_s)
+        if not self.stopping:
+            signal_groups(self.processes, signal.SIGTERM)
+            self.stopping = True
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.begin_stop()
+        stop_groups(self.processes, timeout_s, signalled=True)
         self.process = None
         self.processes = []
         self.daemon = None
         self.daemon_cued = False
+        self.stopping = False
 
     def __enter__(self) -> DagsterClient:
         return self.start()
@@ -266,24 +276,27 @@ class LocalDagster:
         self.stop()
 
 
-def stop_groups(processes: Sequence[subprocess.Popen], timeout_s: float) -> None:
-    """SIGTERM each process's group at once, wait, then SIGKILL what is left (children may outlive them)."""
+def signal_groups(processes: Sequence[subprocess.Popen], signum: int) -> None:
     for process in processes:
         try:
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signum)
         except ProcessLookupError:
             pass
+
+
+def stop_groups(processes: Sequence[subprocess.Popen], timeout_s: float, *, signalled: bool = False) -> None:
+    """SIGTERM each process's group at once (unless `signalled` already), wait, then SIGKILL what is left
+    (children may outlive them)."""
+    if not signalled:
+        signal_groups(processes, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
+    signal_groups(processes, signal.SIGKILL)
     for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait()
         if process.stdin:
             process.stdin.close()
