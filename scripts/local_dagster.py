@@ -41,6 +41,16 @@ mutation Reload($name: String!) { reloadRepositoryLocation(repositoryLocationNam
 """
 
 
+def interrupts_back_on() -> Callable[[], None] | None:
+    """For a child, when this process ignores SIGINT (started in the background by a shell without job control,
+    as `make demo &` in a script is): give the child SIGINT back. Dagster's processes answer SIGTERM with their
+    SIGINT handler, so a code server that inherited the ignored SIGINT ignores SIGTERM too and is only stopped by
+    SIGKILL, 30 s later. Each child leads its own session, so no terminal's Ctrl-C reaches it either way."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        return None
+    return lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -153,7 +163,7 @@ class LocalDagster:
             process = subprocess.Popen(
                 list(argv), cwd=self.root, env=env, stdin=stdin, stdout=log, stderr=subprocess.STDOUT,
                 # A process group each: stopping it stops its children (code servers, run workers) too.
-                start_new_session=True,
+                start_new_session=True, preexec_fn=interrupts_back_on(),
             )
         if self.process is None:
             self.process = process

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
 from dagster_project.console.client import DagsterApiError
-from scripts.local_dagster import LocalDagster
+from scripts.local_dagster import LocalDagster, interrupts_back_on
 from tests.dagster_project.waiting import wait_until
 
 
@@ -66,3 +69,19 @@ def test_the_daemon_after_a_launch_starts_with_the_others_but_runs_only_when_tol
     assert last.poll() is not None
     for process in (waiting, last):
         wait_until(lambda: group_gone(process.pid), what=f"process group {process.pid} to end", ceiling_s=120)
+
+
+def test_children_of_a_parent_that_ignores_sigint_get_it_back_so_sigterm_stops_dagsters_processes():
+    # Dagster's code server answers SIGTERM with its SIGINT handler: inheriting an ignored SIGINT (a parent started
+    # in the background without job control) it would ignore SIGTERM too.
+    child = [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"]
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        as_is = subprocess.run(child, capture_output=True, text=True, check=True).stdout.strip()
+        given_back = subprocess.run(child, capture_output=True, text=True, check=True,
+                                    preexec_fn=interrupts_back_on()).stdout.strip()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        assert interrupts_back_on() is None  # nothing to give back: children start as they always did
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert (as_is, given_back) == ("False", "True")
