@@ -186,13 +186,15 @@ class LocalDagster:
     def _start(self) -> DagsterClient:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(self.instance_yaml.read_text())
-        if self.daemon_after_launch:
-            # Create the instance's storage once, here: processes starting on a fresh DAGSTER_HOME at the same time
-            # would each create it (as `dagster dev` avoids by creating it before starting its children).
-            # Imported here: the demo reaches this module before anything else needs dagster's import time.
-            import dagster as dg
+        # Create the instance's storage once, here, before any process starts: processes starting on a fresh
+        # DAGSTER_HOME at the same time would each create it (the run workers open the instance as they start, beside
+        # `dagster dev` or the cued daemon), and two creating it at once leave two alembic heads, after which no
+        # Dagster process can open the instance ("Version table 'alembic_version' has more than one head present").
+        # `dagster dev` avoids it for its own children the same way. Imported here: the demo reaches this module
+        # before anything else needs dagster's import time.
+        import dagster as dg
 
-            dg.DagsterInstance.from_config(str(self.home)).dispose()
+        dg.DagsterInstance.from_config(str(self.home)).dispose()
         for worker in self.workers:
             self.start_worker(worker)
         host = ["-h", "127.0.0.1"]

@@ -85,3 +85,33 @@ def test_children_of_a_parent_that_ignores_sigint_get_it_back_so_sigterm_stops_d
     finally:
         signal.signal(signal.SIGINT, before)
     assert (as_is, given_back) == ("False", "True")
+
+
+class Started(Exception):
+    """Raised by the stand-in for the first process LocalDagster starts: the test has seen what it needs."""
+
+
+@pytest.mark.parametrize("daemon_after_launch", [False, True])
+def test_the_instance_storage_exists_before_the_first_process_starts(tmp_path, daemon_after_launch):
+    # The run workers open the instance as they start, beside `dagster dev` (or the code server and the cued daemon):
+    # two processes creating a fresh SQLite instance at once leave two alembic heads, and then no Dagster process can
+    # open it (seen in a fresh-clone `make test`: the UI journeys' `dagster dev` never came up). So the storage is
+    # created before anything starts.
+    import dagster as dg
+
+    home = tmp_path / "dagster_home"
+    server = LocalDagster(home, daemon_after_launch=daemon_after_launch, startup_timeout_s=60)
+    seen = []
+
+    def first_process(*args, **kwargs):
+        seen.append(sorted(p.relative_to(home).as_posix() for p in home.rglob("*.db")))
+        raise Started
+
+    server.start_worker = first_process
+    server._spawn = first_process
+    with pytest.raises(Started):
+        server.start()
+    assert seen and "history/runs.db" in seen[0]
+    # and it is a whole, current instance: opening it again migrates nothing and finds one head
+    instance = dg.DagsterInstance.from_config(str(home))
+    instance.dispose()
