@@ -15,6 +15,8 @@ from dagster_project.dagster_internals import cancel_run, canceling_backfill_ids
 from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
 CANCEL_SENSOR_NAME = "stop_canceled_batches"
+# How many of a canceled batch's queued runs, next in line, are canceled before its running ones are terminated.
+QUEUED_AHEAD = 50
 
 
 def stop_canceled_batch_runs(instance: dg.DagsterInstance) -> dict[str, list[str]]:
@@ -27,10 +29,15 @@ def stop_canceled_batch_runs(instance: dg.DagsterInstance) -> dict[str, list[str
                 # STARTING: launched, not yet picked up by a run worker (a Celery task waiting in the broker).
                 statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
             ),
-            # Oldest first: the running runs and the queued ones the queue starts next. A big batch's thousands of
-            # queued runs take several ticks on SQLite (canceling one creates its event-log file).
+            # Oldest first: the queued ones the queue starts next. A big batch's thousands of queued runs take
+            # several ticks on SQLite (canceling one creates its event-log file).
             ascending=True,
         )
+        # The next queued runs in line are canceled before a running run is terminated: a terminated run frees its
+        # slot, and the run queue (checked every second) would start the next queued product before it is canceled.
+        queued = [r for r in records if r.dagster_run.status == dg.DagsterRunStatus.QUEUED]
+        started = [r for r in records if r.dagster_run.status != dg.DagsterRunStatus.QUEUED]
+        records = queued[:QUEUED_AHEAD] + started + queued[QUEUED_AHEAD:]
         for record in records:
             run = record.dagster_run
             # The queued-run coordinator cancels a queued run itself and asks the launcher to terminate a started one.

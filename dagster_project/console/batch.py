@@ -367,7 +367,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     # sensor cancels it within seconds.
     ids = client.run_ids_by_status(args.backfill_id)
     next_in_line = ids["waiting"][-CANCEL_QUEUED_AT_ONCE:]  # newest first
-    runs = [r for r in client.runs_by_ids(ids["running"] + next_in_line) if r.status in ("QUEUED", "STARTED")]
+    # The queued ones first: a terminated run frees its slot, and the queue would start the next queued product.
+    runs = [r for r in client.runs_by_ids(next_in_line + ids["running"]) if r.status in ("QUEUED", "STARTED")]
     refused = client.terminate_runs([r.run_id for r in runs])
     if refused:
         # The backfill daemon or the stop_canceled_batches sensor may have got to a run between the listing and
