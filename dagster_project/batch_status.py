@@ -82,11 +82,16 @@ class ProductStatus:
     end_time: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # every field is a plain value: no deep copy
+        # Every field is a plain value: no deep copy. The names are listed once (_ROW_FIELDS), not per row:
+        # `fields()` for each of a 10,000-product batch's rows took a tenth of `batch status --json`'s own time.
+        return {name: getattr(self, name) for name in _ROW_FIELDS}
 
     @property
     def error_line(self) -> str:
         return self.error.strip().splitlines()[0] if self.error.strip() else ""
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(ProductStatus))
 
 
 def build_statuses(

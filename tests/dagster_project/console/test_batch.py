@@ -402,6 +402,7 @@ def test_a_big_batch_status_reads_run_ids_and_published_videos_not_every_run(mon
             data = {"partitionBackfillOrError": {"__typename": "PartitionBackfill", "id": "b1", "status": "REQUESTED",
                                                  "title": "t", "partitionNames": ["a", "b", "c", "d", "e", "f"], "tags": []}}
         elif "BatchRunIds" in query:
+            assert "waiting" not in query  # a running batch's queued runs change nothing: their ids are not read
             data = run_ids(succeeded=["r5", "r1"], ended=["r2"], running=["r3"], waiting=["r4"])
         elif "BatchPublished" in query:
             assert variables["keys"] == ["a", "b", "c", "d", "e", "f"]
@@ -441,3 +442,26 @@ def test_a_big_batch_status_reads_run_ids_and_published_videos_not_every_run(mon
     ]
     assert rows[0].end_time == 5.0  # when its video was published
     assert "BatchRuns" not in requests  # the batch's runs are never listed whole
+
+
+@respx.mock
+def test_a_finished_big_batch_status_reads_its_runs_left_waiting(monkeypatch):
+    monkeypatch.setattr("dagster_project.console.client.BULK_ABOVE", 1)
+
+    def answer(query: str, variables: dict) -> dict:
+        if "partitionBackfillOrError" in query:
+            return {"partitionBackfillOrError": {"__typename": "PartitionBackfill", "id": "b1", "status": "CANCELED",
+                                                 "title": "t", "partitionNames": ["a", "b"], "tags": []}}
+        if "BatchRunIds" in query:
+            assert "waiting" in query
+            return run_ids(waiting=["r2"])
+        if "BatchPublished" in query:
+            return {"assetNodeOrError": {"latestMaterializationByPartition": []}}
+        assert "BatchRunsById" in query and variables["runIds"] == ["r2"]  # a run the canceled batch left waiting
+        return {"runsOrError": {"__typename": "Runs", "results": [
+            {"runId": "r2", "status": "CANCELED", "creationTime": 1.0, "startTime": None, "endTime": 2.0,
+             "tags": [{"key": "dagster/partition", "value": "b"}]}]}}
+
+    fake_webserver(answer)
+    backfill, rows = DagsterClient(URL).product_statuses("b1")
+    assert [(r.partition_key, r.status) for r in rows] == [("a", "skipped"), ("b", "canceled")]  # a: never got a run
