@@ -221,7 +221,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     overrides = setting_overrides(args)
     tags = settings_tags(overrides)  # validates before anything is launched
     selection = next(s for s in SELECTIONS if getattr(args, s.replace("-", "_"), None))
-    grid = {name: client.asset_partition_statuses(name) for name in STAGES}
+    grid = client.asset_grid(STAGES)
     products = [p.strip() for p in args.products.split(",") if p.strip()] if args.products else []
     keys = select_keys(selection, grid, products)
     feed = args.feed or os.environ.get(FEED_ENV, "")

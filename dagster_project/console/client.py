@@ -258,21 +258,25 @@ query RunFailure($runId: ID!) {
 }
 """
 
-ASSET_PARTITION_STATUS = """
-query AssetPartitions($path: [String!]!) {
-  assetNodeOrError(assetKey: {path: $path}) {
-    __typename
-    ... on AssetNode {
-      partitionKeysByDimension { name partitionKeys }
-      assetPartitionStatuses {
-        __typename
-        ... on DefaultPartitionStatuses { materializedPartitions failedPartitions unmaterializedPartitions materializingPartitions }
-      }
-    }
-    ... on AssetNotFoundError { message }
-  }
-}
-"""
+# Not `unmaterializedPartitions`: a partition none of these lists is missing, and that list repeats the keys.
+_PARTITION_STATUSES = (
+    "assetPartitionStatuses { __typename ... on DefaultPartitionStatuses "
+    "{ materializedPartitions failedPartitions materializingPartitions } }"
+)
+
+
+def asset_grid_query(assets: Sequence[str]) -> str:
+    """The asset grid of several assets in one request (an alias each). The partition keys are asked of the
+    first only: every stage is partitioned by `products` (dagster_project.partitions), and asking each of six
+    assets for the same 10,000 keys again took a third of the request."""
+    fields = []
+    for index, name in enumerate(assets):
+        keys = "partitionKeysByDimension { name partitionKeys } " if index == 0 else ""
+        fields.append(
+            f'  {name}: assetNodeOrError(assetKey: {{path: ["{name}"]}}) {{ __typename '
+            f"... on AssetNode {{ {keys}{_PARTITION_STATUSES} }} ... on AssetNotFoundError {{ message }} }}"
+        )
+    return "query AssetGrid {\n%s\n}" % "\n".join(fields)
 
 
 class DagsterApiError(BatchVideoError):
@@ -621,22 +625,29 @@ class DagsterClient:
 
     def asset_partition_statuses(self, asset_name: str) -> dict[str, str]:
         """The asset grid's status per partition: materialized | failed | materializing | missing."""
-        node = self.query(ASSET_PARTITION_STATUS, {"path": [asset_name]})["assetNodeOrError"]
-        if node["__typename"] != "AssetNode":
-            raise DagsterApiError(f"no asset {asset_name}: {node.get('message', '')}")
-        statuses = node.get("assetPartitionStatuses") or {}
-        out: dict[str, str] = {}
-        for dim in node.get("partitionKeysByDimension") or ():
-            for key in dim["partitionKeys"]:
-                out[key] = "missing"
-        for label, field_name in (
-            ("materialized", "materializedPartitions"),
-            ("failed", "failedPartitions"),
-            ("materializing", "materializingPartitions"),
-        ):
-            for key in statuses.get(field_name) or ():
-                out[key] = label
-        return out
+        return self.asset_grid([asset_name])[asset_name]
+
+    def asset_grid(self, assets: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Asset -> its grid status per partition (as asset_partition_statuses), every asset in one request."""
+        data = self.query(asset_grid_query(assets))
+        nodes = {name: data.get(name) or {} for name in assets}
+        for name, node in nodes.items():
+            if node.get("__typename") != "AssetNode":
+                raise DagsterApiError(f"no asset {name}: {node.get('message', '')}")
+        keys = [key for dim in nodes[assets[0]].get("partitionKeysByDimension") or () for key in dim["partitionKeys"]]
+        grid: dict[str, dict[str, str]] = {}
+        for name, node in nodes.items():
+            statuses = node.get("assetPartitionStatuses") or {}
+            out = dict.fromkeys(keys, "missing")
+            for label, field_name in (
+                ("materialized", "materializedPartitions"),
+                ("failed", "failedPartitions"),
+                ("materializing", "materializingPartitions"),
+            ):
+                for key in statuses.get(field_name) or ():
+                    out[key] = label
+            grid[name] = out
+        return grid
 
     def wait_for_backfill(
         self, backfill_id: str, *, poll_s: float = 1.0, timeout_s: float | None = None, on_poll=None, done=None

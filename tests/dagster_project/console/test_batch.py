@@ -309,11 +309,12 @@ def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
 
     def answer(request):
         body = json.loads(request.content)
-        if "assetNodeOrError" in body["query"]:
-            return httpx.Response(200, json={"data": {"assetNodeOrError": {
+        if "AssetGrid" in body["query"]:
+            return httpx.Response(200, json={"data": {name: {
                 "__typename": "AssetNode", "partitionKeysByDimension": [{"name": "default", "partitionKeys": list(keys)}],
                 "assetPartitionStatuses": {"__typename": "DefaultPartitionStatuses", "materializedPartitions": [],
-                                           "failedPartitions": [], "unmaterializedPartitions": list(keys), "materializingPartitions": []}}}})
+                                           "failedPartitions": [], "unmaterializedPartitions": list(keys), "materializingPartitions": []}}
+                for name in STAGES}})
         if "RecentRuns" in body["query"]:
             return httpx.Response(200, json={"data": {"runsOrError": {"__typename": "Runs", "results": []}}})
         if "RunQueue" in body["query"]:
@@ -336,6 +337,39 @@ def test_launch_refuses_big_batches_without_yes(monkeypatch, capsys):
     assert cli.main(["batch", "launch", "--all", "--preset", "preview", "--url", URL, "--yes"]) == 0
     out = capsys.readouterr().out
     assert "backfill new1: 4 products" in out and f"{URL}/runs/b/new1" in out
+
+
+@respx.mock
+def test_the_asset_grid_of_every_stage_is_one_request_and_keeps_the_partition_order():
+    keys = ["p3", "p1", "p2", "p4"]  # the order the products were added in, which a launch keeps
+
+    def node(materialized=(), failed=(), materializing=()):
+        return {"__typename": "AssetNode", "assetPartitionStatuses": {
+            "__typename": "DefaultPartitionStatuses", "materializedPartitions": list(materialized), "failedPartitions": list(failed),
+            "unmaterializedPartitions": [k for k in keys if k not in materialized], "materializingPartitions": list(materializing)}}
+
+    def answer(query: str, variables: dict) -> dict:
+        assert "AssetGrid" in query and query.count("partitionKeysByDimension") == 1  # the keys once, not per stage
+        data = {name: node() for name in STAGES}
+        data[STAGES[0]] = {**node(materialized=keys), "partitionKeysByDimension": [{"name": "default", "partitionKeys": keys}]}
+        data["product_image"] = node(materialized=["p1", "p3"], failed=["p2"])
+        data["voiceover_script"] = node(materialized=["p1"], materializing=["p3"])
+        return data
+
+    requests = fake_webserver(answer)
+    grid = DagsterClient(URL).asset_grid(STAGES)
+    assert len(requests) == 1
+    assert list(grid) == list(STAGES) and all(list(statuses) == keys for statuses in grid.values())
+    assert grid["product_image"] == {"p3": "materialized", "p1": "materialized", "p2": "failed", "p4": "missing"}
+    assert grid["voiceover_script"] == {"p3": "materializing", "p1": "materialized", "p2": "missing", "p4": "missing"}
+    assert grid["published_video"] == dict.fromkeys(keys, "missing")
+
+
+@respx.mock
+def test_an_asset_the_webserver_does_not_know_is_a_clear_error():
+    fake_webserver(lambda query, variables: {"product_record": {"__typename": "AssetNotFoundError", "message": "no such asset"}})
+    with pytest.raises(DagsterApiError, match="no asset product_record: no such asset"):
+        DagsterClient(URL).asset_partition_statuses("product_record")
 
 
 def test_unreachable_webserver_is_a_clear_error(capsys):

@@ -9,6 +9,7 @@ import pytest
 import respx
 
 from batch_video.catalog import load_catalog
+from batch_video.stages import STAGES
 from dagster_project.console import cli
 from dagster_project.console.estimate import RecentRun, classify, duration, estimate, throughput
 from dagster_project.batch_status import ProductStatus
@@ -99,8 +100,8 @@ def test_dry_run_counts_what_would_render_and_estimates_from_the_instance(tmp_pa
             return httpx.Response(200, json={"data": {"assetNodeOrError": {"latestMaterializationByPartition": [
                 {"partition": "en-1", "metadataEntries": [{"label": "content_hash", "text": feed["en-1"]}]},
                 {"partition": "en-2", "metadataEntries": [{"label": "content_hash", "text": "older"}]}]}}})
-        if "assetNodeOrError" in query:
-            return httpx.Response(200, json={"data": {"assetNodeOrError": node(body["variables"]["path"][0])}})
+        if "AssetGrid" in query:
+            return httpx.Response(200, json={"data": {name: node(name) for name in STAGES}})
         if "RecentRuns" in query:
             steps = [{"stepKey": "rendered_video", "status": "SUCCESS", "startTime": 1.0, "endTime": 7.0}]
             tags = [{"key": "dagster/partition", "value": "en-1"}, {"key": "dagster/backfill", "value": "b0"}]

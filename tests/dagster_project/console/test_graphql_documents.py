@@ -6,6 +6,7 @@ import pytest
 from dagster_graphql.schema import create_schema
 from graphql import parse, validate
 
+from batch_video.stages import STAGES
 from dagster_project.console import client
 
 DOCUMENTS = {
@@ -26,3 +27,15 @@ def schema():
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))
 def test_the_document_is_valid_against_the_webserver_schema(schema, name):
     assert validate(schema, parse(DOCUMENTS[name])) == []
+
+
+# Documents the console builds for the assets it asks about.
+BUILT = {
+    "asset_grid_query": client.asset_grid_query(STAGES),
+    "latest_metadata_query": client.latest_metadata_query(STAGES),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILT))
+def test_a_built_document_is_valid_against_the_webserver_schema(schema, name):
+    assert validate(schema, parse(BUILT[name])) == []
