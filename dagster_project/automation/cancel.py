@@ -9,6 +9,9 @@ running one is terminated (the launcher then interrupts it until it stops).
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 import dagster as dg
 
 from dagster_project.dagster_internals import cancel_run, canceling_backfill_ids
@@ -17,10 +20,20 @@ from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 CANCEL_SENSOR_NAME = "stop_canceled_batches"
 # How many of a canceled batch's queued runs, next in line, are canceled before its running ones are terminated.
 QUEUED_AHEAD = 50
+# Seconds of canceling the rest of the queued runs in one tick. An evaluation that runs past Dagster's 60 s sensor
+# timeout fails its tick while the code server goes on with it beside the next tick's: a 10,000-run batch's did,
+# tick after tick. The next tick (5 s later) goes on where this one stopped.
+TICK_BUDGET_S = 20.0
 
 
-def stop_canceled_batch_runs(instance: dg.DagsterInstance) -> dict[str, list[str]]:
-    """Cancel the queued runs and terminate the running ones of every canceling backfill; partitions per backfill."""
+def stop_canceled_batch_runs(
+    instance: dg.DagsterInstance, *, budget_s: float = TICK_BUDGET_S, clock: Callable[[], float] = time.monotonic
+) -> dict[str, list[str]]:
+    """Cancel the queued runs and terminate the running ones of every canceling backfill; partitions per backfill.
+
+    Once `budget_s` has passed, it stops before the next queued run beyond the first QUEUED_AHEAD (the running
+    runs are always terminated): the rest are the next call's."""
+    deadline = clock() + budget_s
     stopped: dict[str, list[str]] = {}
     for backfill_id in canceling_backfill_ids(instance):
         records = instance.get_run_records(
@@ -38,7 +51,9 @@ def stop_canceled_batch_runs(instance: dg.DagsterInstance) -> dict[str, list[str
         queued = [r for r in records if r.dagster_run.status == dg.DagsterRunStatus.QUEUED]
         started = [r for r in records if r.dagster_run.status != dg.DagsterRunStatus.QUEUED]
         records = queued[:QUEUED_AHEAD] + started + queued[QUEUED_AHEAD:]
-        for record in records:
+        for index, record in enumerate(records):
+            if index >= QUEUED_AHEAD + len(started) and clock() > deadline:
+                return stopped
             run = record.dagster_run
             # The queued-run coordinator cancels a queued run itself and asks the launcher to terminate a started one.
             if cancel_run(instance, run.run_id):

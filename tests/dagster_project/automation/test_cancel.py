@@ -31,3 +31,29 @@ def test_the_queued_runs_next_in_line_are_canceled_before_the_running_one_is_ter
     rest = [r.dagster_run.run_id for r in queued[cancel.QUEUED_AHEAD:]]
     assert stopped_in_order == [*ahead, "run-running", *rest]
     assert sorted(stopped["b1"]) == sorted(["running", *(r.dagster_run.tags[PARTITION_TAG] for r in queued)])
+
+
+def test_a_tick_stops_canceling_when_its_time_is_up_and_the_next_goes_on(monkeypatch):
+    # One tick over every queued run of a 10,000-run batch ran past Dagster's 60 s sensor timeout: its tick
+    # failed while the code server went on with it beside the next tick's.
+    queued = [record(f"q{i}", dg.DagsterRunStatus.QUEUED) for i in range(cancel.QUEUED_AHEAD + 10)]
+    running = record("running", dg.DagsterRunStatus.STARTED)
+    left = [running, *queued]
+    instance = SimpleNamespace(get_run_records=lambda filters, ascending: list(left))
+    now = [0.0]
+
+    def cancel_one(_, run_id):  # each cancel takes a second of the tick's budget
+        now[0] += 1.0
+        left[:] = [r for r in left if r.dagster_run.run_id != run_id]
+        return True
+
+    monkeypatch.setattr(cancel, "canceling_backfill_ids", lambda _: ["b1"])
+    monkeypatch.setattr(cancel, "cancel_run", cancel_one)
+    budget = cancel.QUEUED_AHEAD + 5.0  # up after the runs ahead, the running one and 4 more
+
+    first = cancel.stop_canceled_batch_runs(instance, budget_s=budget, clock=lambda: now[0])
+    # The running run is terminated even though the budget was nearly spent on the queued runs ahead of it.
+    assert "running" in first["b1"] and len(first["b1"]) == cancel.QUEUED_AHEAD + 1 + 5
+    assert len(left) == 5
+    second = cancel.stop_canceled_batch_runs(instance, budget_s=budget, clock=lambda: now[0])
+    assert len(second["b1"]) == 5 and left == []
