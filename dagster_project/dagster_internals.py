@@ -2,7 +2,8 @@
 
 Dagster's public Python API (`@public` on `DagsterInstance`: run records,
 materializations, dynamic partitions...) has no way to list backfills by status
-(the canceling ones to stop, the finished ones to report),
+(the canceling ones to stop, the finished ones to report) or read one's status
+(the launcher starts no run of a canceled batch),
 to terminate a run, or to read the latest tag of every partition of an asset in
 one query. The GraphQL API can do the first two, but a sensor runs in the daemon,
 which need not know where a webserver is. So the functions below use
@@ -30,6 +31,12 @@ CHECKED_DAGSTER_VERSION = "1.13.27"
 def canceling_backfill_ids(instance: dg.DagsterInstance) -> list[str]:
     """Backfills canceled (in the UI, GraphQL or `batch cancel`) whose runs the daemon has not stopped yet."""
     return [b.backfill_id for b in instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.CANCELING]))]
+
+
+def backfill_is_canceled(instance: dg.DagsterInstance, backfill_id: str) -> bool:
+    """Whether a backfill was canceled (CANCELING or CANCELED): none of its runs may start any more."""
+    backfill = instance.get_backfill(backfill_id)
+    return backfill is not None and backfill.status in (BulkActionStatus.CANCELING, BulkActionStatus.CANCELED)
 
 
 # A backfill in one of these has launched every run it ever will (BulkActionStatus; COMPLETED is the deprecated form).

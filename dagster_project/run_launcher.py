@@ -8,6 +8,11 @@ not recorded yet. This subclass marks the run CANCELING first (the run worker,
 see `dagster_project.run_worker`, then interrupts the run until it stops) and
 answers False for a run it cannot stop.
 
+It also refuses to start a run whose batch (backfill) was canceled: the backfill
+daemon looks for a cancel only between chunks of 25 runs it submits
+(`DAGSTER_ASSET_BACKFILL_RUN_CHUNK_SIZE`), so runs it queues after the cancel
+would otherwise be started by the run queue before anything cancels them.
+
 The `local` profile needs no server: its broker is kombu's filesystem
 transport (`batchfs://`, see `embedded_broker`), whose folders (under `$BATCH_VIDEO_CELERY_FOLDER`, default
 `$DAGSTER_HOME/celery`) both the launcher and the workers derive from the
@@ -26,6 +31,8 @@ from dagster_celery.launcher import CeleryRunLauncher
 from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 
 from dagster_project import embedded_broker  # registers the embedded broker's URL scheme with kombu
+from dagster_project.dagster_internals import backfill_is_canceled
+from dagster_project.run_tags import BACKFILL_TAG
 
 FOLDER_ENV = "BATCH_VIDEO_CELERY_FOLDER"
 
@@ -70,6 +77,16 @@ class BatchCeleryRunLauncher(CeleryRunLauncher):
         config_source = {**embedded_broker_options(broker), **(config_source or {})}
         super().__init__(default_queue, broker=broker, backend=embedded_backend(broker, backend), include=include,
                          config_source=config_source, inst_data=inst_data)
+
+    def launch_run(self, context: Any) -> None:
+        run = context.dagster_run
+        backfill_id = run.tags.get(BACKFILL_TAG)
+        # The last moment before a run starts: a run of a canceled batch, queued by the daemon after the cancel (it
+        # checks once per chunk of runs it submits) or missed by the cancel sensor's pass, is canceled here instead.
+        if backfill_id and backfill_is_canceled(self._instance, backfill_id):
+            self._instance.report_run_canceled(run, message=f"Not started: its batch (backfill {backfill_id}) was canceled.")
+            return
+        super().launch_run(context)
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)

@@ -5,6 +5,8 @@ CANCELING; the backfill daemon cancels its runs on its next pass, every 30 s,
 and meanwhile the run queue keeps starting its products. This sensor does that
 part every few seconds: queued runs of a canceling backfill are canceled, the
 running one is terminated (the launcher then interrupts it until it stops).
+A run the daemon queues after the cancel, or one this pass misses, is never
+started either: the run launcher cancels it at launch (dagster_project/run_launcher.py).
 """
 
 from __future__ import annotations

@@ -64,3 +64,21 @@ def test_finished_backfills_lists_only_finished_ones_created_after_the_given_tim
             instance.add_backfill(backfill.with_status(status))
         found = dagster_internals.finished_backfills(instance, created_after=datetime.fromtimestamp(1500.0, timezone.utc))
         assert found == [("stopped", "CANCELED", 2000.0), ("done", "COMPLETED_FAILED", 3000.0)]
+
+
+def test_a_backfill_counts_as_canceled_from_the_moment_it_is_canceling():
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("things", ["a"])
+        backfill = PartitionBackfill.from_asset_partitions(
+            backfill_id="bf1", asset_graph=dg.Definitions(assets=[thing]).resolve_asset_graph(),
+            partition_names=["a"], asset_selection=[thing.key], backfill_timestamp=0.0, tags={},
+            dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None,
+        )
+        instance.add_backfill(backfill)
+        assert not dagster_internals.backfill_is_canceled(instance, "bf1")
+        assert not dagster_internals.backfill_is_canceled(instance, "no-such-backfill")
+        for status in (BulkActionStatus.CANCELING, BulkActionStatus.CANCELED):
+            instance.update_backfill(backfill.with_status(status))
+            assert dagster_internals.backfill_is_canceled(instance, "bf1")

@@ -467,6 +467,19 @@ def test_reexecute_from_failure_runs_only_the_failed_product_from_its_failed_sta
     expect_grid(page, failed=0, materialized=len(PRODUCTS))
 
 
+def timeline(runs: list[RunInfo], steps: dict, t0: float) -> str:
+    """Each run and its steps, in seconds from the cancel click: what a failed cancel assertion needs to be read."""
+    def at(t: float | None) -> str:
+        return "-" if t is None else f"{t - t0:+.1f}"
+
+    lines = [f"times in s from the click ({t0:.1f}):"]
+    for run in sorted(runs, key=lambda r: r.created or 0):
+        lines.append(f"{run.partition_key} {run.run_id[:8]} {run.status} created {at(run.created)} "
+                     f"started {at(run.start_time)} ended {at(run.end_time)}")
+        lines += [f"    {s.step_key} {s.status} {at(s.start_time)} .. {at(s.end_time)}" for s in steps.get(run.run_id, ())]
+    return "\n".join(lines)
+
+
 def test_cancel_backfill_while_a_product_renders(instance, page):
     from playwright.sync_api import expect
 
@@ -490,6 +503,7 @@ def test_cancel_backfill_while_a_product_renders(instance, page):
     running = wait_until(rendering, what="a product rendering", ceiling_s=RUN_WAIT_S)
     backfill_menu(page, "Cancel backfill")
     confirm = page.get_by_role("dialog").filter(has_text="In progress runs associated with this backfill")
+    clicked_at = time.time()
     confirm.get_by_role("button", name="Cancel backfill").click()
     expect(confirm).to_be_hidden()
     canceled_at = time.monotonic()
@@ -504,7 +518,7 @@ def test_cancel_backfill_while_a_product_renders(instance, page):
     assert by_key[running.partition_key].status == "CANCELED", by_key[running.partition_key]
     steps = instance.client.step_stats([r.run_id for r in runs])
     queued = [r for r in runs if r.run_id != running.run_id]
-    assert all(r.status == "CANCELED" and not steps.get(r.run_id) for r in queued), (queued, steps)  # none started
+    assert all(r.status == "CANCELED" and not steps.get(r.run_id) for r in queued), timeline(runs, steps, clicked_at)
     assert "published_video" not in [s.step_key for s in steps.get(running.run_id, ())], steps[running.run_id]
     assert_no_process_works_in(instance.root / "data" / "work" / running.partition_key)
     assert instance.published() == published_before
