@@ -35,8 +35,8 @@ def stop_canceled_batch_runs(
 ) -> dict[str, list[str]]:
     """Cancel the queued runs and terminate the running ones of every canceling backfill; partitions per backfill.
 
-    Once `budget_s` has passed, it stops before the next queued run beyond the first QUEUED_AHEAD (the running
-    runs are always terminated): the rest are the next call's."""
+    Once `budget_s` has passed, it stops before the next queued run beyond the first QUEUED_AHEAD of each batch
+    (the running runs are always terminated): the rest are the next call's."""
     deadline = clock() + budget_s
     stopped: dict[str, list[str]] = {}
     for backfill_id in canceling_backfill_ids(instance):
@@ -55,7 +55,7 @@ def stop_canceled_batch_runs(
         records = queued[:QUEUED_AHEAD] + started + queued[QUEUED_AHEAD:]
         for index, record in enumerate(records):
             if index >= QUEUED_AHEAD + len(started) and clock() > deadline:
-                return stopped
+                break  # the next batch's runs ahead and running ones still get stopped this tick
             run = record.dagster_run
             # The queued-run coordinator cancels a queued run itself and asks the launcher to terminate a started one.
             if cancel_run(instance, run.run_id):

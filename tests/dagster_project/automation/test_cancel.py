@@ -7,11 +7,12 @@ from types import SimpleNamespace
 import dagster as dg
 
 from dagster_project.automation import cancel
-from dagster_project.run_tags import PARTITION_TAG
+from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
 
-def record(key: str, status: dg.DagsterRunStatus):
-    return SimpleNamespace(dagster_run=SimpleNamespace(run_id=f"run-{key}", status=status, tags={PARTITION_TAG: key}))
+def record(key: str, status: dg.DagsterRunStatus, backfill: str = "b1"):
+    return SimpleNamespace(dagster_run=SimpleNamespace(run_id=f"run-{key}", status=status,
+                                                       tags={PARTITION_TAG: key, BACKFILL_TAG: backfill}))
 
 
 class Runs:
@@ -23,7 +24,8 @@ class Runs:
 
     def get_run_records(self, filters, limit=None, ascending=False):
         self.limits.append(limit)
-        found = [r for r in self.records if r.dagster_run.status in filters.statuses]
+        found = [r for r in self.records if r.dagster_run.status in filters.statuses
+                 and all(r.dagster_run.tags.get(k) == v for k, v in (filters.tags or {}).items())]
         return (found if ascending else found[::-1])[:limit]
 
 
@@ -83,3 +85,26 @@ def test_a_tick_reads_only_as_many_queued_runs_as_it_may_cancel(monkeypatch):
 
     assert canceled == [f"run-q{i}" for i in range(5)]  # the oldest five: the next in line
     assert 5 in instance.limits
+
+
+def test_a_tick_out_of_time_still_stops_the_running_run_of_every_other_canceled_batch(monkeypatch):
+    # The budget spent on one big batch must not leave another canceled batch's product rendering until later ticks.
+    big = [record(f"big{i}", dg.DagsterRunStatus.QUEUED, "b1") for i in range(cancel.QUEUED_AHEAD + 10)]
+    other = [record("other-running", dg.DagsterRunStatus.STARTED, "b2"),
+             *(record(f"other{i}", dg.DagsterRunStatus.QUEUED, "b2") for i in range(cancel.QUEUED_AHEAD + 10))]
+    instance = Runs([*big, *other])
+    now = [0.0]
+    canceled = []
+
+    def cancel_one(_, run_id):  # each cancel takes a second; the budget is up within the first batch
+        now[0] += 1.0
+        canceled.append(run_id)
+        return True
+
+    monkeypatch.setattr(cancel, "canceling_backfill_ids", lambda _: ["b1", "b2"])
+    monkeypatch.setattr(cancel, "cancel_run", cancel_one)
+
+    stopped = cancel.stop_canceled_batch_runs(instance, budget_s=10.0, clock=lambda: now[0])
+
+    assert len(stopped["b1"]) == cancel.QUEUED_AHEAD
+    assert "other-running" in stopped["b2"] and len(stopped["b2"]) == cancel.QUEUED_AHEAD + 1
