@@ -17,6 +17,20 @@ def thing(context: dg.AssetExecutionContext) -> dg.Output[None]:
     return dg.Output(None, data_version=dg.DataVersion(f"v-{context.partition_key}"))
 
 
+def add_backfill(instance: dg.DagsterInstance, backfill_id: str, status=None, created: float = 0.0):
+    """A backfill of `thing`'s partition "a", stored with `status` (REQUESTED by default)."""
+    from dagster._core.execution.backfill import PartitionBackfill  # the test may reach in too
+
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id=backfill_id, asset_graph=dg.Definitions(assets=[thing]).resolve_asset_graph(),
+        partition_names=["a"], asset_selection=[thing.key], backfill_timestamp=created, tags={},
+        dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None,
+    )
+    backfill = backfill.with_status(status) if status else backfill
+    instance.add_backfill(backfill)
+    return backfill
+
+
 def test_latest_data_versions_reads_every_partition():
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("things", ["a", "b", "c"])
@@ -26,17 +40,11 @@ def test_latest_data_versions_reads_every_partition():
 
 
 def test_a_canceling_backfill_is_found_and_an_unknown_run_is_not_canceled():
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill  # the test may reach in too
+    from dagster._core.execution.backfill import BulkActionStatus
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("things", ["a"])
-        backfill = PartitionBackfill.from_asset_partitions(
-            backfill_id="bf1", asset_graph=dg.Definitions(assets=[thing]).resolve_asset_graph(),
-            partition_names=["a"], asset_selection=[thing.key], backfill_timestamp=0.0, tags={},
-            dynamic_partitions_store=instance, all_partitions=False, title=None, description=None,
-            run_config=None,
-        )
-        instance.add_backfill(backfill)
+        backfill = add_backfill(instance, "bf1")
         assert dagster_internals.canceling_backfill_ids(instance) == []
         instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELING))
         assert dagster_internals.canceling_backfill_ids(instance) == ["bf1"]
@@ -47,36 +55,25 @@ def test_a_canceling_backfill_is_found_and_an_unknown_run_is_not_canceled():
 def test_finished_backfills_lists_only_finished_ones_created_after_the_given_time():
     from datetime import datetime, timezone
 
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.execution.backfill import BulkActionStatus
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("things", ["a"])
-        graph = dg.Definitions(assets=[thing]).resolve_asset_graph()
         for backfill_id, status, created in (("old", BulkActionStatus.COMPLETED_SUCCESS, 1000.0),
                                              ("done", BulkActionStatus.COMPLETED_FAILED, 3000.0),
                                              ("going", BulkActionStatus.REQUESTED, 3000.0),
                                              ("stopped", BulkActionStatus.CANCELED, 2000.0)):
-            backfill = PartitionBackfill.from_asset_partitions(
-                backfill_id=backfill_id, asset_graph=graph, partition_names=["a"], asset_selection=[thing.key],
-                backfill_timestamp=created, tags={}, dynamic_partitions_store=instance, all_partitions=False,
-                title=None, description=None, run_config=None,
-            )
-            instance.add_backfill(backfill.with_status(status))
+            add_backfill(instance, backfill_id, status, created)
         found = dagster_internals.finished_backfills(instance, created_after=datetime.fromtimestamp(1500.0, timezone.utc))
         assert found == [("stopped", "CANCELED", 2000.0), ("done", "COMPLETED_FAILED", 3000.0)]
 
 
 def test_a_backfill_counts_as_canceled_from_the_moment_it_is_canceling():
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.execution.backfill import BulkActionStatus
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("things", ["a"])
-        backfill = PartitionBackfill.from_asset_partitions(
-            backfill_id="bf1", asset_graph=dg.Definitions(assets=[thing]).resolve_asset_graph(),
-            partition_names=["a"], asset_selection=[thing.key], backfill_timestamp=0.0, tags={},
-            dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None,
-        )
-        instance.add_backfill(backfill)
+        backfill = add_backfill(instance, "bf1")
         assert not dagster_internals.backfill_is_canceled(instance, "bf1")
         assert not dagster_internals.backfill_is_canceled(instance, "no-such-backfill")
         for status in (BulkActionStatus.CANCELING, BulkActionStatus.CANCELED):

@@ -7,11 +7,7 @@ import pytest
 from dagster_celery.launcher import CeleryRunLauncher
 
 from dagster_project.run_tags import BACKFILL_TAG
-
-
-@dg.asset(partitions_def=dg.DynamicPartitionsDefinition(name="things"))
-def thing() -> None:
-    return None
+from tests.dagster_project.test_dagster_internals import add_backfill, thing
 
 
 @pytest.fixture
@@ -25,14 +21,7 @@ def instance(tmp_path, monkeypatch):
 
 
 def batch_run(instance: dg.DagsterInstance, status_of_its_backfill, backfill_id: str = "bf1") -> dg.DagsterRun:
-    from dagster._core.execution.backfill import PartitionBackfill  # the test may reach in (see dagster_internals)
-
-    backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id=backfill_id, asset_graph=dg.Definitions(assets=[thing]).resolve_asset_graph(),
-        partition_names=["a"], asset_selection=[thing.key], backfill_timestamp=0.0, tags={},
-        dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None,
-    )
-    instance.add_backfill(backfill.with_status(status_of_its_backfill))
+    add_backfill(instance, backfill_id, status_of_its_backfill)
     job = dg.Definitions(assets=[thing]).resolve_implicit_global_asset_job_def()
     return instance.create_run_for_job(job, tags={BACKFILL_TAG: backfill_id}, status=dg.DagsterRunStatus.STARTING)
 
