@@ -1,6 +1,10 @@
-"""The Dagster internals the code location relies on still do what it expects; an upgrade fails here first."""
+"""The Dagster internals the code location relies on still do what it expects; an upgrade fails here first.
+
+Backfills have no public constructor: the tests here (and `add_backfill`, which other tests use) build them
+from the same internals, so this is the one test module that reaches into them."""
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
 from dagster_project import dagster_internals
 
@@ -17,16 +21,15 @@ def thing(context: dg.AssetExecutionContext) -> dg.Output[None]:
     return dg.Output(None, data_version=dg.DataVersion(f"v-{context.partition_key}"))
 
 
-def add_backfill(instance: dg.DagsterInstance, backfill_id: str, status=None, created: float = 0.0):
-    """A backfill of `thing`'s partition "a", stored with `status` (REQUESTED by default)."""
-    from dagster._core.execution.backfill import PartitionBackfill  # the test may reach in too
-
+def add_backfill(instance: dg.DagsterInstance, backfill_id: str, status: str | BulkActionStatus | None = None,
+                 created: float = 0.0):
+    """A backfill of `thing`'s partition "a", stored with `status` (a BulkActionStatus or its name; REQUESTED by default)."""
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id, asset_graph=dg.Definitions(assets=[thing]).resolve_asset_graph(),
         partition_names=["a"], asset_selection=[thing.key], backfill_timestamp=created, tags={},
         dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None,
     )
-    backfill = backfill.with_status(status) if status else backfill
+    backfill = backfill.with_status(BulkActionStatus(status)) if status else backfill
     instance.add_backfill(backfill)
     return backfill
 
@@ -40,8 +43,6 @@ def test_latest_data_versions_reads_every_partition():
 
 
 def test_a_canceling_backfill_is_found_and_an_unknown_run_is_not_canceled():
-    from dagster._core.execution.backfill import BulkActionStatus
-
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("things", ["a"])
         backfill = add_backfill(instance, "bf1")
@@ -55,8 +56,6 @@ def test_a_canceling_backfill_is_found_and_an_unknown_run_is_not_canceled():
 def test_finished_backfills_lists_only_finished_ones_created_after_the_given_time():
     from datetime import datetime, timezone
 
-    from dagster._core.execution.backfill import BulkActionStatus
-
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("things", ["a"])
         for backfill_id, status, created in (("old", BulkActionStatus.COMPLETED_SUCCESS, 1000.0),
@@ -69,8 +68,6 @@ def test_finished_backfills_lists_only_finished_ones_created_after_the_given_tim
 
 
 def test_a_backfill_counts_as_canceled_from_the_moment_it_is_canceling():
-    from dagster._core.execution.backfill import BulkActionStatus
-
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("things", ["a"])
         backfill = add_backfill(instance, "bf1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import dagster as dg
 import pytest
 from dagster_celery.launcher import CeleryRunLauncher
@@ -26,6 +28,12 @@ def batch_run(instance: dg.DagsterInstance, status_of_its_backfill, backfill_id:
     return instance.create_run_for_job(job, tags={BACKFILL_TAG: backfill_id}, status=dg.DagsterRunStatus.STARTING)
 
 
+def launch_context(run: dg.DagsterRun) -> SimpleNamespace:
+    # What the run queue hands the launcher (Dagster's LaunchRunContext has no public constructor): the launcher
+    # reads only the run; dagster-celery's own launch, which would read the workspace, is replaced below.
+    return SimpleNamespace(dagster_run=run, workspace=None)
+
+
 def launched_by_celery(monkeypatch) -> list[str]:
     # What dagster-celery would send to the broker is not under test; only whether it is asked to.
     sent: list[str] = []
@@ -34,23 +42,17 @@ def launched_by_celery(monkeypatch) -> list[str]:
 
 
 def test_a_run_of_a_canceled_batch_is_canceled_instead_of_started(instance, monkeypatch):
-    from dagster._core.execution.backfill import BulkActionStatus
-    from dagster._core.launcher import LaunchRunContext
-
     sent = launched_by_celery(monkeypatch)
-    for status in (BulkActionStatus.CANCELING, BulkActionStatus.CANCELED):
-        run = batch_run(instance, status, backfill_id=f"bf-{status.value.lower()}")
-        instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    for status in ("CANCELING", "CANCELED"):
+        run = batch_run(instance, status, backfill_id=f"bf-{status.lower()}")
+        instance.run_launcher.launch_run(launch_context(run))
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
     assert sent == []
 
 
 def test_a_run_of_a_batch_still_going_is_handed_to_celery(instance, monkeypatch):
-    from dagster._core.execution.backfill import BulkActionStatus
-    from dagster._core.launcher import LaunchRunContext
-
     sent = launched_by_celery(monkeypatch)
-    run = batch_run(instance, BulkActionStatus.REQUESTED)
-    instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    run = batch_run(instance, "REQUESTED")
+    instance.run_launcher.launch_run(launch_context(run))
     assert sent == [run.run_id]
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTING
