@@ -82,6 +82,7 @@ def run_figures(instance, backfill_id: str, launched_at: float, slots: int = 1) 
         steps = instance.get_run_step_stats(record.dagster_run.run_id)
         step_s = sum((s.end_time - s.start_time) for s in steps if s.start_time and s.end_time)
         runs.append({
+            "run_id": record.dagster_run.run_id,
             "partition": record.dagster_run.tags.get("dagster/partition"),
             "status": record.dagster_run.status.value,
             "created": record.create_timestamp.timestamp(),
@@ -99,7 +100,10 @@ def run_figures(instance, backfill_id: str, launched_at: float, slots: int = 1) 
     worker = [r["run_s"] - r["steps_s"] for r in finished]
     ordered = sorted(finished, key=lambda r: r["start"])
     # With several slots, consecutive runs overlap: the gap only means something for one slot.
-    gaps = [b["start"] - a["end"] for a, b in zip(ordered, ordered[1:])] if slots == 1 else []
+    pairs = list(zip(ordered, ordered[1:])) if slots == 1 else []
+    gaps = [b["start"] - a["end"] for a, b in pairs]
+    splits = [split_gap(a["end"], events) for a, b in pairs
+              if {"dequeued", "process", "started"} <= (events := run_event_times(instance, b["run_id"])).keys()]
     per_stage: dict[str, float] = {}
     for r in finished:
         for key, seconds in r["steps"].items():
@@ -115,6 +119,8 @@ def run_figures(instance, backfill_id: str, launched_at: float, slots: int = 1) 
         "overhead_pct": 100.0 * (slots * wall - steps_total) / (slots * wall) if wall else 0.0,
         "per_run_worker_overhead_s": {"mean": statistics.mean(worker), "min": min(worker), "max": max(worker)},
         "gap_between_runs_s": {"mean": statistics.mean(gaps) if gaps else 0.0, "max": max(gaps) if gaps else 0.0},
+        # The gap's parts, mean of each (empty with several slots).
+        "gap_split_s": {part: statistics.mean(split[part] for split in splits) for part in splits[0]} if splits else {},
         "per_stage_s": {k: round(v, 2) for k, v in per_stage.items()},
         "per_run": runs,
     }
@@ -144,6 +150,15 @@ def run_batch(client, instance, feed: Path, timeout_s: float, *, slots: int = 1)
         "backfill_status": backfill["status"], "launch_to_backfill_done_s": marked_done_s,
     })
     return figures, rows
+
+
+def gap_parts(figures: dict) -> str:
+    """The gap between runs in its parts, for the printed line ("" with several run slots)."""
+    split = figures.get("gap_split_s") or {}
+    if not split:
+        return ""
+    return (f": run queue {split['end_to_dequeued_s']:.2f} s, hand-off to the run's process "
+            f"{split['dequeued_to_process_s']:.2f} s, run start {split['process_to_started_s']:.2f} s")
 
 
 def print_batch(figures: dict, rows: list) -> None:
@@ -196,15 +211,35 @@ RUN_EVENTS = {"RUN_ENQUEUED": "queued", "RUN_STARTING": "dequeued", "RUN_START":
 TARGET_PROJECT_PART_S = 5.0
 
 
+# The engine event Dagster's run body writes once the run's process has its instance and run in hand.
+PROCESS_STARTED = "Started process for run"
+
+
 def run_event_times(instance, run_id: str) -> dict[str, float]:
-    """Wall-clock times a run was queued, dequeued (handed to the launcher) and started (its first event each)."""
+    """Wall-clock times a run was queued, dequeued (handed to the launcher), had its own process ("process") and
+    started (its first event each)."""
     import dagster as dg
 
     kinds = {getattr(dg.DagsterEventType, name): label for name, label in RUN_EVENTS.items()}
     times: dict[str, float] = {}
-    for entry in instance.all_logs(run_id, of_type=set(kinds)):
-        times.setdefault(kinds[entry.dagster_event.event_type], entry.timestamp)
+    for entry in instance.all_logs(run_id, of_type={*kinds, dg.DagsterEventType.ENGINE_EVENT}):
+        kind = entry.dagster_event.event_type
+        if kind in kinds:
+            times.setdefault(kinds[kind], entry.timestamp)
+        elif (entry.dagster_event.message or "").startswith(PROCESS_STARTED):
+            times.setdefault("process", entry.timestamp)
     return times
+
+
+def split_gap(previous_end: float, events: dict[str, float]) -> dict[str, float]:
+    """One run's end -> the next one's start (one run slot), in its parts: the run queue's dequeue (Dagster's loop,
+    every `dequeue_interval_seconds`); the hand-off until the run has a process (the launcher, the broker, the run
+    worker: the project's); the run's start in that process (Dagster's run body)."""
+    return {
+        "end_to_dequeued_s": events["dequeued"] - previous_end,
+        "dequeued_to_process_s": events["process"] - events["dequeued"],
+        "process_to_started_s": events["started"] - events["process"],
+    }
 
 
 def split_first_start(launched_at: float, events: dict[str, float]) -> dict[str, float]:
@@ -442,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(target <= 15%: {verdict})")
     worker, gaps = figures["per_run_worker_overhead_s"], figures["gap_between_runs_s"]
     print(f"  per run: worker overhead {worker['mean']:.2f} s mean ({worker['min']:.2f}-{worker['max']:.2f}); "
-          f"gap between runs {gaps['mean']:.2f} s mean (max {gaps['max']:.2f})")
+          f"gap between runs {gaps['mean']:.2f} s mean (max {gaps['max']:.2f}){gap_parts(figures)}")
     per_product = figures["overhead_s"] / max(len(finished_runs := [r for r in figures["per_run"] if r["run_s"]]), 1)
     stage_mean = figures["steps_s"] / max(len(finished_runs), 1)
     print(f"  per product: {stage_mean:.1f} s in stages, {per_product:.1f} s of orchestration "

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_batch import bench_env, bench_parser, import_seconds, make_feed, print_batch, run_batch  # noqa: E402
+from scripts.bench_batch import bench_env, bench_parser, gap_parts, import_seconds, make_feed, print_batch, run_batch  # noqa: E402
 
 
 # Profiles measured side by side: the instance settings, and how many run worker slots they get.
@@ -84,7 +84,8 @@ def bench_profile(name: str, instance_yaml: Path, out: Path, feed: Path, args, s
     print_batch(figures, rows)
     worker, gaps = figures["per_run_worker_overhead_s"], figures["gap_between_runs_s"]
     print(f"orchestration overhead: {figures['overhead_pct']:.1f}% of the run slots' time; per run: worker overhead "
-          f"{worker['mean']:.2f} s mean ({worker['min']:.2f}-{worker['max']:.2f}), gap between runs {gaps['mean']:.2f} s mean")
+          f"{worker['mean']:.2f} s mean ({worker['min']:.2f}-{worker['max']:.2f}), gap between runs {gaps['mean']:.2f} s mean"
+          f"{gap_parts(figures)}")
     if not args.keep:
         for folder in root.glob("data*"):
             shutil.rmtree(folder, ignore_errors=True)
