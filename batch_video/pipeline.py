@@ -267,7 +267,8 @@ def publish(
             metadata={"title": product.title, "product_id": product.id, **({"format": fmt} if multi else {})},
             generation=generation,
         )
-        drop_withdrawn(storage, format_key(ws.key, suffix))  # a video taken down while out of stock is replaced
+        # A video taken down while out of stock is replaced: its withdrawn copy goes (never the live one).
+        drop_withdrawn(storage, format_key(ws.key, suffix), live_path=published.storage_path)
         published_all.append((fmt, published))
     first_video, first_hash = renders[0][2], renders[0][3]
     inputs_hash = first_hash if len(renders) == 1 else text_digest(",".join(r[3] for r in renders))

@@ -58,10 +58,18 @@ def restore_video(storage: Any, records: "Records", key: str, *, reason: str) ->
     return True
 
 
-def drop_withdrawn(storage: Any, key: str) -> None:
-    """Forget a withdrawn copy once a newer render of the product is live (a publish calls it)."""
-    if storage.name == "local":
-        LocalShelf(storage).drop(key)
+def drop_withdrawn(storage: Any, key: str, *, live_path: str = "") -> None:
+    """Forget a withdrawn copy once a newer render of the product (at `live_path`) is live; a publish calls it.
+
+    Never fails that publish: a copy left aside only costs space, so a failure is logged and the publish stands.
+    """
+    try:
+        if storage.name == "local":
+            LocalShelf(storage).drop(key)
+        elif storage.name == "supabase":
+            SupabaseShelf(storage).drop(key, live_path)
+    except BatchVideoError as err:
+        logger.warning("product %s: a newer video is live, but its withdrawn copy could not be removed: %s", key, err)
 
 
 def _backend(storage: Any) -> "LocalShelf | SupabaseShelf":
@@ -156,6 +164,19 @@ class SupabaseShelf:
     def restore(self, key: str, storage_path: str) -> None:
         for live in _with_poster(storage_path):
             self._move(self.aside(live), live, key)
+
+    def drop(self, key: str, live_path: str) -> None:
+        """Delete the product's withdrawn objects, except the live video's own (a sync may have just taken it down)."""
+        folder = self.own + WITHDRAWN_DIR + "/" + key
+        keep = {self.aside(path) for path in _with_poster(live_path)} if live_path else set()
+        bucket = self.storage._bucket
+        listed = self.storage._retry(lambda: bucket().list(folder, {"limit": 1000}), f"listing {folder}", key)
+        # Entries without an id are folders, not objects.
+        stale = [f"{folder}/{entry['name']}" for entry in listed if entry.get("id") is not None]
+        stale = [path for path in stale if path not in keep]
+        if stale:
+            self.storage._retry(lambda: bucket().remove(stale), f"removing withdrawn objects {stale}", key)
+            logger.info("product %s: a newer video is live, the withdrawn one is removed (%s)", key, ", ".join(stale))
 
     def _move(self, source: str, target: str, key: str) -> None:
         if self.storage.remote_info(source, key) is None:

@@ -86,34 +86,93 @@ def test_a_newer_render_replaces_the_withdrawn_copy(local, tiny_media, tmp_path)
 # ---------------------------------------------------------------- Supabase Storage
 
 
-@respx.mock
-def test_a_withdrawn_supabase_object_moves_aside_and_back(tmp_path):
+class FakeBucket:
+    """Supabase Storage's object endpoints (info, move, list, remove) over a dict of path -> size, as the wire format says."""
+
+    def __init__(self, objects: dict[str, int]) -> None:
+        self.objects = objects
+        respx.get(url__startswith=f"{STORAGE}/object/info/{BUCKET}/").mock(side_effect=self.info)
+        self.moves = respx.post(f"{STORAGE}/object/move").mock(side_effect=self.move)
+        respx.post(f"{STORAGE}/object/list/{BUCKET}").mock(side_effect=self.list)
+        self.removes = respx.delete(f"{STORAGE}/object/{BUCKET}").mock(side_effect=self.remove)
+
+    def info(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.split(f"/object/info/{BUCKET}/", 1)[1]
+        if path not in self.objects:
+            return httpx.Response(404, json={"statusCode": "404", "error": "not_found", "message": "Object not found"})
+        return httpx.Response(200, json={"name": path, "size": self.objects[path], "content_type": "video/mp4"})
+
+    def move(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        assert body["bucketId"] == BUCKET
+        self.objects[body["destinationKey"]] = self.objects.pop(body["sourceKey"])
+        return httpx.Response(200, json={"message": "Successfully moved"})
+
+    def list(self, request: httpx.Request) -> httpx.Response:
+        folder = json.loads(request.content)["prefix"].rstrip("/") + "/"
+        names = {path[len(folder):].split("/", 1)[0]: "/" in path[len(folder):] for path in self.objects if path.startswith(folder)}
+        return httpx.Response(200, json=[{"name": name, "id": None if is_folder else f"id-{name}"}
+                                         for name, is_folder in sorted(names.items())])
+
+    def remove(self, request: httpx.Request) -> httpx.Response:
+        paths = json.loads(request.content)["prefixes"]
+        for path in paths:
+            self.objects.pop(path, None)
+        return httpx.Response(200, json=[{"name": path} for path in paths])
+
+
+def supabase_shelf(tmp_path, live: str):
     client = create_client(BASE, "eyJ.service-role.sig", ClientOptions(auto_refresh_token=False, persist_session=False))
     storage = SupabaseStorage(client, BUCKET, profile_id=PROFILE, attempts=2, backoff_s=0, sleep=lambda s: None)
     records = SQLiteRecords(tmp_path / "records.sqlite")  # the row: which object is live
-
-    live = f"{PROFILE}/cana/hash1.mp4"
     records.record_video("cana", "CANA", PublishedVideo("cana", "https://x/v", "https://x/p", "supabase", 10, "hash1", live))
-    objects = {live: 10, live.replace(".mp4", ".jpg"): 5}
+    return storage, records
 
-    def info(request: httpx.Request) -> httpx.Response:
-        path = request.url.path.split(f"/object/info/{BUCKET}/", 1)[1]
-        if path not in objects:
-            return httpx.Response(404, json={"statusCode": "404", "error": "not_found", "message": "Object not found"})
-        return httpx.Response(200, json={"name": path, "size": objects[path], "content_type": "video/mp4"})
 
-    def move(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        assert body["bucketId"] == BUCKET
-        objects[body["destinationKey"]] = objects.pop(body["sourceKey"])
-        return httpx.Response(200, json={"message": "Successfully moved"})
-
-    respx.get(url__startswith=f"{STORAGE}/object/info/{BUCKET}/").mock(side_effect=info)
-    moves = respx.post(f"{STORAGE}/object/move").mock(side_effect=move)
+@respx.mock
+def test_a_withdrawn_supabase_object_moves_aside_and_back(tmp_path):
+    live = f"{PROFILE}/cana/hash1.mp4"
+    storage, records = supabase_shelf(tmp_path, live)
+    bucket = FakeBucket({live: 10, live.replace(".mp4", ".jpg"): 5})
+    objects = bucket.objects
 
     assert withdraw_video(storage, records, "cana", reason="out_of_stock") is True
     assert sorted(objects) == [f"{PROFILE}/withdrawn/cana/hash1.jpg", f"{PROFILE}/withdrawn/cana/hash1.mp4"]
-    assert withdraw_video(storage, records, "cana", reason="out_of_stock") is True and moves.call_count == 2  # idempotent
+    assert withdraw_video(storage, records, "cana", reason="out_of_stock") is True and bucket.moves.call_count == 2  # idempotent
     assert restore_video(storage, records, "cana", reason="back_in_stock") is True
     assert sorted(objects) == [f"{PROFILE}/cana/hash1.jpg", live]
     assert [e["event"] for e in records.video_events("cana")] == ["unpublished", "republished"]
+
+
+@respx.mock
+def test_a_newer_render_replaces_the_withdrawn_supabase_objects_and_never_touches_the_live_ones(tmp_path):
+    old = f"{PROFILE}/cana/hash1.mp4"
+    storage, records = supabase_shelf(tmp_path, old)
+    bucket = FakeBucket({old: 10, old.replace(".mp4", ".jpg"): 5, f"{PROFILE}/ceas/hash9.mp4": 10})
+    withdraw_video(storage, records, "cana", reason="out_of_stock")
+    # A repriced render goes live (what publish_video leaves: new objects, the row pointing at them).
+    new = f"{PROFILE}/cana/hash2.mp4"
+    bucket.objects.update({new: 11, new.replace(".mp4", ".jpg"): 6, f"{PROFILE}/withdrawn/cana--vertical/hash1.mp4": 10})
+    drop_withdrawn(storage, "cana", live_path=new)
+    assert sorted(bucket.objects) == sorted([new, new.replace(".mp4", ".jpg"), f"{PROFILE}/ceas/hash9.mp4",
+                                             f"{PROFILE}/withdrawn/cana--vertical/hash1.mp4"])  # other keys untouched
+
+    # A sync raced the publish and took the new video down already: its copy aside is the product's only video.
+    withdraw = {f"{PROFILE}/withdrawn/cana/hash2.mp4": 11, f"{PROFILE}/withdrawn/cana/hash2.jpg": 6,
+                f"{PROFILE}/withdrawn/cana/hash1.mp4": 10}
+    bucket.objects.update(withdraw)
+    drop_withdrawn(storage, "cana", live_path=new)
+    assert f"{PROFILE}/withdrawn/cana/hash1.mp4" not in bucket.objects
+    assert {f"{PROFILE}/withdrawn/cana/hash2.mp4", f"{PROFILE}/withdrawn/cana/hash2.jpg"} <= set(bucket.objects)
+
+
+@respx.mock
+def test_a_withdrawn_supabase_copy_that_cannot_be_removed_is_logged_and_the_publish_stands(tmp_path, caplog):
+    old = f"{PROFILE}/cana/hash1.mp4"
+    storage, records = supabase_shelf(tmp_path, old)
+    bucket = FakeBucket({old: 10, old.replace(".mp4", ".jpg"): 5})
+    withdraw_video(storage, records, "cana", reason="out_of_stock")
+    bucket.removes.mock(return_value=httpx.Response(503, json={"statusCode": "503", "error": "unavailable", "message": "down"}))
+    drop_withdrawn(storage, "cana", live_path=f"{PROFILE}/cana/hash2.mp4")  # does not raise
+    assert f"{PROFILE}/withdrawn/cana/hash1.mp4" in bucket.objects
+    assert "cana" in caplog.text and "withdrawn copy could not be removed" in caplog.text
