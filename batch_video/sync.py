@@ -157,13 +157,16 @@ class SyncCursor:
     seen materialized, so a queued product is not requested twice and a product
     whose run failed early is not requested again until it changes. `backlog`
     counts runs left over by the per-tick cap: while it is non-zero the sensor
-    keeps working even if the feed did not change.
+    keeps working even if the feed did not change. `shelf_failed` counts videos
+    the last tick could not take down or put back: while it is non-zero every
+    tick tries the shelf again, even if the feed did not change.
     """
 
     source: str = ""
     version: FeedVersion = FeedVersion()
     requested: Mapping[str, str] = field(default_factory=dict, hash=False)
     backlog: int = 0
+    shelf_failed: int = 0
 
     def to_json(self) -> str:
         return json.dumps(
@@ -173,6 +176,7 @@ class SyncCursor:
                 "version": self.version.__dict__,
                 "requested": dict(sorted(self.requested.items())),
                 "backlog": self.backlog,
+                "shelf_failed": self.shelf_failed,
             },
             separators=(",", ":"),
         )
@@ -191,14 +195,15 @@ class SyncCursor:
                 version=FeedVersion(**{k: str(v) for k, v in (data.get("version") or {}).items() if k in FeedVersion.__dataclass_fields__}),
                 requested={str(k): str(v) for k, v in (data.get("requested") or {}).items()},
                 backlog=int(data.get("backlog", 0)),
+                shelf_failed=int(data.get("shelf_failed", 0)),
             )
         except (ValueError, TypeError, AttributeError) as err:
             logger.warning("ignoring unreadable feed sensor cursor (%s); starting afresh", err)
             return cls()
 
     def unchanged(self, source: str, version: FeedVersion) -> bool:
-        """True when this tick can be skipped: same feed, same version, nothing left over."""
-        return self.source == source and self.backlog == 0 and self.version.same_as(version)
+        """True when this tick can be skipped: same feed, same version, nothing left over, no shelf move to retry."""
+        return self.source == source and self.backlog == 0 and self.shelf_failed == 0 and self.version.same_as(version)
 
 
 @dataclass(frozen=True)

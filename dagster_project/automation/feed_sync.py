@@ -15,7 +15,10 @@ but no run; when the feed changes, the live video of a product that went out of
 stock or left the feed is unpublished, and a withdrawn video whose product is
 back, unchanged, is published again (`BATCH_VIDEO_UNPUBLISH_UNAVAILABLE=false`
 keeps videos up). Each is an observation of `published_video` for that
-product, and an event in the records apps read.
+product, and an event in the records apps read. One that fails (a storage
+outage) is logged and observed with its error, and tried again at every
+following tick until it succeeds, feed changed or not; a product that left the
+feed keeps its partition until its video is down.
 
 Knobs, read at each tick (env): `BATCH_VIDEO_FEED_SYNC_MAX_RUNS` (runs per tick,
 default 200; the rest carry over), `BATCH_VIDEO_FEED_SYNC_DELETE_REMOVED`
@@ -32,13 +35,14 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import dagster as dg
 
 from batch_video import feed, stock, sync
 from batch_video.catalog import catalog_digest, is_remote, is_supabase
-from batch_video.errors import BatchVideoError, ConfigError
+from batch_video.errors import BatchVideoError, ConfigError, TransientError
+from batch_video.feed.keys import product_of
 from batch_video.models import FeedReadResult
 from batch_video.redact import redact_url, redact_urls, source_id
 from batch_video.render.spec import validate_settings
@@ -106,13 +110,15 @@ def current_plan(
     return sync.plan_sync(result, existing, previous, policy=policy), previous
 
 
-def apply_partition_changes(instance: dg.DagsterInstance, plan: sync.SyncPlan, *, delete_removed: bool = False) -> dict[str, int]:
-    """Add the plan's new keys to the `products` partitions (and delete removed ones when asked)."""
+def apply_partition_changes(
+    instance: dg.DagsterInstance, plan: sync.SyncPlan, *, delete_removed: bool = False, keep: Collection[str] = ()
+) -> dict[str, int]:
+    """Add the plan's new keys to the `products` partitions (and delete removed ones when asked, except `keep`)."""
     if plan.new:
         instance.add_dynamic_partitions(products_partitions.name, list(plan.new))
     deleted = 0
     if delete_removed:
-        for key in plan.removed:
+        for key in deletable(plan, keep):
             instance.delete_dynamic_partition(products_partitions.name, key)
             deleted += 1
     return {"added": len(plan.new), "deleted": deleted}
@@ -129,6 +135,11 @@ def sync_feed_partitions(
     plan, _ = current_plan(instance, result, stock.StockPolicy.from_env())
     applied = {"added": 0, "deleted": 0} if dry_run else apply_partition_changes(instance, plan, delete_removed=delete_removed)
     return plan, applied
+
+
+def deletable(plan: sync.SyncPlan, keep: Collection[str]) -> list[str]:
+    """The removed partitions that may go: not those whose video could not be taken down yet (retried next tick)."""
+    return [key for key in plan.removed if key not in keep]
 
 
 def _run_requests(plan: sync.SyncPlan, keys: Sequence[str], trigger: str) -> list[dg.RunRequest]:
@@ -161,11 +172,13 @@ def update_shelf(
     previous: Mapping[str, str],
     options: SyncOptions,
     source: str,
-) -> list[dg.AssetObservation]:
+) -> tuple[list[dg.AssetObservation], list[str]]:
     """Unpublish the live videos of products out of stock or gone, republish those back; one observation each.
 
-    One product that cannot be moved (a storage outage) is logged and tried
-    again at the next feed change; it never stops the others nor the runs.
+    Returns the observations and the videos that could not be moved. One that
+    cannot (a storage outage) is logged and observed with its error, and never
+    stops the others nor the runs; the plan comes from the records each time,
+    so the next tick tries exactly the moves still to do, and none twice.
     """
     try:
         records = publishing.records()
@@ -173,23 +186,25 @@ def update_shelf(
         storage = publishing.storage() if shelf else None
     except BatchVideoError as err:
         log.error(f"cannot read the published videos' records: {err}")
-        return []
-    observations = []
+        # An outage is tried again at the next tick; a configuration error waits for the next feed change.
+        return [], (["*"] if isinstance(err, TransientError) else [])
+    observations, failed = [], []
     for action, keys, move in (("unpublished", shelf.withdraw, withdraw_video), ("republished", shelf.restore, restore_video)):
         for key in keys:
             reason = shelf.reasons[key]
+            metadata = {"status": action, "reason": reason, "feed": source}
             try:
                 move(storage, records, key, reason=reason)
             except BatchVideoError as err:
-                log.error(f"product {key}: could not be {action} ({reason}): {err}")
-                continue
-            log.info(f"product {key}: video {action} ({reason})")
-            if options.delete_removed and key in plan.removed:
-                continue  # its partition is being deleted: nothing to attach the observation to
-            observations.append(dg.AssetObservation(
-                asset_key=PUBLISHED_VIDEO_KEY, partition=key, metadata={"status": action, "reason": reason, "feed": source},
-            ))
-    return observations
+                log.error(f"product {key}: could not be {action} ({reason}), tried again at the next tick: {err}")
+                failed.append(key)
+                metadata = {**metadata, "status": f"not {action}", "error": str(err)}
+            else:
+                log.info(f"product {key}: video {action} ({reason})")
+                if options.delete_removed and key in plan.removed:
+                    continue  # its partition is being deleted: nothing to attach the observation to
+            observations.append(dg.AssetObservation(asset_key=PUBLISHED_VIDEO_KEY, partition=key, metadata=metadata))
+    return observations, failed
 
 
 def _log_plan(log: logging.Logger, source: str, plan: sync.SyncPlan, delete_removed: bool) -> None:
@@ -274,7 +289,10 @@ def evaluate_feed_sensor(
     feed_changed = not (cursor.source == ident and cursor.version.same_as(version))
     plan, previous = current_plan(context.instance, result, options.stock)
     _log_plan(context.log, shown, plan, options.delete_removed)
-    shelf_events = update_shelf(context.log, publishing, plan, previous, options, shown) if feed_changed else []
+    # A shelf move that failed at an earlier tick is tried again at every tick until it succeeds.
+    shelf_events, shelf_failed = (
+        update_shelf(context.log, publishing, plan, previous, options, shown) if feed_changed or cursor.shelf_failed else ([], [])
+    )
     busy = partitions_in_flight(context.instance) if plan.to_run else set()
     selection = sync.select_runs(plan, previous, cursor.requested, max_runs=options.max_runs_per_tick, busy=busy)
     if selection.backlog:
@@ -283,9 +301,11 @@ def evaluate_feed_sensor(
     partition_requests: list = []
     if plan.new:
         partition_requests.append(products_partitions.build_add_request(list(plan.new)))
-    if options.delete_removed and plan.removed:
-        partition_requests.append(products_partitions.build_delete_request(list(plan.removed)))
-    new_cursor = sync.SyncCursor(source=ident, version=version, requested=selection.requested, backlog=len(selection.backlog))
+    gone = deletable(plan, {product_of(key) for key in shelf_failed}) if options.delete_removed else []
+    if gone:
+        partition_requests.append(products_partitions.build_delete_request(gone))
+    new_cursor = sync.SyncCursor(source=ident, version=version, requested=selection.requested, backlog=len(selection.backlog),
+                                 shelf_failed=len(shelf_failed))
     return dg.SensorResult(
         run_requests=_run_requests(plan, selection.run_now, "feed_sensor"),
         dynamic_partitions_requests=partition_requests,
@@ -339,10 +359,12 @@ def evaluate_feed_schedule(
     instance = context.instance
     plan, previous = current_plan(instance, result, options.stock)
     _log_plan(context.log, redact_url(catalog.feed_url), plan, options.delete_removed)
-    # A schedule cannot return partition requests or asset events, so it writes them itself.
-    apply_partition_changes(instance, plan, delete_removed=options.delete_removed)
+    # A schedule cannot return partition requests or asset events, so it writes them itself. The shelf goes first:
+    # a removed product whose video could not be taken down keeps its partition, and the next sync tries again.
+    shelf_events, shelf_failed = update_shelf(context.log, publishing, plan, previous, options, redact_url(catalog.feed_url))
+    apply_partition_changes(instance, plan, delete_removed=options.delete_removed, keep={product_of(key) for key in shelf_failed})
     observations = [] if options.delete_removed else removed_observations(plan, redact_url(catalog.feed_url))
-    for observation in observations + update_shelf(context.log, publishing, plan, previous, options, redact_url(catalog.feed_url)):
+    for observation in observations + shelf_events:
         instance.report_runless_asset_event(observation)
     selection = sync.select_runs(plan, {}, {}, max_runs=options.max_runs_per_tick, busy=partitions_in_flight(instance))
     to_run = selection.run_now

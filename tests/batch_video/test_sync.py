@@ -67,8 +67,10 @@ def test_plan_sync_without_history_treats_existing_keys_as_unchanged():
 
 
 def test_cursor_round_trip_and_bad_cursors():
-    cursor = SyncCursor(source="/f.xml", version=FeedVersion(sha256="abc", etag='"1"'), requested={"k": "h"}, backlog=3)
+    cursor = SyncCursor(source="/f.xml", version=FeedVersion(sha256="abc", etag='"1"'), requested={"k": "h"}, backlog=3,
+                        shelf_failed=2)
     assert SyncCursor.from_json(cursor.to_json()) == cursor
+    assert SyncCursor.from_json(cursor.to_json()).shelf_failed == 2
     assert SyncCursor.from_json(cursor.to_json()).requested == {"k": "h"}
     assert SyncCursor.from_json(None) == SyncCursor()
     assert SyncCursor.from_json("not json") == SyncCursor()
@@ -82,6 +84,7 @@ def test_cursor_skips_only_the_same_feed_version_without_backlog():
     assert not cursor.unchanged("/f.xml", FeedVersion(sha256="def"))
     assert not cursor.unchanged("/other.xml", version)
     assert not SyncCursor(source="/f.xml", version=version, backlog=5).unchanged("/f.xml", version)
+    assert not SyncCursor(source="/f.xml", version=version, shelf_failed=1).unchanged("/f.xml", version)  # retry the shelf
     assert not SyncCursor().unchanged("", FeedVersion())  # nothing known: never skip
 
 

@@ -19,6 +19,7 @@ from dagster_project.dagster_internals import DATA_VERSION_TAG
 from batch_video.feed import read_feed
 from batch_video.publish import LocalStorage, publish_video
 from batch_video.records import SQLiteRecords
+from batch_video import shelf
 from batch_video.shelf import drop_withdrawn
 from batch_video.stock import StockPolicy
 from dagster_project.automation.feed_sync import SyncOptions, build_feed_sync_schedule, build_feed_sync_sensor
@@ -190,3 +191,86 @@ def test_the_schedule_takes_down_and_puts_back_too(tmp_path, media):
         observed = instance.fetch_observations(dg.AssetKey("published_video"), limit=10).records
         assert [(o.partition_key, o.asset_observation.metadata["status"].value) for o in reversed(observed)] == [
             (ESPRESSOR, "unpublished"), (ESPRESSOR, "republished")]
+
+
+class FlakyShelf:
+    """The local folder refusing to move one product's files (a full disk, a broken mount) until it is healed."""
+
+    def __init__(self, monkeypatch, key: str) -> None:
+        self.key, self.broken = key, True
+        move = shelf._move
+
+        def flaky_move(source, target):
+            if self.broken and f"{key}/" in f"{source}/{target}":
+                raise OSError(28, "No space left on device")
+            return move(source, target)
+
+        monkeypatch.setattr(shelf, "_move", flaky_move)
+
+
+def shelf_errors(result) -> list[tuple[str, str, str]]:
+    return [(e.partition, e.metadata["status"].value, e.metadata["error"].value)
+            for e in getattr(result, "asset_events", None) or () if "error" in e.metadata]
+
+
+def test_a_failed_withdrawal_or_restore_is_retried_at_every_tick_without_a_feed_change(instance, tmp_path, media, monkeypatch,
+                                                                                       capfd):
+    shop = Shop(tmp_path, media)
+    sensor = build_feed_sync_sensor(name="stock_sensor", options=SyncOptions())
+    first = sensor_tick(sensor, instance, shop)
+    shop.render_and_publish(instance, requested(first))
+    flaky = FlakyShelf(monkeypatch, ESPRESSOR)
+
+    # Both go out of stock; the espresso machine's files cannot move, which does not stop SKU-002's withdrawal.
+    shop.edit(IN_STOCK, OUT_OF_STOCK, within="<g:id>SKU-001</g:id>")
+    shop.edit(IN_STOCK, OUT_OF_STOCK, within="<g:id>SKU-002</g:id>")
+    out = sensor_tick(sensor, instance, shop, first.cursor)
+    assert shelf_events(out) == [(ESPRESSOR, "not unpublished", "out_of_stock"), ("sku-002", "unpublished", "out_of_stock")]
+    assert [(key, status) for key, status, _ in shelf_errors(out)] == [(ESPRESSOR, "not unpublished")]
+    assert "No space left on device" in shelf_errors(out)[0][2]
+    logged = capfd.readouterr().err  # the sensor's log, as the tick's page in the UI shows it
+    assert f"product {ESPRESSOR}: could not be unpublished" in logged and "No space left on device" in logged
+    assert shop.records.get_video(ESPRESSOR).status == "published" and shop.records.get_video("sku-002").status == "unpublished"
+
+    # The feed does not change: the next ticks try again, and only the failed one.
+    again = sensor_tick(sensor, instance, shop, out.cursor)
+    assert shelf_events(again) == [(ESPRESSOR, "not unpublished", "out_of_stock")]
+    flaky.broken = False
+    healed = sensor_tick(sensor, instance, shop, again.cursor)
+    assert shelf_events(healed) == [(ESPRESSOR, "unpublished", "out_of_stock")]
+    assert shop.records.get_video(ESPRESSOR).status == "unpublished" and shop.storage.read_entry(ESPRESSOR) is None
+    assert isinstance(sensor_tick(sensor, instance, shop, healed.cursor), dg.SkipReason)  # done: unchanged feed, nothing to do
+
+    # Back in stock: a failed restore is retried the same way.
+    flaky.broken = True
+    shop.edit(OUT_OF_STOCK, IN_STOCK, within="<g:id>SKU-001</g:id>")
+    shop.edit(OUT_OF_STOCK, IN_STOCK, within="<g:id>SKU-002</g:id>")
+    back = sensor_tick(sensor, instance, shop, healed.cursor)
+    assert shelf_events(back) == [(ESPRESSOR, "not republished", "back_in_stock"), ("sku-002", "republished", "back_in_stock")]
+    flaky.broken = False
+    restored = sensor_tick(sensor, instance, shop, back.cursor)
+    assert shelf_events(restored) == [(ESPRESSOR, "republished", "back_in_stock")]
+    assert shop.storage.read_entry(ESPRESSOR) is not None
+    assert isinstance(sensor_tick(sensor, instance, shop, restored.cursor), dg.SkipReason)
+    for key in (ESPRESSOR, "sku-002"):  # each moved once, however many ticks it took
+        assert [e["event"] for e in shop.records.video_events(key)] == ["unpublished", "republished"]
+
+
+def test_the_schedule_keeps_a_removed_products_partition_until_its_video_is_down(tmp_path, media, monkeypatch):
+    shop = Shop(tmp_path, media)
+    schedule = build_feed_sync_schedule(name="stock_schedule", options=SyncOptions(delete_removed=True))
+    with dg.instance_for_test() as instance:
+        def schedule_tick():
+            with dg.build_schedule_context(instance=instance, resources=shop.resources()) as context:
+                return schedule(context)
+
+        shop.render_and_publish(instance, [r.partition_key for r in schedule_tick()])
+        flaky = FlakyShelf(monkeypatch, "sku-002")
+        shop.edit("<g:id>SKU-002</g:id>", "<g:id>SKU-102</g:id>")  # SKU-002 leaves the feed; its video cannot move yet
+        schedule_tick()
+        assert shop.records.get_video("sku-002").status == "published"
+        assert "sku-002" in instance.get_dynamic_partitions(products_partitions.name)  # kept: the next sync tries again
+        flaky.broken = False
+        schedule_tick()
+        assert shop.records.get_video("sku-002").status == "unpublished" and shop.storage.read_entry("sku-002") is None
+        assert "sku-002" not in instance.get_dynamic_partitions(products_partitions.name)
