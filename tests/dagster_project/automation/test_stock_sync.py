@@ -8,8 +8,11 @@ next sync puts the same video back, and the records keep both events.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +28,7 @@ from batch_video.stock import StockPolicy
 from dagster_project.automation.feed_sync import SyncOptions, build_feed_sync_schedule, build_feed_sync_sensor
 from dagster_project.partitions import PRODUCT_RECORD_KEY, PUBLISHED_VIDEO_KEY, products_partitions
 from dagster_project.resources import CatalogResource, LocalPublishingResource
+from tests.conftest import service_url
 
 FEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
 IN_STOCK = "<g:availability>in stock</g:availability>"
@@ -193,6 +197,24 @@ def test_the_schedule_takes_down_and_puts_back_too(tmp_path, media):
             (ESPRESSOR, "unpublished"), (ESPRESSOR, "republished")]
 
 
+@contextlib.contextmanager
+def instance_on(storage: str):
+    """A Dagster instance on SQLite (the local profile) or on its own PostgreSQL database (the cluster profile)."""
+    if storage == "sqlite":
+        with dg.instance_for_test() as instance:
+            yield instance
+        return
+    import psycopg
+
+    dsn = service_url("BATCH_VIDEO_TEST_PG_DSN", "scripts/start_test_postgres.sh")
+    name = f"stock_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = re.sub(r"^postgresql://", "postgresql+psycopg2://", dsn.rsplit("/", 1)[0]) + f"/{name}"
+    with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": url}}}) as instance:
+        yield instance
+
+
 class FlakyShelf:
     """The local folder refusing to move one product's files (a full disk, a broken mount) until it is healed."""
 
@@ -213,8 +235,14 @@ def shelf_errors(result) -> list[tuple[str, str, str]]:
             for e in getattr(result, "asset_events", None) or () if "error" in e.metadata]
 
 
-def test_a_failed_withdrawal_or_restore_is_retried_at_every_tick_without_a_feed_change(instance, tmp_path, media, monkeypatch,
-                                                                                       capfd):
+@pytest.mark.parametrize("storage", ["sqlite", "postgres"])
+def test_a_failed_withdrawal_or_restore_is_retried_at_every_tick_without_a_feed_change(tmp_path, media, monkeypatch, capfd,
+                                                                                       storage):
+    with instance_on(storage) as instance:
+        failed_moves_are_retried_at_every_tick(instance, tmp_path, media, monkeypatch, capfd)
+
+
+def failed_moves_are_retried_at_every_tick(instance, tmp_path, media, monkeypatch, capfd):
     shop = Shop(tmp_path, media)
     sensor = build_feed_sync_sensor(name="stock_sensor", options=SyncOptions())
     first = sensor_tick(sensor, instance, shop)
@@ -256,10 +284,11 @@ def test_a_failed_withdrawal_or_restore_is_retried_at_every_tick_without_a_feed_
         assert [e["event"] for e in shop.records.video_events(key)] == ["unpublished", "republished"]
 
 
-def test_the_schedule_keeps_a_removed_products_partition_until_its_video_is_down(tmp_path, media, monkeypatch):
+@pytest.mark.parametrize("storage", ["sqlite", "postgres"])
+def test_the_schedule_keeps_a_removed_products_partition_until_its_video_is_down(tmp_path, media, monkeypatch, storage):
     shop = Shop(tmp_path, media)
     schedule = build_feed_sync_schedule(name="stock_schedule", options=SyncOptions(delete_removed=True))
-    with dg.instance_for_test() as instance:
+    with instance_on(storage) as instance:
         def schedule_tick():
             with dg.build_schedule_context(instance=instance, resources=shop.resources()) as context:
                 return schedule(context)
@@ -274,3 +303,6 @@ def test_the_schedule_keeps_a_removed_products_partition_until_its_video_is_down
         schedule_tick()
         assert shop.records.get_video("sku-002").status == "unpublished" and shop.storage.read_entry("sku-002") is None
         assert "sku-002" not in instance.get_dynamic_partitions(products_partitions.name)
+        observed = instance.fetch_observations(PUBLISHED_VIDEO_KEY, limit=10).records
+        assert [(o.partition_key, o.asset_observation.metadata["status"].value) for o in observed] == [
+            ("sku-002", "not unpublished")]  # the failure shows on the product's page; the deleted partition has no more
