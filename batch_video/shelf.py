@@ -72,6 +72,10 @@ def drop_withdrawn(storage: Any, key: str, *, live_path: str = "") -> None:
         logger.warning("product %s: a newer video is live, but its withdrawn copy could not be removed: %s", key, err)
 
 
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+
+
 def _backend(storage: Any) -> "LocalShelf | SupabaseShelf":
     if storage.name == "local":
         return LocalShelf(storage)
@@ -171,8 +175,10 @@ class SupabaseShelf:
         keep = {self.aside(path) for path in _with_poster(live_path)} if live_path else set()
         bucket = self.storage._bucket
         listed = self.storage._retry(lambda: bucket().list(folder, {"limit": 1000}), f"listing {folder}", key)
-        # Entries without an id are folders, not objects.
-        stale = [f"{folder}/{entry['name']}" for entry in listed if entry.get("id") is not None]
+        # Entries without an id are folders, not objects; a name that is not one plain path segment (a listing
+        # answering `../other/…`) would point outside the folder, so it is never removed.
+        stale = [f"{folder}/{entry['name']}" for entry in listed
+                 if entry.get("id") is not None and _plain_name(str(entry.get("name", "")))]
         stale = [path for path in stale if path not in keep]
         if stale:
             self.storage._retry(lambda: bucket().remove(stale), f"removing withdrawn objects {stale}", key)

@@ -176,3 +176,25 @@ def test_a_withdrawn_supabase_copy_that_cannot_be_removed_is_logged_and_the_publ
     drop_withdrawn(storage, "cana", live_path=f"{PROFILE}/cana/hash2.mp4")  # does not raise
     assert f"{PROFILE}/withdrawn/cana/hash1.mp4" in bucket.objects
     assert "cana" in caplog.text and "withdrawn copy could not be removed" in caplog.text
+
+
+@respx.mock
+def test_a_withdrawn_supabase_listing_naming_objects_outside_its_folder_removes_none_of_them(tmp_path):
+    old = f"{PROFILE}/cana/hash1.mp4"
+    storage, records = supabase_shelf(tmp_path, old)
+    other = f"{PROFILE}/ceas/hash9.mp4"
+    bucket = FakeBucket({old: 10, old.replace(".mp4", ".jpg"): 5, other: 10})
+    withdraw_video(storage, records, "cana", reason="out_of_stock")
+    answer = bucket.list
+
+    def hostile_list(request: httpx.Request) -> httpx.Response:
+        # A listing that also names objects outside withdrawn/cana/ (another product's live video, the folder itself).
+        listed = answer(request).json() + [{"name": "../../ceas/hash9.mp4", "id": "x"}, {"name": "..", "id": "y"}]
+        return httpx.Response(200, json=listed)
+
+    respx.post(f"{STORAGE}/object/list/{BUCKET}").mock(side_effect=hostile_list)
+    drop_withdrawn(storage, "cana", live_path=f"{PROFILE}/cana/hash2.mp4")
+    # What was asked to be removed, whatever the server makes of `..`: only objects inside withdrawn/cana/.
+    asked = [path for call in bucket.removes.calls for path in json.loads(call.request.content)["prefixes"]]
+    assert sorted(asked) == sorted([f"{PROFILE}/withdrawn/cana/hash1.mp4", f"{PROFILE}/withdrawn/cana/hash1.jpg"])
+    assert other in bucket.objects
