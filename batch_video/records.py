@@ -446,20 +446,36 @@ class SQLiteRecords(Records):
         self.profile_id = profile_id
         self.busy_timeout_s = busy_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SQLITE_SCHEMA)
-            found = conn.execute("PRAGMA user_version").fetchone()[0]
-            if found > SQLITE_SCHEMA_VERSION:
-                raise ConfigError(
-                    f"{self.path} has schema version {found}, newer than this code ({SQLITE_SCHEMA_VERSION})", field="records_path"
-                )
-            columns = {row["name"] for row in conn.execute("PRAGMA table_info(product_videos)")}
-            if "run_started_at" not in columns:  # before version 3
-                conn.execute("ALTER TABLE product_videos ADD COLUMN run_started_at TEXT")
-            _allow_unpublished(conn)  # rebuilds the table: the triggers are made after it
-            conn.executescript(SQLITE_TRIGGERS)
-            conn.execute(f"PRAGMA user_version={SQLITE_SCHEMA_VERSION}")
+        deadline = time.monotonic() + busy_timeout_s
+        while True:
+            try:
+                with self._connect() as conn:
+                    self._create_or_upgrade(conn)
+                return
+            except sqlite3.OperationalError as err:
+                # Processes creating the same file at once: SQLite answers "database is locked" at once, without
+                # waiting out the busy timeout, to the one whose lock upgrade would deadlock (the switch to WAL, the
+                # schema's writes). Every step is idempotent, so it starts again.
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                logger.debug("records: %s is being created by another process (%s); again", self.path, err)
+                time.sleep(0.05)
+
+    def _create_or_upgrade(self, conn: sqlite3.Connection) -> None:
+        """The file's schema, made or brought up to this code's version (each step idempotent)."""
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SQLITE_SCHEMA)
+        found = conn.execute("PRAGMA user_version").fetchone()[0]
+        if found > SQLITE_SCHEMA_VERSION:
+            raise ConfigError(
+                f"{self.path} has schema version {found}, newer than this code ({SQLITE_SCHEMA_VERSION})", field="records_path"
+            )
+        columns = {row["name"] for row in conn.execute("PRAGMA table_info(product_videos)")}
+        if "run_started_at" not in columns:  # before version 3
+            conn.execute("ALTER TABLE product_videos ADD COLUMN run_started_at TEXT")
+        _allow_unpublished(conn)  # rebuilds the table: the triggers are made after it
+        conn.executescript(SQLITE_TRIGGERS)
+        conn.execute(f"PRAGMA user_version={SQLITE_SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
         return f"SQLiteRecords(path={str(self.path)!r})"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -260,3 +263,32 @@ def test_a_version_1_records_file_gains_the_run_column_and_the_rule(tmp_path):
         records.record_video("a1", "A1", published("a1", "old"), generation=Generation("a", 1.0))
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+CREATE_WHEN_TOLD = """
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from batch_video.records import SQLiteRecords
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.001)
+try:
+    SQLiteRecords(sys.argv[2])
+    print("ok")
+except Exception as err:
+    print(f"failed: {err}")
+"""
+
+
+def test_processes_creating_one_records_file_at_once_all_open_it(tmp_path):
+    # SQLite answers "database is locked" at once, not after the busy timeout, to the process whose lock upgrade
+    # would deadlock; a CI run caught one of two racing publishers failing so (about 1 in 90 processes here).
+    repo = Path(__file__).resolve().parents[2]
+    outcomes = []
+    for round_number in range(8):
+        path, go = tmp_path / f"r{round_number}" / "records.sqlite", tmp_path / f"go{round_number}"
+        path.parent.mkdir()
+        workers = [subprocess.Popen([sys.executable, "-c", CREATE_WHEN_TOLD, str(repo), str(path), str(go)],
+                                    stdout=subprocess.PIPE, text=True) for _ in range(6)]
+        go.touch()  # all six are waiting for it (or about to): they open the new file together
+        outcomes += [worker.communicate(timeout=120)[0].strip() for worker in workers]
+    assert outcomes == ["ok"] * len(outcomes)
