@@ -271,6 +271,11 @@ def run(
                 progress(min(last, total_frames or last), total_frames)
             if deadline.passed():
                 raise timed_out(proc, argv, deadline, stderr, stage=stage)
+        if reader is not None:
+            # An encode shorter than one poll is never seen above: its last frame count is reported once it is read.
+            reader.thread.join(timeout=2)
+            if progress is not None and reader.frame != last:
+                progress(min(reader.frame, total_frames or reader.frame), total_frames)
         completed = Completed(argv, proc.returncode, output.data() if output else b"", stderr.text())
     if check and completed.returncode != 0:
         raise ProgramError(f"{program_name(argv)} failed with exit code {completed.returncode}",

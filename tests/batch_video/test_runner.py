@@ -132,3 +132,13 @@ def test_the_child_environment_is_an_allow_list():
                                     "SUPABASE_KEY": "k", "AWS_SECRET_ACCESS_KEY": "s", "DAGSTER_HOME": "/d"})
     assert env == {"PATH": "/bin", "LANG": "ro_RO.UTF-8", "LC_CTYPE": "C", "HOME": "/root"}
     assert runner.child_environment({})["PATH"] == runner.DEFAULT_PATH
+
+
+def test_the_last_frame_of_an_encode_shorter_than_a_poll_is_reported(tmp_path):
+    # The loop only looks between polls: an encode that ended before the first one used to report nothing at all
+    # (a CI run caught test_ffmpeg_progress_is_reported so). Its final count is now reported once read.
+    seen = []
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-f", "lavfi", "-i", "color=c=red:size=16x16:rate=10:duration=0.1",
+            "-progress", "pipe:1", "-y", str(tmp_path / "out.mkv")]
+    runner.run(argv, timeout_s=120, progress=lambda done, total: seen.append((done, total)), total_frames=1)
+    assert seen and seen[-1] == (1, 1)
