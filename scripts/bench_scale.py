@@ -131,17 +131,21 @@ FIRST_RUN_CEILING_S = 900.0
 RUNS_COUNT = """
 query Count($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) { ... on Runs { count } } }
 """
+RUNS_CREATED = """
+query Created($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) { ... on Runs { results { creationTime } } } }
+"""
 
 
 def follow_submission(client, backfill_id: str, launched_at: float, count: int, window_s: float) -> dict:
     """Runs the backfill daemon has queued, polled until every product is queued or `window_s` has passed since
-    the first was (the daemon's first pass comes after its start-up: up to a generous ceiling, not a target)."""
+    the first was (the daemon's first pass comes after its start-up: up to a generous ceiling, not a target).
+    The figures come from the runs' own creation times; the polls only decide when to stop and draw the curve."""
     samples = []  # (seconds since launch, runs queued)
+    tags = [{"key": "dagster/backfill", "value": backfill_id}]
     deadline = time.time() + max(window_s, FIRST_RUN_CEILING_S)
     first_seen = False
     while True:
-        answer = client.query(RUNS_COUNT, {"tags": [{"key": "dagster/backfill", "value": backfill_id}]})
-        queued = answer["runsOrError"]["count"]
+        queued = client.query(RUNS_COUNT, {"tags": tags})["runsOrError"]["count"]
         now = time.time()
         samples.append((round(now - launched_at, 1), queued))
         if queued and not first_seen:
@@ -149,19 +153,32 @@ def follow_submission(client, backfill_id: str, launched_at: float, count: int, 
         if queued >= count or now > deadline:
             break
         time.sleep(2.0)
-    first = next((t for t, n in samples if n > 0), None)
-    last_t, queued = samples[-1]
-    rate = queued / (last_t - first) if first is not None and last_t > first else 0.0
+    created = [run["creationTime"] for run in client.query(RUNS_CREATED, {"tags": tags})["runsOrError"]["results"]]
+    return submission_figures(created, samples, launched_at, count, window_s)
+
+
+def submission_figures(created: Sequence[float], samples: Sequence[tuple[float, int]], launched_at: float, count: int,
+                       window_s: float) -> dict:
+    """The daemon's submission from the creation times of the runs it queued (`created`, epoch seconds).
+
+    The rate is the runs queued after the first one over the time from the first to the last: a batch the
+    daemon queues between two polls still has one (polls two seconds apart would see none). None when fewer
+    than two runs were queued.
+    """
+    created = sorted(created)
+    span = created[-1] - created[0] if len(created) > 1 else 0.0
+    rate = (len(created) - 1) / span if span > 0 else None
+    first = round(created[0] - launched_at, 1) if created else None
     return {
         "products": count,
-        "queued": queued,
+        "queued": len(created),
         "window_s": window_s,
         "launch_to_first_queued_s": first,
-        "launch_to_all_queued_s": last_t if queued >= count else None,
-        "submission_rate_runs_per_s": round(rate, 3),
+        "launch_to_all_queued_s": round(created[-1] - launched_at, 1) if len(created) >= count else None,
+        "submission_rate_runs_per_s": round(rate, 3) if rate else None,
         # At the rate measured once the daemon had started submitting.
-        "projected_all_queued_s": round((first or 0) + count / rate, 1) if rate else None,
-        "samples": samples[:: max(len(samples) // 20, 1)],
+        "projected_all_queued_s": round(first + (count - 1) / rate, 1) if rate else None,
+        "samples": list(samples[:: max(len(samples) // 20, 1)]),
     }
 
 
@@ -221,7 +238,7 @@ def phase_backends(out: Path, env: dict[str, str], count: int, window_s: float, 
                   f"{figures[backend]['samples'][-1][0]:.0f} s ({figures[backend]['submission_rate_runs_per_s']} runs/s)", flush=True)
         os.environ.pop("BATCH_VIDEO_DAGSTER_PG_URL", None)
     sqlite_rate, pg_rate = (figures[b]["submission_rate_runs_per_s"] for b in ("sqlite", "postgres"))
-    figures["rate_ratio_postgres_to_sqlite"] = round(pg_rate / sqlite_rate, 2) if sqlite_rate else None
+    figures["rate_ratio_postgres_to_sqlite"] = round(pg_rate / sqlite_rate, 2) if pg_rate and sqlite_rate else None
     return figures
 
 
@@ -270,7 +287,7 @@ def phase_control_plane(out: Path, feed: Path, env: dict[str, str], home: Path, 
         if submission:
             slice_rate = submissions["slice"]["submission_rate_runs_per_s"]
             whole_rate = submissions["whole_catalog"]["submission_rate_runs_per_s"]
-            submissions["rate_ratio_slice_to_whole"] = round(slice_rate / whole_rate, 1) if whole_rate else None
+            submissions["rate_ratio_slice_to_whole"] = round(slice_rate / whole_rate, 1) if slice_rate and whole_rate else None
             figures["submission"] = submissions
 
         figures["scene"] = status_scene(instance, backfill_id, keys, feed, home, out, env)
