@@ -24,7 +24,9 @@ On the `local` profile (SQLite instance, deploy/local/dagster.yaml), with a gene
 
 `--render-slice N` adds the per-product orchestration overhead on real renders (N products at
 `preview`, `--full-size` at `tiktok`, one and two runs at a time, against the same renders without
-Dagster). `--smoke` runs every phase on 20 products (tests/scripts/test_bench_scale.py).
+Dagster), and the CPU seconds each role (renders, the stages' processes, daemon, code server,
+webserver, run worker) used during the batch beyond the plain renders (scripts/cpu_roles.py).
+`--smoke` runs every phase on 20 products (tests/scripts/test_bench_scale.py).
 Prints one JSON line with the figures and `targets_met` and writes .bench/scale/results.json.
 Targets on 2 cores: every product queued within 10 min of the launch; status and grid query <= 5 s
 each; sensor tick <= 30 s; overhead <= 5 % of a full-size batch's wall time.
@@ -614,7 +616,10 @@ def plain_render_seconds(feed: Path, out: Path, name: str, preset: str, env: dic
 
 
 def rendered_batch(feed: Path, out: Path, name: str, preset: str, env: dict[str, str], concurrency: int) -> dict:
-    """A real backfill of every product of `feed` at `preset`, `concurrency` runs at a time: where the time went."""
+    """A real backfill of every product of `feed` at `preset`, `concurrency` runs at a time: where the time went.
+
+    The run worker has one slot whatever `concurrency` is: with 2, the next run waits in the broker while one
+    renders and starts the moment it ends (renders stay one at a time; the run queue's gap is hidden)."""
     import dagster as dg
 
     from batch_video.catalog import load_catalog
@@ -644,13 +649,15 @@ def rendered_batch(feed: Path, out: Path, name: str, preset: str, env: dict[str,
         instance.dispose()
     finished = max(len([r for r in figures["per_run"] if r["run_s"]]), 1)
     return {
-        "products": len(keys), "preset": preset, "runs_at_a_time": concurrency, "statuses": figures["statuses"],
+        "products": len(keys), "preset": preset, "runs_at_a_time": concurrency, "worker_slots": 1, "statuses": figures["statuses"],
         "wall_s": round(figures["wall_s"], 1),  # first run start -> last run end
         "stages_s": round(figures["steps_s"], 1),
         "overhead_s_per_product": round(figures["overhead_s"] / finished, 2),  # (wall - stages) / products
         "stage_s_per_product": round(figures["steps_s"] / finished, 2),
         "gap_between_runs_s": round(figures["gap_between_runs_s"]["mean"], 2),
         "worker_overhead_per_run_s": round(figures["per_run_worker_overhead_s"]["mean"], 2),
+        # First run start, last run end (epoch seconds): where its CPU is summed.
+        "window": (launched_at + figures["launch_to_first_start_s"], launched_at + figures["launch_to_last_end_s"]),
     }
 
 
@@ -658,21 +665,38 @@ def phase_overhead(out: Path, env: dict[str, str], slice_count: int, full_size: 
     """Per-product orchestration overhead on real renders, against the same products rendered without Dagster.
 
     overhead % = (batch wall time - plain wall time) / batch wall time, side by side in one run,
-    for one run at a time (the default) and two at a time (a run starts while the other renders).
+    for one run at a time (the default) and two at a time (with the run worker's one slot, the next run waits in
+    the broker while one renders), with the CPU each role used during the one-at-a-time batch and the plain renders.
     """
+    from scripts.cpu_roles import CpuSampler
+
     figures: dict = {"renders_for_real": True}
     for name, count, preset in (("slice", slice_count, "preview"), ("full-size", full_size, "tiktok")):
         feed = make_feed(out / f"{name}-feed", count, with_broken=False)
-        plain_s = plain_render_seconds(feed, out, name, preset, env)
-        one = rendered_batch(feed, out, f"{name}-1", preset, env, concurrency=1)
+        with CpuSampler() as sampler:
+            started = time.time()
+            plain_s = plain_render_seconds(feed, out, name, preset, env)
+            plain_cpu = sampler.by_role(started, time.time())
+        with CpuSampler() as sampler:
+            one = rendered_batch(feed, out, f"{name}-1", preset, env, concurrency=1)
+            one["cpu_s_by_role"] = sampler.by_role(*one.pop("window"))
         two = rendered_batch(feed, out, f"{name}-2", preset, env, concurrency=2)
+        two.pop("window")
         for batch in (one, two):
             batch["overhead_pct_vs_plain"] = round(100 * (batch["wall_s"] - plain_s) / batch["wall_s"], 1)
         figures[name] = {"products": count, "preset": preset, "plain_render_s": round(plain_s, 1), "one_at_a_time": one,
-                         "two_at_a_time": two, "ratio_one_to_plain": round(one["wall_s"] / plain_s, 3)}
+                         "two_at_a_time": two, "ratio_one_to_plain": round(one["wall_s"] / plain_s, 3),
+                         "plain_cpu_s_by_role": plain_cpu, "extra_cpu_s_by_role": extra_cpu(plain_cpu, one["cpu_s_by_role"])}
         print(f"  overhead, {count} products at {preset}: plain {plain_s:.1f} s; one at a time {one['wall_s']} s "
               f"({one['overhead_pct_vs_plain']} %); two at a time {two['wall_s']} s ({two['overhead_pct_vs_plain']} %)", flush=True)
+        print(f"  CPU seconds the one-at-a-time batch used beyond the plain renders, by role: "
+              f"{figures[name]['extra_cpu_s_by_role']}", flush=True)
     return figures
+
+
+def extra_cpu(plain: dict[str, float], batch: dict[str, float]) -> dict[str, float]:
+    """CPU seconds a batch used beyond the plain renders, by role (the bench's own and other jobs' left out)."""
+    return {role: round(batch[role] - plain[role], 1) for role in batch if role not in ("bench", "other")}
 
 
 def main(argv: list[str] | None = None) -> int:
