@@ -16,6 +16,7 @@ from typing import Callable
 
 import dagster as dg
 
+from dagster_project.automation.sensor_instance import sensor_instance
 from dagster_project.dagster_internals import cancel_run, canceling_backfill_ids
 from dagster_project.run_tags import BACKFILL_TAG, PARTITION_TAG
 
@@ -71,7 +72,7 @@ def stop_canceled_batch_runs(
     "instead of at the backfill daemon's next pass (every 30 s).",
 )
 def stop_canceled_batches(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    stopped = stop_canceled_batch_runs(context.instance)
+    stopped = stop_canceled_batch_runs(sensor_instance(context))
     for backfill_id, keys in stopped.items():
         context.log.info(f"backfill {backfill_id} is canceled: stopped {len(keys)} products: {', '.join(keys)}")
     if not stopped:

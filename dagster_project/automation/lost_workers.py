@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import dagster as dg
 
+from dagster_project.automation.sensor_instance import sensor_instance
+
 LOST_WORKERS_SENSOR_NAME = "fail_runs_of_lost_workers"
 INSPECT_TIMEOUT_S = 5.0
 
@@ -64,11 +66,12 @@ def lost_runs(instance: dg.DagsterInstance, suspects: set[str]) -> tuple[list[dg
 )
 def fail_runs_of_lost_workers(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     suspects = set(json.loads(context.cursor)) if context.cursor else set()
-    lost, suspects = lost_runs(context.instance, suspects)
+    instance = sensor_instance(context)
+    lost, suspects = lost_runs(instance, suspects)
     for run in lost:
         message = ("No Celery worker is running this run any more: its worker host "
                    "stopped or was killed. Retry the product (`batch-video batch retry`, or Re-execute from failure).")
-        context.instance.report_run_failed(run, message=message)
+        instance.report_run_failed(run, message=message)
         context.log.warning(f"run {run.run_id} ({run.tags.get('dagster/partition', '')}): {message}")
     context.update_cursor(json.dumps(sorted(suspects)))
     if lost:
