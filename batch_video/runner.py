@@ -127,8 +127,8 @@ class ProgressReader:
     def __init__(self, stream) -> None:
         self.frame = 0
         self.ended = False
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
 
     def _read(self, stream) -> None:
         for raw in iter(stream.readline, b""):
@@ -137,6 +137,11 @@ class ProgressReader:
                 self.frame = int(value)
             elif key == "progress" and value == "end":
                 self.ended = True
+
+    def wait(self) -> int:
+        """The last frame count, once the stream is read to its end (2 s at most after the command exits)."""
+        self._thread.join(timeout=2)
+        return self.frame
 
 
 class _OutputReader:
@@ -271,11 +276,11 @@ def run(
                 progress(min(last, total_frames or last), total_frames)
             if deadline.passed():
                 raise timed_out(proc, argv, deadline, stderr, stage=stage)
-        if reader is not None:
+        if reader is not None and progress is not None:
             # An encode shorter than one poll is never seen above: its last frame count is reported once it is read.
-            reader.thread.join(timeout=2)
-            if progress is not None and reader.frame != last:
-                progress(min(reader.frame, total_frames or reader.frame), total_frames)
+            final = reader.wait()
+            if final != last:
+                progress(min(final, total_frames or final), total_frames)
         completed = Completed(argv, proc.returncode, output.data() if output else b"", stderr.text())
     if check and completed.returncode != 0:
         raise ProgramError(f"{program_name(argv)} failed with exit code {completed.returncode}",

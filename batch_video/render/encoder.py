@@ -121,7 +121,7 @@ def run_piped(
             ready.put(None)  # the writer thread stops; `runner.started` kills ffmpeg
             raise
         thread.join(timeout=5)
-        reader.thread.join(timeout=2)
+        reader.wait()
         text = stderr.text()
         if proc.returncode != 0:
             raise ProgramError(f"ffmpeg failed with exit code {proc.returncode}", argv=argv, stderr=text, stage=STAGE)
