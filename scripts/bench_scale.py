@@ -48,10 +48,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from scripts.cpu_roles import CpuSampler
 
 TARGETS = {"queued_s": 600.0, "status_s": 5.0, "grid_s": 5.0, "sensor_tick_s": 30.0, "overhead_pct": 5.0}
 CHANGED = 100
@@ -615,8 +618,10 @@ def plain_render_seconds(feed: Path, out: Path, name: str, preset: str, env: dic
     return seconds
 
 
-def rendered_batch(feed: Path, out: Path, name: str, preset: str, env: dict[str, str], concurrency: int) -> dict:
-    """A real backfill of every product of `feed` at `preset`, `concurrency` runs at a time: where the time went.
+def rendered_batch(feed: Path, out: Path, name: str, preset: str, env: dict[str, str], concurrency: int,
+                   sampler: CpuSampler | None = None) -> dict:
+    """A real backfill of every product of `feed` at `preset`, `concurrency` runs at a time: where the time went,
+    and with a running `sampler` the CPU each role used from the first run's start to the last run's end.
 
     The run worker has one slot whatever `concurrency` is: with 2, the next run waits in the broker while one
     renders and starts the moment it ends (renders stay one at a time; the run queue's gap is hidden)."""
@@ -648,7 +653,7 @@ def rendered_batch(feed: Path, out: Path, name: str, preset: str, env: dict[str,
         figures = run_figures(instance, backfill_id, launched_at)
         instance.dispose()
     finished = max(len([r for r in figures["per_run"] if r["run_s"]]), 1)
-    return {
+    batch = {
         "products": len(keys), "preset": preset, "runs_at_a_time": concurrency, "worker_slots": 1, "statuses": figures["statuses"],
         "wall_s": round(figures["wall_s"], 1),  # first run start -> last run end
         "stages_s": round(figures["steps_s"], 1),
@@ -656,9 +661,11 @@ def rendered_batch(feed: Path, out: Path, name: str, preset: str, env: dict[str,
         "stage_s_per_product": round(figures["steps_s"] / finished, 2),
         "gap_between_runs_s": round(figures["gap_between_runs_s"]["mean"], 2),
         "worker_overhead_per_run_s": round(figures["per_run_worker_overhead_s"]["mean"], 2),
-        # First run start, last run end (epoch seconds): where its CPU is summed.
-        "window": (launched_at + figures["launch_to_first_start_s"], launched_at + figures["launch_to_last_end_s"]),
     }
+    if sampler is not None:
+        batch["cpu_s_by_role"] = sampler.by_role(launched_at + figures["launch_to_first_start_s"],
+                                                 launched_at + figures["launch_to_last_end_s"])
+    return batch
 
 
 def phase_overhead(out: Path, env: dict[str, str], slice_count: int, full_size: int) -> dict:
@@ -678,10 +685,8 @@ def phase_overhead(out: Path, env: dict[str, str], slice_count: int, full_size: 
             plain_s = plain_render_seconds(feed, out, name, preset, env)
             plain_cpu = sampler.by_role(started, time.time())
         with CpuSampler() as sampler:
-            one = rendered_batch(feed, out, f"{name}-1", preset, env, concurrency=1)
-            one["cpu_s_by_role"] = sampler.by_role(*one.pop("window"))
+            one = rendered_batch(feed, out, f"{name}-1", preset, env, concurrency=1, sampler=sampler)
         two = rendered_batch(feed, out, f"{name}-2", preset, env, concurrency=2)
-        two.pop("window")
         for batch in (one, two):
             batch["overhead_pct_vs_plain"] = round(100 * (batch["wall_s"] - plain_s) / batch["wall_s"], 1)
         figures[name] = {"products": count, "preset": preset, "plain_render_s": round(plain_s, 1), "one_at_a_time": one,
